@@ -1,0 +1,191 @@
+package simulate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Fault is what goes wrong with one workload.
+type Fault struct {
+	Namespace string `json:"namespace" yaml:"namespace"`
+	Workload  string `json:"workload" yaml:"workload"`
+	// ErrorRate is the share of requests answered with HTTP 500 (gRPC status 2), 0 to 1.
+	ErrorRate float64 `json:"errorRate,omitempty" yaml:"errorRate,omitempty"`
+	// Delay is added to every request the workload serves.
+	Delay Duration `json:"delay,omitempty" yaml:"delay,omitempty"`
+	// Down: the workload stops answering; callers time out.
+	Down bool `json:"down,omitempty" yaml:"down,omitempty"`
+}
+
+// Duration is a time.Duration written as "250ms" in YAML and JSON.
+type Duration time.Duration
+
+// MarshalText writes the duration as Go does ("1.5s").
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads "250ms", "2s" and so on.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("delay %q: %w", b, err)
+	}
+	if v < 0 {
+		return fmt.Errorf("delay %q is negative", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (f Fault) validate() error {
+	if f.Namespace == "" || f.Workload == "" {
+		return errors.New("a fault needs namespace and workload")
+	}
+	if f.ErrorRate < 0 || f.ErrorRate > 1 {
+		return fmt.Errorf("errorRate of %s/%s is %v; it must be between 0 and 1", f.Namespace, f.Workload, f.ErrorRate)
+	}
+	return nil
+}
+
+// Scenario is the YAML file that sets faults at start:
+//
+//	faults:
+//	  - namespace: bookinfo
+//	    workload: reviews-v2
+//	    errorRate: 0.5
+//	    delay: 200ms
+type Scenario struct {
+	Faults []Fault `yaml:"faults"`
+}
+
+// LoadScenario reads a scenario file.
+func LoadScenario(path string) (*Scenario, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Scenario
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("scenario %s: %w", path, err)
+	}
+	for _, f := range s.Faults {
+		if err := f.validate(); err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", path, err)
+		}
+	}
+	return &s, nil
+}
+
+// Faults holds the faults in force; they can change while the mesh runs.
+type Faults struct {
+	mu     sync.RWMutex
+	byKey  map[string]Fault
+	exists func(namespace, workload string) bool
+}
+
+// NewFaults holds faults for the workloads of mesh.
+func NewFaults(mesh *Mesh) *Faults {
+	return &Faults{byKey: map[string]Fault{}, exists: func(ns, name string) bool { return mesh.Workload(ns, name) != nil }}
+}
+
+// Set puts a fault in force, replacing any on the same workload.
+func (f *Faults) Set(fault Fault) error {
+	if err := fault.validate(); err != nil {
+		return err
+	}
+	if !f.exists(fault.Namespace, fault.Workload) {
+		return fmt.Errorf("no workload %s/%s in the mesh", fault.Namespace, fault.Workload)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.byKey[fault.Namespace+"/"+fault.Workload] = fault
+	return nil
+}
+
+// Clear removes every fault.
+func (f *Faults) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.byKey = map[string]Fault{}
+}
+
+// For returns the fault on workload w, or the zero Fault.
+func (f *Faults) For(w *Workload) Fault {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.byKey[w.Key()]
+}
+
+// List returns the faults in force, sorted.
+func (f *Faults) List() []Fault {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]Fault, 0, len(f.byKey))
+	for _, v := range f.byKey {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Namespace+"/"+out[i].Workload < out[j].Namespace+"/"+out[j].Workload
+	})
+	return out
+}
+
+// fails draws whether one request fails under the fault.
+func (f Fault) fails() bool { return f.ErrorRate > 0 && rand.Float64() < f.ErrorRate }
+
+// ServeHTTP is the fault API: GET lists the faults, PUT (a JSON Fault, or a
+// list of them) sets, DELETE clears all.
+func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut, http.MethodPost:
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("reading body: %v", err))
+			return
+		}
+		var list []Fault
+		if err := json.Unmarshal(body, &list); err != nil {
+			var one Fault
+			if err1 := json.Unmarshal(body, &one); err1 != nil {
+				writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("body is neither a fault nor a list of faults: %v", err1))
+				return
+			}
+			list = []Fault{one}
+		}
+		for _, fault := range list {
+			if err := f.Set(fault); err != nil {
+				writeJSONError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+		}
+	case http.MethodDelete:
+		f.Clear()
+	default:
+		w.Header().Set("Allow", "GET, PUT, POST, DELETE")
+		writeJSONError(w, http.StatusMethodNotAllowed, "use GET, PUT, POST or DELETE")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"faults": f.List()})
+}
+
+func writeJSONError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]any{"error": msg, "code": code})
+}
+
+func randFloat() float64 { return rand.Float64() }

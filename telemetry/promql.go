@@ -1,0 +1,186 @@
+package telemetry
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// ErrInvalidQuery is wrapped by every error the builder returns, so callers
+// can map it to a 400 with errors.Is.
+var ErrInvalidQuery = errors.New("invalid query input")
+
+// The builder writes PromQL through Prometheus's own AST printer, which quotes
+// every label value; it never pastes a caller's string into query text.
+// Label and metric names come from code, values from anywhere: a value may hold
+// quotes, backslashes or `"}or vector(1)` and still only ever be a value.
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// Selector selects the series of one metric by label matchers. It is a value:
+// each method returns a new Selector and leaves the receiver unchanged.
+type Selector struct {
+	metric   string
+	matchers []*labels.Matcher
+	err      error
+}
+
+// Select starts a selector for metric.
+func Select(metric string) Selector {
+	s := Selector{metric: metric}
+	if !nameRE.MatchString(metric) {
+		s.err = fmt.Errorf("%w: metric name %q", ErrInvalidQuery, metric)
+	}
+	return s
+}
+
+// Eq adds name="value".
+func (s Selector) Eq(name, value string) Selector { return s.with(labels.MatchEqual, name, value) }
+
+// Neq adds name!="value".
+func (s Selector) Neq(name, value string) Selector { return s.with(labels.MatchNotEqual, name, value) }
+
+// In adds a matcher that keeps series whose label name equals one of values.
+// Values are literals, not regular expressions: each is escaped.
+func (s Selector) In(name string, values ...string) Selector {
+	if len(values) == 1 {
+		return s.Eq(name, values[0])
+	}
+	return s.with(labels.MatchRegexp, name, alternation(values))
+}
+
+// NotIn adds a matcher that drops series whose label name equals one of values.
+func (s Selector) NotIn(name string, values ...string) Selector {
+	if len(values) == 1 {
+		return s.Neq(name, values[0])
+	}
+	return s.with(labels.MatchNotRegexp, name, alternation(values))
+}
+
+func alternation(values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = regexp.QuoteMeta(v)
+	}
+	return strings.Join(quoted, "|")
+}
+
+func (s Selector) with(t labels.MatchType, name, value string) Selector {
+	if s.err != nil {
+		return s
+	}
+	if !nameRE.MatchString(name) {
+		s.err = fmt.Errorf("%w: label name %q", ErrInvalidQuery, name)
+		return s
+	}
+	if !utf8.ValidString(value) {
+		s.err = fmt.Errorf("%w: value of label %s is not valid UTF-8", ErrInvalidQuery, name)
+		return s
+	}
+	m, err := labels.NewMatcher(t, name, value)
+	if err != nil {
+		s.err = fmt.Errorf("%w: label %s: %v", ErrInvalidQuery, name, err)
+		return s
+	}
+	out := s
+	out.matchers = append(append([]*labels.Matcher(nil), s.matchers...), m)
+	return out
+}
+
+func (s Selector) node() (*parser.VectorSelector, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	name, err := labels.NewMatcher(labels.MatchEqual, labels.MetricName, s.metric)
+	if err != nil {
+		return nil, err
+	}
+	return &parser.VectorSelector{
+		Name:          s.metric,
+		LabelMatchers: append([]*labels.Matcher{name}, s.matchers...),
+	}, nil
+}
+
+// Expr is a PromQL expression assembled from typed parts. A mistake anywhere
+// in the parts is carried along and reported by Query.
+type Expr struct {
+	node parser.Expr
+	err  error
+}
+
+// Instant is the selector as an instant vector.
+func (s Selector) Instant() Expr {
+	n, err := s.node()
+	return Expr{node: n, err: err}
+}
+
+// Query renders the expression as PromQL text.
+func (e Expr) Query() (string, error) {
+	if e.err != nil {
+		return "", e.err
+	}
+	return e.node.String(), nil
+}
+
+// String renders the expression, or a comment naming the error, so that a
+// broken expression can never be sent as a valid query by accident.
+func (e Expr) String() string {
+	q, err := e.Query()
+	if err != nil {
+		return "# " + err.Error()
+	}
+	return q
+}
+
+func rangeCall(fn string, s Selector, window time.Duration) Expr {
+	n, err := s.node()
+	if err != nil {
+		return Expr{err: err}
+	}
+	if window <= 0 {
+		return Expr{err: fmt.Errorf("%w: %s window must be positive, got %s", ErrInvalidQuery, fn, window)}
+	}
+	m := &parser.MatrixSelector{VectorSelector: n, Range: window}
+	return Expr{node: &parser.Call{Func: parser.Functions[fn], Args: parser.Expressions{m}}}
+}
+
+// Rate is rate(selector[window]).
+func Rate(s Selector, window time.Duration) Expr { return rangeCall("rate", s, window) }
+
+// Increase is increase(selector[window]).
+func Increase(s Selector, window time.Duration) Expr { return rangeCall("increase", s, window) }
+
+func aggregate(op parser.ItemType, e Expr, by []string) Expr {
+	if e.err != nil {
+		return e
+	}
+	for _, l := range by {
+		if !nameRE.MatchString(l) {
+			return Expr{err: fmt.Errorf("%w: grouping label %q", ErrInvalidQuery, l)}
+		}
+	}
+	return Expr{node: &parser.AggregateExpr{Op: op, Expr: e.node, Grouping: by}}
+}
+
+// Sum is sum by (by...) (e); with no labels, sum(e).
+func Sum(e Expr, by ...string) Expr { return aggregate(parser.SUM, e, by) }
+
+// HistogramQuantile is histogram_quantile(q, e); e must keep the le label.
+func HistogramQuantile(q float64, e Expr) Expr {
+	if e.err != nil {
+		return e
+	}
+	if q < 0 || q > 1 {
+		return Expr{err: fmt.Errorf("%w: quantile %v is outside [0, 1]", ErrInvalidQuery, q)}
+	}
+	return Expr{node: &parser.Call{
+		Func: parser.Functions["histogram_quantile"],
+		Args: parser.Expressions{&parser.NumberLiteral{Val: q}, e.node},
+	}}
+}
