@@ -1,8 +1,8 @@
 package simulate
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"

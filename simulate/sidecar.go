@@ -103,10 +103,10 @@ func (s *Sidecar) requestSeries(e exchange) *requestSeries {
 	rs, ok := s.series[key]
 	if !ok {
 		rs = &requestSeries{
-			count:            s.requests.WithLabelValues(values...),
-			duration:         s.duration.WithLabelValues(values...),
-			requestBytes:     s.requestBytes.WithLabelValues(values...),
-			responseBytes:    s.responseBytes.WithLabelValues(values...),
+			count:         s.requests.WithLabelValues(values...),
+			duration:      s.duration.WithLabelValues(values...),
+			requestBytes:  s.requestBytes.WithLabelValues(values...),
+			responseBytes: s.responseBytes.WithLabelValues(values...),
 		}
 		// Only gRPC traffic has message counters.
 		if e.protocol == telemetry.ProtocolGRPC {

@@ -1,0 +1,252 @@
+// Package store is meshlens's embedded single-node Prometheus: Prometheus's
+// own TSDB, PromQL engine, scrape manager and service discovery, and its
+// HTTP API v1 with the remote-write receiver, wired as one component.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/grafana/regexp"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/route"
+	"github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/discovery"
+	_ "github.com/prometheus/prometheus/discovery/file" // file_sd_configs
+	_ "github.com/prometheus/prometheus/discovery/http" // http_sd_configs
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/scrape"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/util/logging"
+)
+
+// Options configure the store.
+type Options struct {
+	// DataDir holds the TSDB.
+	DataDir string
+	// Retention is how long samples are kept. Default 15 days, as Prometheus.
+	Retention time.Duration
+	// Config holds the scrape configuration (global and scrape_configs of
+	// Prometheus's own format); nil scrapes nothing.
+	Config *config.Config
+	// ConfigText is Config as the user wrote it, shown by /api/v1/status/config.
+	ConfigText string
+	// RemoteWriteReceiver serves /api/v1/write.
+	RemoteWriteReceiver bool
+	// ListenAddress is reported by the API (status/flags, target URLs).
+	ListenAddress string
+	// QueryTimeout bounds each PromQL query. Default 2m.
+	QueryTimeout time.Duration
+	// Flags are shown by /api/v1/status/flags.
+	Flags   map[string]string
+	Version string
+	Logger  *slog.Logger
+	// Registerer takes meshlens's own metrics about the store (meshlens_store_*).
+	Registerer prometheus.Registerer
+}
+
+// Store is a running embedded Prometheus.
+type Store struct {
+	opts   Options
+	logger *slog.Logger
+
+	db        *tsdb.DB
+	engine    *promql.Engine
+	discovery *discovery.Manager
+	scrape    *scrape.Manager
+	// internal holds the metrics of Prometheus's packages (prometheus_*),
+	// apiMetrics those of the HTTP API (kept apart, see newAPI).
+	internal, apiMetrics *prometheus.Registry
+
+	started time.Time
+	ready   atomic.Bool
+	handler http.Handler
+
+	cancelDiscovery context.CancelFunc
+	closeOnce       sync.Once
+}
+
+// Open opens (or creates) the TSDB and builds every component; Run starts them.
+func Open(opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 15 * 24 * time.Hour
+	}
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = 2 * time.Minute
+	}
+	if opts.Config == nil {
+		cfg, err := config.Load("", opts.Logger)
+		if err != nil {
+			return nil, err
+		}
+		opts.Config = cfg
+	}
+	if opts.DataDir == "" {
+		return nil, errors.New("store needs a data directory")
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	s := &Store{opts: opts, logger: opts.Logger, internal: prometheus.NewRegistry(), apiMetrics: prometheus.NewRegistry(), started: time.Now()}
+	s.internal.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	tsdbOpts := tsdb.DefaultOptions()
+	tsdbOpts.RetentionDuration = opts.Retention.Milliseconds()
+	db, err := tsdb.Open(opts.DataDir, opts.Logger.With("component", "tsdb"), s.internal, tsdbOpts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open TSDB in %s: %w", opts.DataDir, err)
+	}
+	s.db = db
+
+	s.engine = promql.NewEngine(promql.EngineOpts{
+		Logger:               opts.Logger.With("component", "query engine"),
+		Reg:                  s.internal,
+		MaxSamples:           50_000_000,
+		Timeout:              opts.QueryTimeout,
+		LookbackDelta:        5 * time.Minute,
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+		Parser:               parser.NewParser(parser.Options{}),
+	})
+
+	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(s.internal)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("service discovery metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancelDiscovery = cancel
+	s.discovery = discovery.NewManager(ctx, opts.Logger.With("component", "discovery manager scrape"), s.internal, sdMetrics, discovery.Name("scrape"))
+	s.scrape, err = scrape.NewManager(&scrape.Options{DiscoveryReloadOnStartup: true},
+		opts.Logger.With("component", "scrape manager"), logging.NewJSONFileLogger, nil, db, s.internal)
+	if err != nil {
+		cancel()
+		db.Close()
+		return nil, fmt.Errorf("scrape manager: %w", err)
+	}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(newTargetHealth(s.scrape)); err != nil {
+			cancel()
+			db.Close()
+			return nil, err
+		}
+	}
+	if err := s.applyConfig(opts.Config); err != nil {
+		cancel()
+		db.Close()
+		return nil, err
+	}
+	s.handler = s.newHandler()
+	return s, nil
+}
+
+func (s *Store) applyConfig(cfg *config.Config) error {
+	if err := s.scrape.ApplyConfig(cfg); err != nil {
+		return fmt.Errorf("scrape config: %w", err)
+	}
+	scfgs, err := cfg.GetScrapeConfigs()
+	if err != nil {
+		return fmt.Errorf("scrape config: %w", err)
+	}
+	sd := make(map[string]discovery.Configs, len(scfgs))
+	for _, c := range scfgs {
+		sd[c.JobName] = c.ServiceDiscoveryConfigs
+	}
+	if err := s.discovery.ApplyConfig(sd); err != nil {
+		return fmt.Errorf("service discovery config: %w", err)
+	}
+	return nil
+}
+
+// Run discovers and scrapes targets until ctx is done.
+func (s *Store) Run(ctx context.Context) error {
+	var g run.Group
+	g.Add(func() error { return s.discovery.Run() }, func(error) { s.cancelDiscovery() })
+	g.Add(func() error { return s.scrape.Run(s.discovery.SyncCh()) }, func(error) { s.scrape.Stop() })
+	g.Add(func() error { <-ctx.Done(); return nil }, func(error) {})
+	s.ready.Store(true)
+	err := g.Run()
+	s.ready.Store(false)
+	return err
+}
+
+// Close flushes and closes the TSDB. Call it after Run has returned.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.cancelDiscovery()
+		err = s.db.Close()
+	})
+	return err
+}
+
+// Handler serves the Prometheus HTTP API under /api/v1, /-/healthy, /-/ready
+// and the store's own metrics on /metrics.
+func (s *Store) Handler() http.Handler { return s.handler }
+
+// Engine is the PromQL engine, for queries inside the process.
+func (s *Store) Engine() *promql.Engine { return s.engine }
+
+// Queryable reads the TSDB, for queries inside the process.
+func (s *Store) Queryable() storage.Queryable { return s.db }
+
+// DB is the TSDB itself.
+func (s *Store) DB() *tsdb.DB { return s.db }
+
+// Gatherer gathers the metrics of Prometheus's own packages inside the store.
+func (s *Store) Gatherer() prometheus.Gatherer {
+	return prometheus.Gatherers{s.internal, s.apiMetrics}
+}
+
+func (s *Store) newHandler() http.Handler {
+	api := newAPI(s, s.apiMetrics)
+	router := route.New()
+	api.Register(router.WithPrefix("/api/v1"))
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", router)
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "meshlens store is Healthy.")
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "meshlens store is not ready.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "meshlens store is Ready.")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer(), promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "meshlens store: the Prometheus HTTP API is under /api/v1 (e.g. /api/v1/query?query=up).\n")
+	})
+	return mux
+}
+
+func (s *Store) runtimeInfo() (runtimeInfo, error) {
+	host, _ := os.Hostname()
+	cwd, _ := os.Getwd()
+	return runtimeInfo{
+		StartTime: s.started, CWD: cwd, Hostname: host, ServerTime: time.Now().UTC(),
+		ReloadConfigSuccess: true, LastConfigTime: s.started,
+		GoroutineCount: runtime.NumGoroutine(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		GOGC: os.Getenv("GOGC"), GODEBUG: os.Getenv("GODEBUG"), StorageRetention: s.opts.Retention.String(),
+	}, nil
+}
+
+var anyOrigin = regexp.MustCompile(`^(?s:.*)$`)
