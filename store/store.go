@@ -18,7 +18,6 @@ import (
 
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/route"
 	"github.com/prometheus/prometheus/config"
@@ -87,6 +86,10 @@ func Open(opts Options) (*Store, error) {
 	if opts.Retention <= 0 {
 		opts.Retention = 15 * 24 * time.Hour
 	}
+	if opts.ListenAddress == "" {
+		// The targets API derives global URLs from it and reports an error without one.
+		opts.ListenAddress = "127.0.0.1:9090"
+	}
 	if opts.QueryTimeout <= 0 {
 		opts.QueryTimeout = 2 * time.Minute
 	}
@@ -104,7 +107,6 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	s := &Store{opts: opts, logger: opts.Logger, internal: prometheus.NewRegistry(), apiMetrics: prometheus.NewRegistry(), started: time.Now()}
-	s.internal.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	tsdbOpts := tsdb.DefaultOptions()
 	tsdbOpts.RetentionDuration = opts.Retention.Milliseconds()

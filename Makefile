@@ -1,0 +1,46 @@
+# meshlens — the two commands a newcomer needs:
+#   make demo   build meshlens and run the demo (UI/console on :20001, Prometheus API on :9090)
+#   make test   install what the tests need (Debian's prometheus) and run every test
+
+GO        ?= go
+BIN       := bin/meshlens
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Test dependencies from Debian: command -> package.
+TEST_DEPS := prometheus:prometheus
+
+.PHONY: all build demo test test-deps vet bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshlens
+
+demo: build
+	./$(BIN) demo $(ARGS)
+
+# Installs each missing test dependency with apt-get (once per machine).
+test-deps:
+	@missing=""; for dep in $(TEST_DEPS); do \
+		cmd=$${dep%%:*}; pkg=$${dep##*:}; \
+		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing test dependencies:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) mod tidy -diff
+
+test: test-deps vet
+	$(GO) test -count=1 -timeout 20m ./...
+
+bench: build
+	./bench/ingest.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb"
+	"go.uber.org/goleak"
+
+	"github.com/meshlens/meshlens/telemetry"
+)
+
+func testDemoConfig(dataDir string) demoConfig {
+	return demoConfig{
+		mesh:           meshFlags{loadRate: 20, callTimeout: time.Second},
+		scrapeInterval: time.Second,
+		dataDir:        dataDir,
+		retention:      time.Hour,
+		storeAddr:      "127.0.0.1:0",
+		webAddr:        "127.0.0.1:0",
+	}
+}
+
+// runningDemo starts the demo in-process and returns it with a function
+// that stops it (as Ctrl-C does) and returns what run returned.
+func runningDemo(t *testing.T, c demoConfig) (*demo, func() error) {
+	t.Helper()
+	d, err := startDemo(c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.run(ctx) }()
+	var stopped bool
+	var result error
+	stop := func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			result = <-done
+		}
+		return result
+	}
+	t.Cleanup(func() { stop() })
+	return d, stop
+}
+
+func promAPI(t *testing.T, addr string) promv1.API {
+	t.Helper()
+	c, err := api.NewClient(api.Config{Address: "http://" + addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return promv1.NewAPI(c)
+}
+
+func query(t *testing.T, p promv1.API, q string) model.Vector {
+	t.Helper()
+	v, _, _, err := p.Query(context.Background(), q, time.Now())
+	if err != nil {
+		t.Fatalf("query %s: %v", q, err)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		t.Fatalf("query %s answered %s, not a vector", q, v.Type())
+	}
+	return vec
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// edges returns "source -> destination" for every pair with traffic.
+func edges(vec model.Vector) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range vec {
+		if s.Value > 0 {
+			out[fmt.Sprintf("%s -> %s", s.Metric[telemetry.SourceWorkload], s.Metric[telemetry.DestinationWorkload])] = true
+		}
+	}
+	return out
+}
+
+func TestDemo(t *testing.T) {
+	// Registered first, so it runs after every other cleanup: the demo must
+	// leave no goroutine behind once stopped.
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	dataDir := t.TempDir()
+	d, stop := runningDemo(t, testDemoConfig(dataDir))
+	p := promAPI(t, d.storeL.Addr().String())
+	mesh := d.runner.Mesh()
+
+	perWorkload := `sum(rate(istio_requests_total{reporter="destination"}[5s])) by (destination_workload)`
+	// Every workload but the gateway (which reports only as a source) and
+	// mongodb (TCP, no requests) answers HTTP.
+	httpWorkloads := len(mesh.Workloads) - 2
+	waitFor(t, "a rate for every workload", 30*time.Second, func() bool { return len(query(t, p, perWorkload)) == httpWorkloads })
+
+	t.Run("every workload behind the gateway has a non-zero rate", func(t *testing.T) {
+		got := map[string]float64{}
+		for _, s := range query(t, p, perWorkload) {
+			got[string(s.Metric[telemetry.DestinationWorkload])] = float64(s.Value)
+		}
+		for _, w := range mesh.Workloads {
+			if !w.Gateway && w.App != "mongodb" && got[w.Name] <= 0 {
+				t.Errorf("%s: rate %v", w.Name, got[w.Name])
+			}
+		}
+	})
+	t.Run("the HTTP and TCP edges are bookinfo's", func(t *testing.T) {
+		want := []string{
+			"istio-ingressgateway -> productpage-v1", "productpage-v1 -> details-v1",
+			"productpage-v1 -> reviews-v1", "productpage-v1 -> reviews-v2", "productpage-v1 -> reviews-v3",
+			"reviews-v2 -> ratings-v1", "reviews-v3 -> ratings-v1",
+		}
+		got := edges(query(t, p, `sum(rate(istio_requests_total{reporter="source"}[5s])) by (source_workload, destination_workload)`))
+		assertSet(t, "HTTP edges", got, want)
+		got = edges(query(t, p, `sum(rate(istio_tcp_connections_opened_total{reporter="destination"}[5s])) by (source_workload, destination_workload)`))
+		assertSet(t, "TCP edges", got, []string{"ratings-v1 -> mongodb-v1"})
+	})
+	t.Run("the gateway's requests equal productpage's within a scrape's worth", func(t *testing.T) {
+		src := query(t, p, `sum(istio_requests_total{reporter="source",source_workload="istio-ingressgateway"})`)
+		dst := query(t, p, `sum(istio_requests_total{reporter="destination",destination_workload="productpage-v1"})`)
+		if len(src) != 1 || len(dst) != 1 || src[0].Value <= 0 {
+			t.Fatalf("source %v destination %v", src, dst)
+		}
+		// Both sidecars are scraped at slightly different moments under load.
+		if diff := float64(src[0].Value - dst[0].Value); diff > 40 || diff < -40 {
+			t.Errorf("gateway counted %v, productpage %v", src[0].Value, dst[0].Value)
+		}
+	})
+	t.Run("no Istio series is missing a standard label", func(t *testing.T) {
+		series, _, _, err := p.Series(context.Background(), []string{`{__name__=~"istio_.*"}`}, time.Now().Add(-time.Minute), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(series) < 50 {
+			t.Fatalf("only %d Istio series", len(series))
+		}
+		missing := 0
+		for _, s := range series {
+			want := telemetry.StandardLabels(string(s[model.MetricNameLabel]))
+			if want == nil {
+				t.Errorf("%s is not a standard Istio metric", s[model.MetricNameLabel])
+			}
+			for _, l := range want {
+				_, has := s[model.LabelName(l)]
+				// Prometheus stores no empty label, and grpc_response_status
+				// is empty for all but gRPC, as with real sidecars.
+				if l == telemetry.GRPCResponseStatus {
+					if grpc := s[telemetry.RequestProtocol] == telemetry.ProtocolGRPC; has != grpc {
+						t.Errorf("%s: grpc_response_status present %v for protocol %s", s, has, s[telemetry.RequestProtocol])
+						missing++
+					}
+					continue
+				}
+				if !has {
+					t.Errorf("%s has no %s", s, l)
+					missing++
+				}
+			}
+			if missing > 5 {
+				t.Fatal("too many series lack standard labels")
+			}
+		}
+	})
+	t.Run("the console port serves the fault API, health and metrics", func(t *testing.T) {
+		web := "http://" + d.webL.Addr().String()
+		for path, want := range map[string]string{
+			"/api/simulate/faults":  `"faults"`,
+			"/api/simulate/targets": `"__metrics_path__"`,
+			"/-/healthy":            "Healthy",
+			"/-/ready":              "Ready",
+			"/metrics":              "meshlens_store_scrape_targets",
+		} {
+			body := httpGet(t, web+path)
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: %q lacks %q", path, body, want)
+			}
+		}
+	})
+
+	if err := stop(); err != nil {
+		t.Fatalf("demo stopped with %v", err)
+	}
+	t.Run("after stopping, the data is on disk", func(t *testing.T) {
+		db, err := tsdb.OpenDBReadOnly(dataDir+"/tsdb", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		q, err := db.Querier(0, time.Now().UnixMilli())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", telemetry.RequestsTotal))
+		n := 0
+		for set.Next() {
+			n++
+		}
+		if n == 0 {
+			t.Errorf("no %s series on disk after the demo stopped", telemetry.RequestsTotal)
+		}
+	})
+}
+
+func assertSet(t *testing.T, what string, got map[string]bool, want []string) {
+	t.Helper()
+	wantSet := map[string]bool{}
+	for _, w := range want {
+		wantSet[w] = true
+		if !got[w] {
+			t.Errorf("%s: missing %s", what, w)
+		}
+	}
+	for g := range got {
+		if !wantSet[g] {
+			t.Errorf("%s: unexpected %s", what, g)
+		}
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestBusyPortNamesTheFlag(t *testing.T) {
+	c := testDemoConfig("")
+	first, _ := runningDemo(t, c)
+	c.storeAddr = first.storeL.Addr().String()
+	_, err := startDemo(c, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "--store.listen-address") || !strings.Contains(err.Error(), "already in use") {
+		t.Fatalf("got %v, want an error naming --store.listen-address", err)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"help lists the commands", []string{"--help"}, 0, "demo", ""},
+		{"every command has help", []string{"demo", "--help"}, 0, "--scrape-interval", ""},
+		{"store has help", []string{"store", "--help"}, 0, "--storage.tsdb.path", ""},
+		{"a stub says it is not implemented and exits 2", []string{"graph"}, 2, "", "not implemented yet"},
+		{"an unknown command exits 2", []string{"bogus"}, 2, "", "bogus"},
+		{"a bad flag value exits 2", []string{"demo", "--scrape-interval", "often"}, 2, "", "often"},
+		{"the prometheus config is printed", []string{"demo", "--print-prometheus-config", "--web.listen-address", "127.0.0.1:3333"}, 0, "http://127.0.0.1:3333/api/simulate/targets", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut strings.Builder
+			code := meshlens(tc.args, &out, &errOut)
+			if code != tc.code || !strings.Contains(out.String(), tc.stdout) || !strings.Contains(errOut.String(), tc.stderr) {
+				t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+			}
+		})
+	}
+}
