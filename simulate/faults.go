@@ -100,13 +100,21 @@ func NewFaults(mesh *Mesh) *Faults {
 	return &Faults{byKey: map[string]Fault{}, exists: func(ns, name string) bool { return mesh.Workload(ns, name) != nil }}
 }
 
-// Set puts a fault in force, replacing any on the same workload.
-func (f *Faults) Set(fault Fault) error {
+// check tells whether fault can be set.
+func (f *Faults) check(fault Fault) error {
 	if err := fault.validate(); err != nil {
 		return err
 	}
 	if !f.exists(fault.Namespace, fault.Workload) {
 		return fmt.Errorf("no workload %s/%s in the mesh", fault.Namespace, fault.Workload)
+	}
+	return nil
+}
+
+// Set puts a fault in force, replacing any on the same workload.
+func (f *Faults) Set(fault Fault) error {
+	if err := f.check(fault); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -165,11 +173,15 @@ func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			list = []Fault{one}
 		}
+		// All or nothing: a list with one bad fault changes nothing.
 		for _, fault := range list {
-			if err := f.Set(fault); err != nil {
+			if err := f.check(fault); err != nil {
 				writeJSONError(w, http.StatusBadRequest, err.Error())
 				return
 			}
+		}
+		for _, fault := range list {
+			f.Set(fault)
 		}
 	case http.MethodDelete:
 		f.Clear()
