@@ -97,6 +97,9 @@ func (s Selector) node() (*parser.VectorSelector, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
+	if s.metric == "" { // SelectAny: the __name__ matcher is among the others
+		return &parser.VectorSelector{LabelMatchers: append([]*labels.Matcher(nil), s.matchers...)}, nil
+	}
 	name, err := labels.NewMatcher(labels.MatchEqual, labels.MetricName, s.metric)
 	if err != nil {
 		return nil, err
@@ -183,4 +186,54 @@ func HistogramQuantile(q float64, e Expr) Expr {
 		Func: parser.Functions["histogram_quantile"],
 		Args: parser.Expressions{&parser.NumberLiteral{Val: q}, e.node},
 	}}
+}
+
+// SelectAny starts a selector for the series of any of metrics (for example
+// the sent and received TCP byte counters, summed together).
+func SelectAny(metrics ...string) Selector {
+	if len(metrics) == 1 {
+		return Select(metrics[0])
+	}
+	s := Selector{}
+	for _, m := range metrics {
+		if !nameRE.MatchString(m) {
+			s.err = fmt.Errorf("%w: metric name %q", ErrInvalidQuery, m)
+			return s
+		}
+	}
+	return s.In(labels.MetricName, metrics...)
+}
+
+// Or is the union a or b or ...: every series of a, then those of the
+// others whose label sets a lacks.
+func Or(exprs ...Expr) Expr {
+	if len(exprs) == 0 {
+		return Expr{err: fmt.Errorf("%w: or of nothing", ErrInvalidQuery)}
+	}
+	out := exprs[0]
+	for _, e := range exprs[1:] {
+		if out.err != nil {
+			return out
+		}
+		if e.err != nil {
+			return e
+		}
+		out = Expr{node: &parser.BinaryExpr{
+			Op: parser.LOR, LHS: out.node, RHS: e.node,
+			VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany},
+		}}
+	}
+	return out
+}
+
+// Add is a + b, matching series by all their labels.
+func Add(a, b Expr) Expr {
+	if a.err != nil {
+		return a
+	}
+	if b.err != nil {
+		return b
+	}
+	return Expr{node: &parser.BinaryExpr{Op: parser.ADD, LHS: a.node, RHS: b.node,
+		VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne}}}
 }

@@ -159,3 +159,24 @@ func TestStandardLabels(t *testing.T) {
 		t.Error("an envoy metric is reported as an Istio standard metric")
 	}
 }
+
+func TestUnionAndAnyMetric(t *testing.T) {
+	tcp := SelectAny(TCPSentBytesTotal, TCPReceivedBytesTotal).Eq(Reporter, ReporterDestination)
+	q, err := Or(
+		Sum(Rate(tcp.Eq(DestinationServiceNamespace, `a"}`), time.Minute), DestinationWorkload),
+		Sum(Rate(tcp.Eq(SourceWorkloadNamespace, "b"), time.Minute), DestinationWorkload),
+	).Query()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `sum by (destination_workload) (rate({__name__=~"istio_tcp_sent_bytes_total|istio_tcp_received_bytes_total",destination_service_namespace="a\"}",reporter="destination"}[1m])) or sum by (destination_workload) (rate({__name__=~"istio_tcp_sent_bytes_total|istio_tcp_received_bytes_total",reporter="destination",source_workload_namespace="b"}[1m]))`
+	if q != want {
+		t.Errorf("got  %s\nwant %s", q, want)
+	}
+	if _, err := parser.NewParser(parser.Options{}).ParseExpr(q); err != nil {
+		t.Errorf("does not parse: %v", err)
+	}
+	if _, err := Or().Query(); !errors.Is(err, ErrInvalidQuery) {
+		t.Errorf("an empty union is not an error: %v", err)
+	}
+}

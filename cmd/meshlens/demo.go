@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -18,6 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/prometheus/config"
 
+	"github.com/meshlens/meshlens/console"
+	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/simulate"
 	"github.com/meshlens/meshlens/store"
 )
@@ -133,6 +137,7 @@ type demo struct {
 	storeL     net.Listener
 	webL       net.Listener
 	web        http.Handler
+	console    *console.Server
 	dataDir    string
 	removeData bool
 	configFile string
@@ -192,6 +197,8 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 	if err != nil {
 		return nil, err
 	}
+	querier := promclient.NewEngine(d.store.Engine(), d.store.Queryable(), c.scrapeInterval)
+	d.console = console.New(graph.NewBuilder(querier, reg), logger)
 	d.web = d.webHandler(reg)
 	return d, nil
 }
@@ -199,12 +206,13 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 func (d *demo) webHandler(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/simulate/", simulate.ControlHandler(d.runner))
+	mux.Handle("/api/", d.console.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{reg, d.store.Gatherer()}, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Healthy.") })
 	mux.Handle("GET /-/ready", d.store.Handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "meshlens demo: %s\n\nPrometheus API: http://%s/api/v1/\nFaults:         /api/simulate/faults\nTargets:        /api/simulate/targets\n",
-			d.meshName, d.storeL.Addr())
+		fmt.Fprintf(w, "meshlens demo: %s\n\nPrometheus API: http://%s/api/v1/\nGraph:          /api/namespaces/graph?namespaces=%s\nFaults:         /api/simulate/faults\nTargets:        /api/simulate/targets\n",
+			d.meshName, d.storeL.Addr(), d.namespaces())
 	})
 	return mux
 }
@@ -224,6 +232,7 @@ func (d *demo) printBanner(out io.Writer) {
 	if sim, ok := d.runner.(*simulate.Sim); ok {
 		fmt.Fprintf(out, "  mesh ingress    %s\n", sim.IngressURL())
 	}
+	fmt.Fprintf(out, "  graph API       %s/api/namespaces/graph?namespaces=%s\n", webURL, d.namespaces())
 	fmt.Fprintf(out, "  faults          %s/api/simulate/faults\n", webURL)
 	fmt.Fprintf(out, "  scrape config   %s\n", d.configFile)
 	if d.removeData {
@@ -278,4 +287,17 @@ func (d *demo) close() {
 	if d.removeData && d.dataDir != "" {
 		os.RemoveAll(d.dataDir)
 	}
+}
+
+// namespaces lists the mesh's namespaces, comma-separated, for example URLs.
+func (d *demo) namespaces() string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range d.runner.Mesh().Workloads {
+		if !seen[w.Namespace] {
+			seen[w.Namespace] = true
+			out = append(out, w.Namespace)
+		}
+	}
+	return strings.Join(out, ",")
 }

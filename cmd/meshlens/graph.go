@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/promclient"
+)
+
+type graphConfig struct {
+	prometheus     string
+	namespaces     string
+	graphType      string
+	duration       time.Duration
+	queryTime      int64
+	output         string
+	inject         bool
+	responseTime   string
+	scrapeInterval time.Duration
+	timeout        time.Duration
+}
+
+func registerGraph(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
+	var c graphConfig
+	cmd := app.Command("graph", "Print the mesh's traffic graph from any Prometheus API: a table of edges with rate, error %, response time and mTLS, or JSON, DOT, Mermaid.")
+	cmd.Flag("prometheus", "URL of the Prometheus HTTP API (the demo's store, Prometheus, Thanos...).").Default("http://127.0.0.1:9090").StringVar(&c.prometheus)
+	cmd.Flag("namespaces", "Comma-separated namespaces to graph.").Required().StringVar(&c.namespaces)
+	cmd.Flag("type", "Graph type: app, versionedApp, workload or service.").Default("workload").EnumVar(&c.graphType, "app", "versionedApp", "workload", "service")
+	cmd.Flag("duration", "Rate window (widened to twice the scrape interval when shorter).").Default("10m").SetValue(&durationValue{&c.duration})
+	cmd.Flag("query-time", "Unix time (seconds) of the graph, for replay; default now.").Int64Var(&c.queryTime)
+	cmd.Flag("output", "table, json (Kiali's graph API shape), dot or mermaid.").Short('o').Default("table").EnumVar(&c.output, "table", "json", "dot", "mermaid")
+	cmd.Flag("inject-service-nodes", "Draw the service between caller and callee.").BoolVar(&c.inject)
+	cmd.Flag("response-time", "Response time shown: avg, 50, 95 or 99.").Default("95").EnumVar(&c.responseTime, "avg", "50", "95", "99")
+	cmd.Flag("scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").DurationVar(&c.scrapeInterval)
+	cmd.Flag("timeout", "Timeout of each query.").Default("30s").DurationVar(&c.timeout)
+	commands["graph"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
+		q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheus, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval})
+		if err != nil {
+			return usageError{err}
+		}
+		o := graph.Options{
+			Namespaces: splitComma(c.namespaces), Type: graph.Type(c.graphType), Duration: c.duration,
+			InjectServiceNodes: c.inject, ResponseTime: c.responseTime, Throughput: "request",
+		}
+		if c.queryTime > 0 {
+			o.QueryTime = time.Unix(c.queryTime, 0)
+		}
+		g, err := graph.NewBuilder(q, nil).Build(ctx, o)
+		if err != nil {
+			return fmt.Errorf("graph from %s: %w", c.prometheus, err)
+		}
+		for _, w := range g.Warnings {
+			logger.Warn(w)
+		}
+		switch c.output {
+		case "json":
+			return g.WriteJSON(out)
+		case "dot":
+			return g.WriteDOT(out)
+		case "mermaid":
+			return g.WriteMermaid(out)
+		}
+		return g.WriteTable(out)
+	}
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,181 @@
+// Package console serves meshlens's JSON API (the graph, in the shape of
+// Kiali's API) and, later, the web UI.
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzhttp"
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/promclient"
+)
+
+// Server holds the console's handlers and what they need.
+type Server struct {
+	graphs *graph.Builder
+	logger *slog.Logger
+	// timeout bounds one API request.
+	timeout time.Duration
+}
+
+// New serves graphs built by graphs.
+func New(graphs *graph.Builder, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{graphs: graphs, logger: logger.With("component", "console"), timeout: 60 * time.Second}
+}
+
+// Handler serves the API; answers are gzip-compressed when the client accepts it.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/namespaces/graph", s.namespacesGraph)
+	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/graph", s.nodeGraph)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, r.URL.Path))
+	})
+	return gzhttp.GzipHandler(mux)
+}
+
+// errorBody is the one shape of every error the API answers.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  int    `json:"code"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(errorBody{Error: msg, Code: code})
+}
+
+// statusOf maps an error to the HTTP status that tells the caller what to do.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, graph.ErrBadRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, promclient.ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, promclient.ErrBadQuery):
+		return http.StatusBadGateway
+	}
+	return http.StatusInternalServerError
+}
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{graph.ErrBadRequest}, args...)...)
+}
+
+// graphOptions reads Kiali's graph query parameters.
+func graphOptions(q url.Values) (graph.Options, error) {
+	o := graph.Options{
+		Type: graph.TypeVersionedApp, Duration: 10 * time.Minute,
+		ResponseTime: "95", Throughput: "request", InjectServiceNodes: true,
+	}
+	if v := q.Get("graphType"); v != "" {
+		t, err := graph.ParseType(v)
+		if err != nil {
+			return o, err
+		}
+		o.Type = t
+	}
+	if v := q.Get("duration"); v != "" {
+		d, err := model.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return o, badRequest("duration %q is not a duration like 600s or 10m", v)
+		}
+		o.Duration = time.Duration(d)
+	}
+	if v := q.Get("queryTime"); v != "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs <= 0 {
+			return o, badRequest("queryTime %q is not a Unix time in seconds", v)
+		}
+		o.QueryTime = time.Unix(secs, 0)
+	}
+	if v := q.Get("responseTime"); v != "" {
+		o.ResponseTime = v
+	}
+	if v := q.Get("throughputType"); v != "" {
+		o.Throughput = v
+	}
+	if v := q.Get("injectServiceNodes"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, badRequest("injectServiceNodes %q is not true or false", v)
+		}
+		o.InjectServiceNodes = b
+	}
+	if q.Has("appenders") {
+		o.Appenders = splitList(q.Get("appenders"))
+		if o.Appenders == nil {
+			o.Appenders = []string{}
+		}
+	}
+	o.BoxBy = splitList(q.Get("boxBy"))
+	return o, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s *Server) namespacesGraph(w http.ResponseWriter, r *http.Request) {
+	o, err := graphOptions(r.URL.Query())
+	if err == nil {
+		o.Namespaces = splitList(r.URL.Query().Get("namespaces"))
+		if len(o.Namespaces) == 0 {
+			err = badRequest("namespaces is required, e.g. namespaces=bookinfo")
+		}
+	}
+	s.serveGraph(w, r, o, err)
+}
+
+func (s *Server) nodeGraph(w http.ResponseWriter, r *http.Request) {
+	o, err := graphOptions(r.URL.Query())
+	ns := r.PathValue("namespace")
+	o.Namespaces = []string{ns}
+	o.Focus = &graph.Focus{Namespace: ns, Kind: r.PathValue("kind"), Name: r.PathValue("name")}
+	s.serveGraph(w, r, o, err)
+}
+
+func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, o graph.Options, err error) {
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	g, err := s.graphs.Build(ctx, o)
+	if err != nil {
+		code := statusOf(err)
+		if code >= 500 {
+			s.logger.Warn("building a graph failed", "namespaces", strings.Join(o.Namespaces, ","), "err", err)
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := g.WriteJSON(w); err != nil {
+		s.logger.Debug("writing a graph", "err", err)
+	}
+}

@@ -1,0 +1,139 @@
+package graph
+
+import (
+	"strings"
+)
+
+// appendServiceEntries marks service nodes that stand for hosts outside the
+// cluster (ServiceEntry hosts): one node per host.
+func appendServiceEntries(g *Graph) {
+	for _, n := range g.nodes {
+		if n.Kind != KindService || n.Service == PassthroughCluster || n.Service == BlackHoleCluster {
+			continue
+		}
+		if strings.Contains(n.Service, ".") && !strings.HasSuffix(n.Service, ".svc.cluster.local") {
+			n.IsServiceEntry = &ServiceEntry{Location: "MESH_EXTERNAL", Hosts: []string{n.Service}}
+		}
+	}
+}
+
+// removeDeadNodes drops edges without traffic, then nodes left without edges.
+func removeDeadNodes(g *Graph) {
+	for id, e := range g.edges {
+		r := e.Rates
+		if r.HTTP+r.GRPC+r.TCP <= 0 {
+			delete(g.edges, id)
+		}
+	}
+	linked := map[*Node]bool{}
+	for _, e := range g.edges {
+		linked[e.Source], linked[e.Dest] = true, true
+	}
+	for id, n := range g.nodes {
+		if !linked[n] && n.Kind != KindBox {
+			delete(g.nodes, id)
+		}
+	}
+	g.sumNodes()
+}
+
+// markRootsAndOutside flags nodes nothing calls (roots) and nodes outside
+// the namespaces asked for.
+func markRootsAndOutside(g *Graph, namespaces []string) {
+	in := map[*Node]bool{}
+	for _, e := range g.edges {
+		in[e.Dest] = true
+	}
+	asked := map[string]bool{}
+	for _, ns := range namespaces {
+		asked[ns] = true
+	}
+	for _, n := range g.nodes {
+		n.IsRoot = !in[n]
+		n.IsOutside = n.Kind != KindUnknown && !asked[n.Namespace]
+	}
+}
+
+// focus keeps the node of f and its neighbours.
+func focus(g *Graph, f *Focus) error {
+	match := func(n *Node) bool {
+		if n.Namespace != f.Namespace {
+			return false
+		}
+		switch f.Kind {
+		case "applications":
+			return n.Kind == KindApp && n.App == f.Name
+		case "workloads":
+			return n.Kind == KindWorkload && n.Workload == f.Name || n.Kind == KindApp && n.Workload == f.Name
+		default:
+			return n.Kind == KindService && n.Service == f.Name
+		}
+	}
+	keep := map[*Node]bool{}
+	for _, n := range g.nodes {
+		if match(n) {
+			keep[n] = true
+		}
+	}
+	centre := map[*Node]bool{}
+	for n := range keep {
+		centre[n] = true
+	}
+	for id, e := range g.edges {
+		if centre[e.Source] || centre[e.Dest] {
+			keep[e.Source], keep[e.Dest] = true, true
+		} else {
+			delete(g.edges, id)
+		}
+	}
+	for id, n := range g.nodes {
+		if !keep[n] {
+			delete(g.nodes, id)
+		}
+	}
+	g.sumNodes()
+	return nil
+}
+
+// addBoxes groups nodes into app, namespace and cluster boxes, innermost first.
+func addBoxes(g *Graph, by []string) {
+	want := map[string]bool{}
+	for _, b := range by {
+		want[b] = true
+	}
+	box := func(kind, key string, fill func(*Node)) *Node {
+		id := nodeID("box|" + kind + "|" + key)
+		if n, ok := g.nodes[id]; ok {
+			return n
+		}
+		n := &Node{ID: id, Kind: KindBox, Box: kind}
+		fill(n)
+		g.nodes[id] = n
+		return n
+	}
+	members := g.Nodes()
+	if want["app"] && (g.Type == TypeApp || g.Type == TypeVersionedApp) {
+		for _, n := range members {
+			if n.Kind == KindApp && n.Parent == "" {
+				b := box("app", n.Cluster+"|"+n.Namespace+"|"+n.App, func(b *Node) { b.Cluster, b.Namespace, b.App = n.Cluster, n.Namespace, n.App })
+				n.Parent = b.ID
+			}
+		}
+	}
+	if want["namespace"] {
+		for _, n := range g.Nodes() {
+			if n.Parent == "" && n.Kind != KindUnknown && !(n.Kind == KindBox && n.Box != "app") {
+				b := box("namespace", n.Cluster+"|"+n.Namespace, func(b *Node) { b.Cluster, b.Namespace = n.Cluster, n.Namespace })
+				n.Parent = b.ID
+			}
+		}
+	}
+	if want["cluster"] {
+		for _, n := range g.Nodes() {
+			if n.Parent == "" && n.Kind != KindUnknown && !(n.Kind == KindBox && n.Box == "cluster") {
+				b := box("cluster", n.Cluster, func(b *Node) { b.Cluster = n.Cluster })
+				n.Parent = b.ID
+			}
+		}
+	}
+}

@@ -1,0 +1,319 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/telemetry"
+)
+
+// Appender names, as Kiali's `appenders` parameter takes them.
+const (
+	AppendDeadNode       = "deadNode"
+	AppendResponseTime   = "responseTime"
+	AppendSecurityPolicy = "securityPolicy"
+	AppendServiceEntry   = "serviceEntry"
+	AppendThroughput     = "throughput"
+)
+
+// DefaultAppenders run when the request names none.
+var DefaultAppenders = []string{AppendDeadNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendThroughput}
+
+// Options say which graph to build.
+type Options struct {
+	Namespaces []string
+	Type       Type
+	// Duration is the rate window asked for; it is widened to twice the
+	// scrape interval when shorter.
+	Duration time.Duration
+	// QueryTime is when the graph is of (replay); zero means now.
+	QueryTime          time.Time
+	InjectServiceNodes bool
+	// ResponseTime is avg, 50, 95 or 99.
+	ResponseTime string
+	// Throughput is request or response (bytes).
+	Throughput string
+	Appenders  []string
+	// BoxBy groups nodes into boxes: cluster, namespace, app.
+	BoxBy []string
+	// Focus, when set, keeps only that node and its neighbours.
+	Focus *Focus
+}
+
+// Focus names the node of a node-centred graph.
+type Focus struct {
+	Namespace string
+	Kind      string // applications, workloads, services
+	Name      string
+}
+
+var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// ValidNamespace tells whether s can be a Kubernetes namespace name.
+func ValidNamespace(s string) error {
+	if len(s) > 63 || !dns1123.MatchString(s) {
+		return fmt.Errorf("%w: %q is not a namespace name (lowercase letters, digits and '-', at most 63)", ErrBadRequest, s)
+	}
+	return nil
+}
+
+func (o *Options) validate() error {
+	if len(o.Namespaces) == 0 {
+		return fmt.Errorf("%w: no namespace given", ErrBadRequest)
+	}
+	for _, ns := range o.Namespaces {
+		if err := ValidNamespace(ns); err != nil {
+			return err
+		}
+	}
+	if _, err := ParseType(string(o.Type)); err != nil {
+		return err
+	}
+	if o.Duration <= 0 {
+		return fmt.Errorf("%w: duration must be positive", ErrBadRequest)
+	}
+	switch o.ResponseTime {
+	case "", "avg", "50", "95", "99":
+	default:
+		return fmt.Errorf("%w: responseTime %q; use avg, 50, 95 or 99", ErrBadRequest, o.ResponseTime)
+	}
+	switch o.Throughput {
+	case "", "request", "response":
+	default:
+		return fmt.Errorf("%w: throughputType %q; use request or response", ErrBadRequest, o.Throughput)
+	}
+	for _, a := range o.Appenders {
+		switch a {
+		case AppendDeadNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendThroughput:
+		default:
+			return fmt.Errorf("%w: appender %q; known: %s", ErrBadRequest, a, strings.Join(DefaultAppenders, ", "))
+		}
+	}
+	for _, b := range o.BoxBy {
+		switch b {
+		case "cluster", "namespace", "app":
+		default:
+			return fmt.Errorf("%w: boxBy %q; use cluster, namespace or app", ErrBadRequest, b)
+		}
+	}
+	if f := o.Focus; f != nil {
+		switch f.Kind {
+		case "applications", "workloads", "services":
+		default:
+			return fmt.Errorf("%w: node kind %q; use applications, workloads or services", ErrBadRequest, f.Kind)
+		}
+		if err := ValidNamespace(f.Namespace); err != nil {
+			return err
+		}
+		if f.Name == "" || len(f.Name) > 253 {
+			return fmt.Errorf("%w: node name %q", ErrBadRequest, f.Name)
+		}
+	}
+	return nil
+}
+
+func (o *Options) runs(appender string) bool {
+	list := o.Appenders
+	if list == nil {
+		list = DefaultAppenders
+	}
+	for _, a := range list {
+		if a == appender {
+			return true
+		}
+	}
+	return false
+}
+
+// Builder builds graphs from what a Querier answers.
+type Builder struct {
+	querier  promclient.Querier
+	parallel int
+	queries  prometheus.Counter
+	duration prometheus.Histogram
+}
+
+// NewBuilder builds graphs from q; its metrics go to reg when not nil.
+func NewBuilder(q promclient.Querier, reg prometheus.Registerer) *Builder {
+	b := &Builder{
+		querier:  q,
+		parallel: 4,
+		queries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meshlens_graph_queries_total", Help: "PromQL queries sent to build graphs.",
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "meshlens_graph_build_duration_seconds", Help: "Time to build one graph.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(b.queries, b.duration)
+	}
+	return b
+}
+
+// Build queries the telemetry and builds the graph o asks for. Its errors
+// wrap ErrBadRequest (the options), promclient.ErrUnavailable or
+// promclient.ErrBadQuery (the Prometheus).
+func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
+	start := time.Now()
+	defer func() { b.duration.Observe(time.Since(start).Seconds()) }()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if o.QueryTime.IsZero() {
+		o.QueryTime = time.Now()
+	}
+	g := newGraph(o.Type)
+	g.Timestamp = o.QueryTime
+	window, err := b.window(ctx, o.Duration, g)
+	if err != nil {
+		return nil, err
+	}
+	g.Duration = window
+	namespaces := o.Namespaces
+	if o.Focus != nil {
+		namespaces = []string{o.Focus.Namespace}
+	}
+
+	// Independent queries run in parallel, a few at a time.
+	type job struct {
+		expr telemetry.Expr
+		rows []row
+	}
+	jobs := map[string]*job{
+		"requests": {expr: requestsQuery(namespaces, window)},
+		"tcp":      {expr: tcpQuery(namespaces, window)},
+	}
+	if o.runs(AppendResponseTime) {
+		if o.ResponseTime == "avg" {
+			jobs["durationSum"] = &job{expr: durationSumQuery(namespaces, window, "_sum")}
+			jobs["durationCount"] = &job{expr: durationSumQuery(namespaces, window, "_count")}
+		} else {
+			jobs["durationBuckets"] = &job{expr: durationBucketsQuery(namespaces, window)}
+		}
+	}
+	if o.runs(AppendThroughput) {
+		metric := telemetry.RequestBytes
+		if o.Throughput == "response" {
+			metric = telemetry.ResponseBytes
+		}
+		jobs["throughput"] = &job{expr: throughputQuery(namespaces, window, metric)}
+	}
+	if o.runs(AppendSecurityPolicy) {
+		jobs["security"] = &job{expr: securityQuery(namespaces, window)}
+	}
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(b.parallel)
+	for name, j := range jobs {
+		q, err := j.expr.Query()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		eg.Go(func() error {
+			b.queries.Inc()
+			vec, err := b.querier.Query(ectx, q, o.QueryTime)
+			if err != nil {
+				return fmt.Errorf("%s query: %w", name, err)
+			}
+			j.rows = rows(vec)
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	g.Queries = len(jobs)
+
+	bld := &builder{g: g, inject: o.InjectServiceNodes}
+	if o.Type == TypeService {
+		bld.learnFronts(jobs["requests"].rows)
+	}
+	bld.addRequests(jobs["requests"].rows)
+	bld.addTCP(jobs["tcp"].rows)
+	bld.frozen = true
+	g.sumNodes()
+
+	if j := jobs["durationBuckets"]; j != nil {
+		appendQuantile(bld, j.rows, quantileOf(o.ResponseTime))
+	}
+	if j := jobs["durationSum"]; j != nil {
+		appendAverage(bld, j.rows, jobs["durationCount"].rows)
+	}
+	if j := jobs["throughput"]; j != nil {
+		appendThroughput(bld, j.rows)
+	}
+	if j := jobs["security"]; j != nil {
+		appendSecurity(bld, j.rows)
+	}
+	if o.runs(AppendServiceEntry) {
+		appendServiceEntries(g)
+	}
+	if o.runs(AppendDeadNode) {
+		removeDeadNodes(g)
+	}
+	markRootsAndOutside(g, namespaces)
+	if o.Focus != nil {
+		if err := focus(g, o.Focus); err != nil {
+			return nil, err
+		}
+	}
+	addBoxes(g, o.BoxBy)
+	return g, nil
+}
+
+// window is the rate window: the duration asked for, but never shorter
+// than two scrape intervals, where a rate would have too few samples.
+func (b *Builder) window(ctx context.Context, asked time.Duration, g *Graph) (time.Duration, error) {
+	interval, err := b.querier.ScrapeInterval(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if min := 2 * interval; asked < min {
+		g.Warnings = append(g.Warnings, fmt.Sprintf("duration %s is shorter than twice the scrape interval (%s); rates are computed over %s",
+			model.Duration(asked), model.Duration(interval), model.Duration(min)))
+		return min, nil
+	}
+	return asked.Truncate(time.Second), nil
+}
+
+func rows(v model.Vector) []row {
+	out := make([]row, 0, len(v))
+	for _, s := range v {
+		if math.IsNaN(float64(s.Value)) {
+			continue
+		}
+		out = append(out, parseRow(s))
+	}
+	return out
+}
+
+func quantileOf(s string) float64 {
+	switch s {
+	case "50":
+		return 0.5
+	case "99":
+		return 0.99
+	}
+	return 0.95
+}
+
+// sortedKeys returns the keys of m, sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

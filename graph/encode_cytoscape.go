@@ -1,0 +1,249 @@
+package graph
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/meshlens/meshlens/telemetry"
+)
+
+// The Cytoscape JSON answer has the shape of Kiali's graph API, so that
+// scripts written against Kiali keep working: rates as strings with two
+// decimals, percentages with one, zero rates left out.
+
+type cyGraph struct {
+	Timestamp int64      `json:"timestamp"`
+	Duration  int64      `json:"duration"`
+	GraphType string     `json:"graphType"`
+	Elements  cyElements `json:"elements"`
+	// meshlens additions; Kiali clients ignore them.
+	Queries  int      `json:"queries"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+type cyElements struct {
+	Nodes []cyNode `json:"nodes"`
+	Edges []cyEdge `json:"edges"`
+}
+
+type cyNode struct {
+	Data cyNodeData `json:"data"`
+}
+
+type cyNodeData struct {
+	ID             string          `json:"id"`
+	Parent         string          `json:"parent,omitempty"`
+	Cluster        string          `json:"cluster,omitempty"`
+	Namespace      string          `json:"namespace"`
+	NodeType       string          `json:"nodeType"`
+	Workload       string          `json:"workload,omitempty"`
+	App            string          `json:"app,omitempty"`
+	Version        string          `json:"version,omitempty"`
+	Service        string          `json:"service,omitempty"`
+	DestServices   []cyService     `json:"destServices,omitempty"`
+	Traffic        []cyNodeTraffic `json:"traffic,omitempty"`
+	IsBox          string          `json:"isBox,omitempty"`
+	IsRoot         bool            `json:"isRoot,omitempty"`
+	IsOutside      bool            `json:"isOutside,omitempty"`
+	IsServiceEntry *cyServiceEntry `json:"isServiceEntry,omitempty"`
+}
+
+type cyService struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+type cyServiceEntry struct {
+	Location string   `json:"location"`
+	Hosts    []string `json:"hosts"`
+}
+
+type cyNodeTraffic struct {
+	Protocol string            `json:"protocol"`
+	Rates    map[string]string `json:"rates"`
+}
+
+type cyEdge struct {
+	Data cyEdgeData `json:"data"`
+}
+
+type cyEdgeData struct {
+	ID              string        `json:"id"`
+	Source          string        `json:"source"`
+	Target          string        `json:"target"`
+	DestPrincipal   string        `json:"destPrincipal,omitempty"`
+	SourcePrincipal string        `json:"sourcePrincipal,omitempty"`
+	IsMTLS          string        `json:"isMTLS,omitempty"`
+	ResponseTime    string        `json:"responseTime,omitempty"`
+	Throughput      string        `json:"throughput,omitempty"`
+	Traffic         cyEdgeTraffic `json:"traffic"`
+}
+
+type cyEdgeTraffic struct {
+	Protocol  string                `json:"protocol"`
+	Rates     map[string]string     `json:"rates"`
+	Responses map[string]cyResponse `json:"responses,omitempty"`
+}
+
+type cyResponse struct {
+	Flags map[string]string `json:"flags"`
+	Hosts map[string]string `json:"hosts"`
+}
+
+func rate(v float64) string    { return fmt.Sprintf("%.2f", v) }
+func percent(v float64) string { return fmt.Sprintf("%.1f", v) }
+
+// put sets key to the rate v when v rounds to something; always when base.
+func put(m map[string]string, key string, v float64, base bool) {
+	if base || v >= 0.005 {
+		m[key] = rate(v)
+	}
+}
+
+func putPercent(m map[string]string, key string, v float64) {
+	if v >= 0.05 {
+		m[key] = percent(v)
+	}
+}
+
+func nodeTraffic(n *Node) []cyNodeTraffic {
+	var out []cyNodeTraffic
+	if n.In.HTTP > 0 || n.Out.HTTP > 0 {
+		r := map[string]string{}
+		if n.In.HTTP > 0 {
+			put(r, "httpIn", n.In.HTTP, true)
+			put(r, "httpIn3xx", n.In.HTTP3xx, false)
+			put(r, "httpIn4xx", n.In.HTTP4xx, false)
+			put(r, "httpIn5xx", n.In.HTTP5xx, false)
+			put(r, "httpInNoResponse", n.In.HTTPNoResponse, false)
+		}
+		if n.Out.HTTP > 0 {
+			put(r, "httpOut", n.Out.HTTP, true)
+		}
+		out = append(out, cyNodeTraffic{Protocol: telemetry.ProtocolHTTP, Rates: r})
+	}
+	if n.In.GRPC > 0 || n.Out.GRPC > 0 {
+		r := map[string]string{}
+		if n.In.GRPC > 0 {
+			put(r, "grpcIn", n.In.GRPC, true)
+			put(r, "grpcInErr", n.In.GRPCErr, false)
+			put(r, "grpcInNoResponse", n.In.GRPCNoResponse, false)
+		}
+		if n.Out.GRPC > 0 {
+			put(r, "grpcOut", n.Out.GRPC, true)
+		}
+		out = append(out, cyNodeTraffic{Protocol: telemetry.ProtocolGRPC, Rates: r})
+	}
+	if n.In.TCP > 0 || n.Out.TCP > 0 {
+		r := map[string]string{}
+		if n.In.TCP > 0 {
+			put(r, "tcpIn", n.In.TCP, true)
+		}
+		if n.Out.TCP > 0 {
+			put(r, "tcpOut", n.Out.TCP, true)
+		}
+		out = append(out, cyNodeTraffic{Protocol: telemetry.ProtocolTCP, Rates: r})
+	}
+	return out
+}
+
+func edgeTraffic(e *Edge) cyEdgeTraffic {
+	r := map[string]string{}
+	var total float64
+	switch e.Protocol {
+	case telemetry.ProtocolTCP:
+		total = e.Rates.TCP
+		put(r, "tcp", total, true)
+	case telemetry.ProtocolGRPC:
+		total = e.Rates.GRPC
+		put(r, "grpc", total, true)
+		put(r, "grpcErr", e.Rates.GRPCErr, false)
+		put(r, "grpcNoResponse", e.Rates.GRPCNoResponse, false)
+		if total > 0 {
+			putPercent(r, "grpcPercentErr", 100*(e.Rates.GRPCErr+e.Rates.GRPCNoResponse)/total)
+		}
+		if out := e.Source.Out.GRPC; out > 0 {
+			putPercent(r, "grpcPercentReq", 100*total/out)
+		}
+	default:
+		total = e.Rates.HTTP
+		put(r, "http", total, true)
+		put(r, "http3xx", e.Rates.HTTP3xx, false)
+		put(r, "http4xx", e.Rates.HTTP4xx, false)
+		put(r, "http5xx", e.Rates.HTTP5xx, false)
+		put(r, "httpNoResponse", e.Rates.HTTPNoResponse, false)
+		if total > 0 {
+			putPercent(r, "httpPercentErr", 100*(e.Rates.HTTP4xx+e.Rates.HTTP5xx+e.Rates.HTTPNoResponse)/total)
+		}
+		if out := e.Source.Out.HTTP; out > 0 {
+			putPercent(r, "httpPercentReq", 100*total/out)
+		}
+	}
+	t := cyEdgeTraffic{Protocol: e.Protocol, Rates: r}
+	if total > 0 && len(e.Responses) > 0 {
+		t.Responses = map[string]cyResponse{}
+		for code, resp := range e.Responses {
+			cr := cyResponse{Flags: map[string]string{}, Hosts: map[string]string{}}
+			for k, v := range resp.Flags {
+				cr.Flags[k] = percent(100 * v / total)
+			}
+			for k, v := range resp.Hosts {
+				cr.Hosts[k] = percent(100 * v / total)
+			}
+			t.Responses[code] = cr
+		}
+	}
+	return t
+}
+
+func (g *Graph) cytoscape() cyGraph {
+	out := cyGraph{
+		Timestamp: g.Timestamp.Unix(), Duration: int64(g.Duration.Seconds()), GraphType: string(g.Type),
+		Queries: g.Queries, Warnings: g.Warnings,
+		Elements: cyElements{Nodes: []cyNode{}, Edges: []cyEdge{}},
+	}
+	for _, n := range g.Nodes() {
+		d := cyNodeData{
+			ID: n.ID, Parent: n.Parent, Cluster: n.Cluster, Namespace: n.Namespace, NodeType: string(n.Kind),
+			Workload: n.Workload, App: n.App, Version: n.Version, Service: n.Service,
+			Traffic: nodeTraffic(n), IsBox: n.Box, IsRoot: n.IsRoot && n.Kind != KindBox, IsOutside: n.IsOutside && n.Kind != KindBox,
+		}
+		services := append([]ServiceName(nil), n.DestServices...)
+		sort.Slice(services, func(i, j int) bool {
+			return services[i].Namespace+"/"+services[i].Name < services[j].Namespace+"/"+services[j].Name
+		})
+		for _, s := range services {
+			d.DestServices = append(d.DestServices, cyService{Cluster: s.Cluster, Namespace: s.Namespace, Name: s.Name})
+		}
+		if se := n.IsServiceEntry; se != nil {
+			d.IsServiceEntry = &cyServiceEntry{Location: se.Location, Hosts: se.Hosts}
+		}
+		out.Elements.Nodes = append(out.Elements.Nodes, cyNode{Data: d})
+	}
+	for _, e := range g.Edges() {
+		d := cyEdgeData{ID: e.ID, Source: e.Source.ID, Target: e.Dest.ID, Traffic: edgeTraffic(e)}
+		if e.HasMTLS {
+			d.IsMTLS = percent(e.MTLS)
+			d.SourcePrincipal, d.DestPrincipal = e.SourcePrincipal, e.DestPrincipal
+		}
+		if e.HasResponseTime {
+			d.ResponseTime = rate(e.ResponseTime)
+		}
+		if e.HasThroughput {
+			d.Throughput = rate(e.Throughput)
+		}
+		out.Elements.Edges = append(out.Elements.Edges, cyEdge{Data: d})
+	}
+	return out
+}
+
+// WriteJSON writes the graph as Cytoscape elements, in the shape of Kiali's
+// graph API.
+func (g *Graph) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(g.cytoscape())
+}

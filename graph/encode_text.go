@@ -1,0 +1,180 @@
+package graph
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/meshlens/meshlens/telemetry"
+)
+
+// Label names a node for people: "reviews v2", "details-v1", "ratings".
+func (n *Node) Label() string {
+	switch n.Kind {
+	case KindUnknown:
+		return "unknown"
+	case KindService:
+		return n.Service
+	case KindApp:
+		if n.Version != "" {
+			return n.App + " " + n.Version
+		}
+		return n.App
+	case KindBox:
+		switch n.Box {
+		case "app":
+			return n.App
+		case "namespace":
+			return n.Namespace
+		}
+		return n.Cluster
+	}
+	return n.Workload
+}
+
+// qualified is the label with the namespace, for lists that mix namespaces.
+func (n *Node) qualified() string {
+	if n.Kind == KindUnknown || n.Kind == KindBox {
+		return n.Label()
+	}
+	return n.Label() + " (" + n.Namespace + ")"
+}
+
+// summary is an edge's traffic in a few words: "http 1.00/s 0.0% err p95 12.30ms mTLS".
+func (e *Edge) summary() string {
+	var parts []string
+	switch e.Protocol {
+	case telemetry.ProtocolTCP:
+		parts = append(parts, fmt.Sprintf("tcp %s B/s", rate(e.Rates.TCP)))
+	default:
+		total, errs := e.Rates.HTTP, e.Rates.HTTP4xx+e.Rates.HTTP5xx+e.Rates.HTTPNoResponse
+		if e.Protocol == telemetry.ProtocolGRPC {
+			total, errs = e.Rates.GRPC, e.Rates.GRPCErr+e.Rates.GRPCNoResponse
+		}
+		parts = append(parts, fmt.Sprintf("%s %s/s", e.Protocol, rate(total)))
+		if total > 0 {
+			parts = append(parts, percent(100*errs/total)+"% err")
+		}
+	}
+	if e.HasResponseTime {
+		parts = append(parts, rate(e.ResponseTime)+"ms")
+	}
+	if e.HasMTLS && e.MTLS > 0 {
+		parts = append(parts, "mTLS")
+	}
+	return strings.Join(parts, " ")
+}
+
+func dotQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
+}
+
+// WriteDOT writes the graph in Graphviz's DOT language, boxes as clusters.
+func (g *Graph) WriteDOT(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("digraph mesh {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"sans-serif\"];\n  edge [fontname=\"sans-serif\", fontsize=10];\n")
+	children := map[string][]*Node{}
+	for _, n := range g.Nodes() {
+		children[n.Parent] = append(children[n.Parent], n)
+	}
+	var write func(parent string, indent string)
+	write = func(parent, indent string) {
+		for _, n := range children[parent] {
+			if n.Kind == KindBox {
+				fmt.Fprintf(&b, "%ssubgraph %s {\n%s  label=%s;\n", indent, dotQuote("cluster_"+n.ID), indent, dotQuote(n.Box+": "+n.Label()))
+				write(n.ID, indent+"  ")
+				fmt.Fprintf(&b, "%s}\n", indent)
+				continue
+			}
+			attrs := "label=" + dotQuote(n.Label()+"\n"+n.Namespace)
+			switch {
+			case n.Kind == KindService:
+				attrs += ", shape=triangle"
+			case n.Kind == KindUnknown:
+				attrs += ", shape=ellipse"
+			}
+			if n.IsServiceEntry != nil {
+				attrs += ", style=\"rounded,dashed\""
+			}
+			fmt.Fprintf(&b, "%s%s [%s];\n", indent, dotQuote(n.ID), attrs)
+		}
+	}
+	write("", "  ")
+	for _, e := range g.Edges() {
+		fmt.Fprintf(&b, "  %s -> %s [label=%s];\n", dotQuote(e.Source.ID), dotQuote(e.Dest.ID), dotQuote(e.summary()))
+	}
+	b.WriteString("}\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mermaidText(s string) string {
+	return strings.NewReplacer(`"`, "#quot;", "\n", "<br/>", "<", "#lt;", ">", "#gt;").Replace(s)
+}
+
+// WriteMermaid writes the graph as a Mermaid flowchart, boxes as subgraphs.
+func (g *Graph) WriteMermaid(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("flowchart LR\n")
+	children := map[string][]*Node{}
+	for _, n := range g.Nodes() {
+		children[n.Parent] = append(children[n.Parent], n)
+	}
+	var write func(parent, indent string)
+	write = func(parent, indent string) {
+		for _, n := range children[parent] {
+			if n.Kind == KindBox {
+				fmt.Fprintf(&b, "%ssubgraph b%s[\"%s\"]\n", indent, n.ID, mermaidText(n.Box+": "+n.Label()))
+				write(n.ID, indent+"  ")
+				fmt.Fprintf(&b, "%send\n", indent)
+				continue
+			}
+			open, closing := "[\"", "\"]"
+			switch n.Kind {
+			case KindService:
+				open, closing = "{{\"", "\"}}"
+			case KindUnknown:
+				open, closing = "((\"", "\"))"
+			}
+			fmt.Fprintf(&b, "%sn%s%s%s%s\n", indent, n.ID, open, mermaidText(n.Label()+"\n"+n.Namespace), closing)
+		}
+	}
+	write("", "  ")
+	for _, e := range g.Edges() {
+		fmt.Fprintf(&b, "  n%s -->|\"%s\"| n%s\n", e.Source.ID, mermaidText(e.summary()), e.Dest.ID)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteTable writes one line per edge: who calls whom, how much, how many
+// errors, how fast, encrypted or not.
+func (g *Graph) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tDESTINATION\tPROTOCOL\tRATE\tERROR %\tRESPONSE TIME ms\tMTLS %")
+	for _, e := range g.Edges() {
+		var total, errs float64
+		unit := "/s"
+		switch e.Protocol {
+		case telemetry.ProtocolTCP:
+			total, unit = e.Rates.TCP, " B/s"
+		case telemetry.ProtocolGRPC:
+			total, errs = e.Rates.GRPC, e.Rates.GRPCErr+e.Rates.GRPCNoResponse
+		default:
+			total, errs = e.Rates.HTTP, e.Rates.HTTP4xx+e.Rates.HTTP5xx+e.Rates.HTTPNoResponse
+		}
+		errPct, rt, mtls := "-", "-", "-"
+		if e.Protocol != telemetry.ProtocolTCP && total > 0 {
+			errPct = percent(100 * errs / total)
+		}
+		if e.HasResponseTime {
+			rt = rate(e.ResponseTime)
+		}
+		if e.HasMTLS {
+			mtls = percent(e.MTLS)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\t%s\t%s\t%s\n", e.Source.qualified(), e.Dest.qualified(), e.Protocol, rate(total), unit, errPct, rt, mtls)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,220 @@
+// Package graph builds the mesh's traffic graph from Istio telemetry, the
+// way Kiali's graph does: a few PromQL results become a traffic map, small
+// appenders each add one kind of fact (response time, mTLS, service
+// entries...), and encoders write it as Cytoscape JSON, DOT, Mermaid or a
+// table. Attributes are typed fields, not maps of anything.
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Type is the kind of graph: what a node stands for.
+type Type string
+
+// Graph types, with Kiali's names.
+const (
+	TypeApp          Type = "app"
+	TypeVersionedApp Type = "versionedApp"
+	TypeWorkload     Type = "workload"
+	TypeService      Type = "service"
+)
+
+// ParseType reads a graph type.
+func ParseType(s string) (Type, error) {
+	switch t := Type(s); t {
+	case TypeApp, TypeVersionedApp, TypeWorkload, TypeService:
+		return t, nil
+	}
+	return "", fmt.Errorf("%w: graph type %q; use app, versionedApp, workload or service", ErrBadRequest, s)
+}
+
+// ErrBadRequest wraps every error caused by the caller's options; the
+// console answers it with 400.
+var ErrBadRequest = errors.New("bad graph request")
+
+// NodeKind is what a node is, Kiali's nodeType.
+type NodeKind string
+
+// Node kinds.
+const (
+	KindApp      NodeKind = "app"
+	KindWorkload NodeKind = "workload"
+	KindService  NodeKind = "service"
+	KindUnknown  NodeKind = "unknown"
+	KindBox      NodeKind = "box"
+)
+
+// Special destinations Istio reports by name.
+const (
+	PassthroughCluster = "PassthroughCluster"
+	BlackHoleCluster   = "BlackHoleCluster"
+)
+
+// Node is one vertex: an app, a version of it, a workload, a service, the
+// unknown source, or a box grouping others.
+type Node struct {
+	ID        string
+	Kind      NodeKind
+	Cluster   string
+	Namespace string
+	Workload  string
+	App       string
+	Version   string
+	Service   string
+	// DestServices are the services through which the node was reached.
+	DestServices []ServiceName
+	// Traffic in and out, summed over the node's edges.
+	In, Out Rates
+
+	IsRoot         bool
+	IsOutside      bool
+	IsServiceEntry *ServiceEntry
+	// Box is the box kind ("app", "namespace", "cluster") of a box node;
+	// Parent the ID of the box around a node.
+	Box    string
+	Parent string
+}
+
+// ServiceName names a service.
+type ServiceName struct {
+	Cluster   string
+	Namespace string
+	Name      string
+}
+
+// ServiceEntry marks a node that stands for hosts outside the mesh.
+type ServiceEntry struct {
+	Location string // MESH_EXTERNAL or MESH_INTERNAL
+	Hosts    []string
+}
+
+// Edge is the traffic from one node to another over one protocol.
+type Edge struct {
+	ID       string
+	Source   *Node
+	Dest     *Node
+	Protocol string // http, grpc, tcp
+	Rates    Rates
+	// Responses are request rates by response code, then by flags and by host.
+	Responses map[string]*Response
+
+	// ResponseTime in milliseconds; HasResponseTime tells whether it was computed.
+	ResponseTime    float64
+	HasResponseTime bool
+	// Throughput in bytes per second.
+	Throughput    float64
+	HasThroughput bool
+	// MTLS is the share (0 to 100) of the edge's traffic that used mutual TLS.
+	MTLS            float64
+	HasMTLS         bool
+	SourcePrincipal string
+	DestPrincipal   string
+
+	// buckets accumulate the duration histogram for the response time appender.
+	buckets map[float64]float64
+	// durationSum and durationCount accumulate the average response time.
+	durationSum, durationCount float64
+}
+
+// Response is the traffic of one response code on an edge.
+type Response struct {
+	Flags map[string]float64
+	Hosts map[string]float64
+}
+
+// Rates are request (or, for TCP, byte) rates per second.
+type Rates struct {
+	HTTP, HTTP3xx, HTTP4xx, HTTP5xx, HTTPNoResponse float64
+	GRPC, GRPCErr, GRPCNoResponse                   float64
+	TCP                                             float64
+}
+
+func (r *Rates) add(o Rates) {
+	r.HTTP += o.HTTP
+	r.HTTP3xx += o.HTTP3xx
+	r.HTTP4xx += o.HTTP4xx
+	r.HTTP5xx += o.HTTP5xx
+	r.HTTPNoResponse += o.HTTPNoResponse
+	r.GRPC += o.GRPC
+	r.GRPCErr += o.GRPCErr
+	r.GRPCNoResponse += o.GRPCNoResponse
+	r.TCP += o.TCP
+}
+
+// Graph is a built traffic graph.
+type Graph struct {
+	Type      Type
+	Timestamp time.Time
+	// Duration is the rate window the graph was computed over; it can be
+	// longer than asked for (see Warnings).
+	Duration time.Duration
+	// Queries is how many PromQL queries building the graph took.
+	Queries  int
+	Warnings []string
+
+	nodes map[string]*Node
+	edges map[string]*Edge
+}
+
+func newGraph(t Type) *Graph {
+	return &Graph{Type: t, nodes: map[string]*Node{}, edges: map[string]*Edge{}}
+}
+
+// Nodes returns the nodes sorted by ID.
+func (g *Graph) Nodes() []*Node {
+	out := make([]*Node, 0, len(g.nodes))
+	for _, n := range g.nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].less(out[j]) })
+	return out
+}
+
+// less orders nodes for people: by namespace, then name, then kind.
+func (n *Node) less(o *Node) bool {
+	if n.Namespace != o.Namespace {
+		return n.Namespace < o.Namespace
+	}
+	if a, b := n.Label(), o.Label(); a != b {
+		return a < b
+	}
+	if n.Kind != o.Kind {
+		return n.Kind < o.Kind
+	}
+	return n.ID < o.ID
+}
+
+// Edges returns the edges sorted by source, destination and protocol.
+func (g *Graph) Edges() []*Edge {
+	out := make([]*Edge, 0, len(g.edges))
+	for _, e := range g.edges {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		switch {
+		case a.Source != b.Source:
+			return a.Source.less(b.Source)
+		case a.Dest != b.Dest:
+			return a.Dest.less(b.Dest)
+		}
+		return a.Protocol < b.Protocol
+	})
+	return out
+}
+
+// Node returns the node with id, or nil.
+func (g *Graph) Node(id string) *Node { return g.nodes[id] }
+
+func (g *Graph) removeNode(n *Node) {
+	delete(g.nodes, n.ID)
+	for id, e := range g.edges {
+		if e.Source == n || e.Dest == n {
+			delete(g.edges, id)
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package graph
+
+import (
+	"time"
+
+	"github.com/meshlens/meshlens/telemetry"
+)
+
+// edgeLabels identify an edge between two workloads through a service.
+var edgeLabels = []string{
+	telemetry.Reporter,
+	telemetry.SourceCluster, telemetry.SourceWorkloadNamespace, telemetry.SourceWorkload,
+	telemetry.SourceCanonicalService, telemetry.SourceCanonicalRevision,
+	telemetry.DestinationCluster, telemetry.DestinationServiceNamespace, telemetry.DestinationService,
+	telemetry.DestinationServiceName, telemetry.DestinationWorkloadNamespace, telemetry.DestinationWorkload,
+	telemetry.DestinationCanonicalService, telemetry.DestinationCanonicalRevision,
+}
+
+func with(base []string, extra ...string) []string {
+	return append(append([]string(nil), base...), extra...)
+}
+
+// scopes are the selectors that together count every request touching the
+// namespaces exactly once, as Istio's reporters define them:
+//   - what a destination sidecar saw and answered (reporter="destination"),
+//     into the namespaces or from them to other namespaces;
+//   - what only the source saw (reporter="source"): destinations without a
+//     sidecar (external hosts, PassthroughCluster), and requests that failed
+//     before the destination answered (response flags set; the destination,
+//     if it saw them, reports response_code="0" and is left out above).
+//
+// Including reporter in every grouping keeps the parts of the union apart.
+func scopes(metric telemetry.Selector, namespaces []string, destinationOnly bool) []telemetry.Selector {
+	dst := metric.Eq(telemetry.Reporter, telemetry.ReporterDestination).Neq(telemetry.ResponseCode, "0")
+	out := []telemetry.Selector{
+		dst.In(telemetry.DestinationServiceNamespace, namespaces...),
+		dst.In(telemetry.SourceWorkloadNamespace, namespaces...).NotIn(telemetry.DestinationServiceNamespace, namespaces...),
+	}
+	if destinationOnly {
+		return out
+	}
+	src := metric.Eq(telemetry.Reporter, telemetry.ReporterSource)
+	failed := src.Neq(telemetry.DestinationWorkload, telemetry.Unknown).Neq(telemetry.ResponseFlags, telemetry.NoFlags)
+	return append(out,
+		src.In(telemetry.SourceWorkloadNamespace, namespaces...).Eq(telemetry.DestinationWorkload, telemetry.Unknown),
+		failed.In(telemetry.SourceWorkloadNamespace, namespaces...),
+		failed.NotIn(telemetry.SourceWorkloadNamespace, namespaces...).In(telemetry.DestinationServiceNamespace, namespaces...),
+	)
+}
+
+// rateOf is the union over the scopes of sum by (by) (rate(scope[window])),
+// added up over the metrics (TCP bytes: sent + received).
+func rateOf(metrics []telemetry.Selector, namespaces []string, destinationOnly bool, window time.Duration, by []string) telemetry.Expr {
+	var parts []telemetry.Expr
+	perMetric := make([][]telemetry.Selector, len(metrics))
+	for i, m := range metrics {
+		perMetric[i] = scopes(m, namespaces, destinationOnly)
+	}
+	for i := range perMetric[0] {
+		sum := telemetry.Sum(telemetry.Rate(perMetric[0][i], window), by...)
+		for _, more := range perMetric[1:] {
+			sum = telemetry.Add(sum, telemetry.Sum(telemetry.Rate(more[i], window), by...))
+		}
+		parts = append(parts, sum)
+	}
+	return telemetry.Or(parts...)
+}
+
+func one(metric string) []telemetry.Selector { return []telemetry.Selector{telemetry.Select(metric)} }
+
+func requestsQuery(ns []string, w time.Duration) telemetry.Expr {
+	return rateOf(one(telemetry.RequestsTotal), ns, false, w,
+		with(edgeLabels, telemetry.RequestProtocol, telemetry.ResponseCode, telemetry.GRPCResponseStatus, telemetry.ResponseFlags))
+}
+
+func tcpQuery(ns []string, w time.Duration) telemetry.Expr {
+	return rateOf([]telemetry.Selector{telemetry.Select(telemetry.TCPSentBytesTotal), telemetry.Select(telemetry.TCPReceivedBytesTotal)}, ns, false, w,
+		with(edgeLabels, telemetry.ResponseFlags))
+}
+
+func durationBucketsQuery(ns []string, w time.Duration) telemetry.Expr {
+	return rateOf(one(telemetry.RequestDurationMilliseconds+"_bucket"), ns, false, w,
+		with(edgeLabels, telemetry.RequestProtocol, "le"))
+}
+
+func durationSumQuery(ns []string, w time.Duration, suffix string) telemetry.Expr {
+	return rateOf(one(telemetry.RequestDurationMilliseconds+suffix), ns, false, w,
+		with(edgeLabels, telemetry.RequestProtocol))
+}
+
+func throughputQuery(ns []string, w time.Duration, metric string) telemetry.Expr {
+	return rateOf(one(metric+"_sum"), ns, false, w, with(edgeLabels, telemetry.RequestProtocol))
+}
+
+func securityQuery(ns []string, w time.Duration) telemetry.Expr {
+	return rateOf(one(telemetry.RequestsTotal), ns, true, w,
+		with(edgeLabels, telemetry.RequestProtocol, telemetry.ConnectionSecurityPolicy, telemetry.SourcePrincipal, telemetry.DestinationPrincipal))
+}

@@ -1,0 +1,317 @@
+package graph
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strconv"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlens/meshlens/telemetry"
+)
+
+// endpoint is one side of a request as the telemetry names it.
+type endpoint struct {
+	cluster, namespace, workload, app, version string
+}
+
+// row is one sample of a traffic query.
+type row struct {
+	reporter string
+	src, dst endpoint
+	service  ServiceName
+	host     string // destination_service
+	protocol string
+	code     string
+	grpc     string
+	flags    string
+	// security
+	policy, srcPrincipal, dstPrincipal string
+	le                                 float64
+	value                              float64
+}
+
+func label(m model.Metric, name string) string { return string(m[model.LabelName(name)]) }
+
+func parseRow(s *model.Sample) row {
+	m := s.Metric
+	r := row{
+		reporter: label(m, telemetry.Reporter),
+		src: endpoint{
+			cluster: label(m, telemetry.SourceCluster), namespace: label(m, telemetry.SourceWorkloadNamespace),
+			workload: label(m, telemetry.SourceWorkload), app: label(m, telemetry.SourceCanonicalService),
+			version: label(m, telemetry.SourceCanonicalRevision),
+		},
+		dst: endpoint{
+			cluster: label(m, telemetry.DestinationCluster), namespace: label(m, telemetry.DestinationWorkloadNamespace),
+			workload: label(m, telemetry.DestinationWorkload), app: label(m, telemetry.DestinationCanonicalService),
+			version: label(m, telemetry.DestinationCanonicalRevision),
+		},
+		service: ServiceName{
+			Cluster: label(m, telemetry.DestinationCluster), Namespace: label(m, telemetry.DestinationServiceNamespace),
+			Name: label(m, telemetry.DestinationServiceName),
+		},
+		host:         label(m, telemetry.DestinationService),
+		protocol:     label(m, telemetry.RequestProtocol),
+		code:         label(m, telemetry.ResponseCode),
+		grpc:         label(m, telemetry.GRPCResponseStatus),
+		flags:        label(m, telemetry.ResponseFlags),
+		policy:       label(m, telemetry.ConnectionSecurityPolicy),
+		srcPrincipal: label(m, telemetry.SourcePrincipal),
+		dstPrincipal: label(m, telemetry.DestinationPrincipal),
+		value:        float64(s.Value),
+	}
+	if le, ok := m["le"]; ok {
+		r.le, _ = strconv.ParseFloat(string(le), 64)
+	}
+	if r.service.Name == "" {
+		r.service.Name = r.host
+	}
+	return r
+}
+
+func isUnknown(s string) bool { return s == "" || s == telemetry.Unknown }
+
+func nodeID(key string) string {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// builder turns rows into the nodes and edges of one graph type.
+type builder struct {
+	g      *Graph
+	inject bool
+	// fronts maps a workload to the services it was reached through, for
+	// the service graph.
+	fronts map[endpoint][]ServiceName
+	// frozen: the traffic is in; later rows may only find nodes, not add them.
+	frozen bool
+}
+
+func (b *builder) node(key string, fill func(*Node)) *Node {
+	id := nodeID(key)
+	if n, ok := b.g.nodes[id]; ok {
+		return n
+	}
+	if b.frozen {
+		return nil
+	}
+	n := &Node{ID: id}
+	fill(n)
+	b.g.nodes[id] = n
+	return n
+}
+
+func (b *builder) unknownNode() *Node {
+	return b.node("unknown", func(n *Node) {
+		n.Kind, n.Namespace, n.Workload, n.App, n.Service = KindUnknown, telemetry.Unknown, telemetry.Unknown, telemetry.Unknown, telemetry.Unknown
+		n.Cluster = telemetry.Unknown
+	})
+}
+
+func (b *builder) serviceNode(s ServiceName) *Node {
+	return b.node("svc|"+s.Cluster+"|"+s.Namespace+"|"+s.Name, func(n *Node) {
+		n.Kind, n.Cluster, n.Namespace, n.Service = KindService, s.Cluster, s.Namespace, s.Name
+	})
+}
+
+// workloadNode is the node of e in the graph's type.
+func (b *builder) workloadNode(e endpoint) *Node {
+	switch b.g.Type {
+	case TypeApp:
+		if !isUnknown(e.app) {
+			return b.node("app|"+e.cluster+"|"+e.namespace+"|"+e.app, func(n *Node) {
+				n.Kind, n.Cluster, n.Namespace, n.App = KindApp, e.cluster, e.namespace, e.app
+			})
+		}
+	case TypeVersionedApp:
+		if !isUnknown(e.app) {
+			return b.node("app|"+e.cluster+"|"+e.namespace+"|"+e.app+"|"+e.version, func(n *Node) {
+				n.Kind, n.Cluster, n.Namespace, n.App, n.Version = KindApp, e.cluster, e.namespace, e.app, e.version
+				n.Workload = e.workload
+			})
+		}
+	}
+	return b.node("wl|"+e.cluster+"|"+e.namespace+"|"+e.workload, func(n *Node) {
+		n.Kind, n.Cluster, n.Namespace, n.Workload, n.App, n.Version = KindWorkload, e.cluster, e.namespace, e.workload, e.app, e.version
+	})
+}
+
+// path is the chain of nodes a row's traffic goes through.
+func (b *builder) path(r row) []*Node {
+	var src *Node
+	switch {
+	case isUnknown(r.src.workload):
+		src = b.unknownNode()
+	case b.g.Type == TypeService:
+		if fronts := b.fronts[r.src]; len(fronts) > 0 {
+			// A workload behind a service is drawn as that service.
+			src = b.serviceNode(fronts[0])
+		} else {
+			src = b.workloadNode(r.src)
+		}
+	default:
+		src = b.workloadNode(r.src)
+	}
+	svc := b.serviceNode(r.service)
+	if b.g.Type == TypeService || isUnknown(r.dst.workload) {
+		// Service graph, or a destination without a sidecar (an external
+		// host, PassthroughCluster): the service is the end.
+		return []*Node{src, svc}
+	}
+	dst := b.workloadNode(r.dst)
+	if dst == nil {
+		return []*Node{src, svc, nil}
+	}
+	dst.addDestService(r.service)
+	if b.inject {
+		return []*Node{src, svc, dst}
+	}
+	return []*Node{src, dst}
+}
+
+func (n *Node) addDestService(s ServiceName) {
+	for _, have := range n.DestServices {
+		if have == s {
+			return
+		}
+	}
+	n.DestServices = append(n.DestServices, s)
+}
+
+func (b *builder) edge(src, dst *Node, protocol string) *Edge {
+	id := nodeID(src.ID + ">" + dst.ID + ">" + protocol)
+	e, ok := b.g.edges[id]
+	if !ok {
+		e = &Edge{ID: id, Source: src, Dest: dst, Protocol: protocol, Responses: map[string]*Response{}}
+		b.g.edges[id] = e
+	}
+	return e
+}
+
+// edgesOf returns the edges a row's traffic flows along.
+func (b *builder) edgesOf(r row, protocol string) []*Edge {
+	p := b.path(r)
+	out := make([]*Edge, 0, len(p)-1)
+	for i := 0; i+1 < len(p); i++ {
+		out = append(out, b.edge(p[i], p[i+1], protocol))
+	}
+	return out
+}
+
+// learnFronts records which services front which workloads, from request rows.
+func (b *builder) learnFronts(rows []row) {
+	b.fronts = map[endpoint][]ServiceName{}
+	for _, r := range rows {
+		if isUnknown(r.dst.workload) {
+			continue
+		}
+		have := b.fronts[r.dst]
+		found := false
+		for _, s := range have {
+			found = found || s == r.service
+		}
+		if !found {
+			b.fronts[r.dst] = append(have, r.service)
+		}
+	}
+}
+
+// addRequests adds HTTP and gRPC request rates.
+func (b *builder) addRequests(rows []row) {
+	for _, r := range rows {
+		if r.value <= 0 {
+			continue
+		}
+		protocol := r.protocol
+		if protocol != telemetry.ProtocolGRPC {
+			protocol = telemetry.ProtocolHTTP
+		}
+		rates := requestRates(r, protocol)
+		for _, e := range b.edgesOf(r, protocol) {
+			e.Rates.add(rates)
+			resp := e.Responses[r.code]
+			if resp == nil {
+				resp = &Response{Flags: map[string]float64{}, Hosts: map[string]float64{}}
+				e.Responses[r.code] = resp
+			}
+			resp.Flags[r.flags] += r.value
+			resp.Hosts[r.host] += r.value
+		}
+	}
+}
+
+func requestRates(r row, protocol string) Rates {
+	var rt Rates
+	if protocol == telemetry.ProtocolGRPC {
+		rt.GRPC = r.value
+		switch {
+		case r.code == "0":
+			rt.GRPCNoResponse = r.value
+		case r.grpc != "" && r.grpc != "0":
+			rt.GRPCErr = r.value
+		case r.grpc == "" && r.code != "200":
+			rt.GRPCErr = r.value
+		}
+		return rt
+	}
+	rt.HTTP = r.value
+	switch {
+	case r.code == "0" || r.code == "":
+		rt.HTTPNoResponse = r.value
+	case r.code[0] == '3':
+		rt.HTTP3xx = r.value
+	case r.code[0] == '4':
+		rt.HTTP4xx = r.value
+	case r.code[0] == '5':
+		rt.HTTP5xx = r.value
+	}
+	return rt
+}
+
+// addTCP adds TCP byte rates.
+func (b *builder) addTCP(rows []row) {
+	for _, r := range rows {
+		if r.value <= 0 {
+			continue
+		}
+		for _, e := range b.edgesOf(r, telemetry.ProtocolTCP) {
+			e.Rates.TCP += r.value
+			resp := e.Responses["-"]
+			if resp == nil {
+				resp = &Response{Flags: map[string]float64{}, Hosts: map[string]float64{}}
+				e.Responses["-"] = resp
+			}
+			resp.Flags[r.flags] += r.value
+			resp.Hosts[r.host] += r.value
+		}
+	}
+}
+
+// existingEdges returns the edges of r's path that already carry traffic;
+// appenders use it so that they never create an edge of their own.
+func (b *builder) existingEdges(r row, protocol string) []*Edge {
+	p := b.path(r)
+	var out []*Edge
+	for i := 0; i+1 < len(p); i++ {
+		if p[i] == nil || p[i+1] == nil {
+			continue
+		}
+		if e, ok := b.g.edges[nodeID(p[i].ID+">"+p[i+1].ID+">"+protocol)]; ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// sumNodes sums each node's traffic over its edges.
+func (g *Graph) sumNodes() {
+	for _, n := range g.nodes {
+		n.In, n.Out = Rates{}, Rates{}
+	}
+	for _, e := range g.edges {
+		e.Source.Out.add(e.Rates)
+		e.Dest.In.add(e.Rates)
+	}
+}

@@ -1,0 +1,53 @@
+package promclient
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// Engine queries a PromQL engine over a storage in the same process: the
+// demo's console asks its embedded store without HTTP.
+type Engine struct {
+	engine    *promql.Engine
+	queryable storage.Queryable
+	interval  time.Duration
+}
+
+// NewEngine queries queryable through engine; interval is the scrape
+// interval of the data.
+func NewEngine(engine *promql.Engine, queryable storage.Queryable, interval time.Duration) *Engine {
+	return &Engine{engine: engine, queryable: queryable, interval: interval}
+}
+
+// Query implements Querier.
+func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
+	qry, err := e.engine.NewInstantQuery(ctx, e.queryable, nil, q, ts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
+	}
+	defer qry.Close()
+	res := qry.Exec(ctx)
+	if res.Err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadQuery, res.Err)
+	}
+	vec, err := res.Vector()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
+	}
+	out := make(model.Vector, 0, len(vec))
+	for _, s := range vec {
+		m := make(model.Metric, s.Metric.Len())
+		s.Metric.Range(func(l labels.Label) { m[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+		out = append(out, &model.Sample{Metric: m, Value: model.SampleValue(s.F), Timestamp: model.Time(s.T)})
+	}
+	return out, nil
+}
+
+// ScrapeInterval implements Querier.
+func (e *Engine) ScrapeInterval(context.Context) (time.Duration, error) { return e.interval, nil }

@@ -1,0 +1,129 @@
+// Package promclient asks PromQL questions of any Prometheus HTTP API
+// (the embedded store, Prometheus, AMP, Mimir, Thanos) or, in-process, of
+// the embedded store's engine. Callers can't tell which.
+package promclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// Querier answers instant PromQL queries with a vector.
+type Querier interface {
+	// Query evaluates q at ts and returns its vector.
+	Query(ctx context.Context, q string, ts time.Time) (model.Vector, error)
+	// ScrapeInterval is the interval at which the data behind the querier
+	// was scraped, or 0 when unknown.
+	ScrapeInterval(ctx context.Context) (time.Duration, error)
+}
+
+// ErrUnavailable wraps errors from a Prometheus that could not be reached
+// or did not answer in time; the console maps it to 503.
+var ErrUnavailable = errors.New("prometheus unavailable")
+
+// ErrBadQuery wraps errors Prometheus gave for the query itself.
+var ErrBadQuery = errors.New("prometheus rejected the query")
+
+// HTTP queries a Prometheus HTTP API.
+type HTTP struct {
+	api     promv1.API
+	timeout time.Duration
+	// interval, when set, overrides what the server's config says.
+	interval time.Duration
+}
+
+// HTTPOptions configure an HTTP querier.
+type HTTPOptions struct {
+	URL string
+	// RoundTripper adds auth (bearer, basic, SigV4) and TLS; default http.DefaultTransport.
+	RoundTripper http.RoundTripper
+	// Timeout bounds each query. Default 30s.
+	Timeout time.Duration
+	// ScrapeInterval, when known from configuration (Kiali's
+	// thanos_proxy.scrape_interval), saves asking the server.
+	ScrapeInterval time.Duration
+}
+
+// NewHTTP builds a querier for the Prometheus API at o.URL.
+func NewHTTP(o HTTPOptions) (*HTTP, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	c, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: o.RoundTripper})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus url %q: %w", o.URL, err)
+	}
+	return &HTTP{api: promv1.NewAPI(c), timeout: o.Timeout, interval: o.ScrapeInterval}, nil
+}
+
+// Query implements Querier.
+func (h *HTTP) Query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	v, _, _, err := h.api.Query(ctx, q, ts)
+	if err != nil {
+		return nil, classify(err)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return nil, fmt.Errorf("%w: query answered a %s, not a vector", ErrBadQuery, v.Type())
+	}
+	return vec, nil
+}
+
+func classify(err error) error {
+	var apiErr *promv1.Error
+	if errors.As(err, &apiErr) {
+		switch apiErr.Type {
+		case promv1.ErrBadData, promv1.ErrExec:
+			return fmt.Errorf("%w: %v", ErrBadQuery, err)
+		}
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// ScrapeInterval reads global.scrape_interval from /api/v1/status/config.
+// Servers that do not serve it (AMP, Mimir) answer 0: configure it then.
+func (h *HTTP) ScrapeInterval(ctx context.Context) (time.Duration, error) {
+	if h.interval > 0 {
+		return h.interval, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	cfg, err := h.api.Config(ctx)
+	if err != nil {
+		return 0, classify(err)
+	}
+	return ScrapeIntervalOf(cfg.YAML)
+}
+
+// ScrapeIntervalOf reads the smallest scrape interval of a Prometheus
+// configuration: the global one, or a job's if shorter.
+func ScrapeIntervalOf(yml string) (time.Duration, error) {
+	var cfg struct {
+		Global struct {
+			ScrapeInterval model.Duration `yaml:"scrape_interval"`
+		} `yaml:"global"`
+		ScrapeConfigs []struct {
+			ScrapeInterval model.Duration `yaml:"scrape_interval"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal([]byte(yml), &cfg); err != nil {
+		return 0, fmt.Errorf("reading the scrape interval from the config: %w", err)
+	}
+	d := time.Duration(cfg.Global.ScrapeInterval)
+	for _, sc := range cfg.ScrapeConfigs {
+		if i := time.Duration(sc.ScrapeInterval); i > 0 && (d == 0 || i < d) {
+			d = i
+		}
+	}
+	return d, nil
+}
