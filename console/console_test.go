@@ -1,0 +1,213 @@
+package console
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/promclient"
+)
+
+// seenQueries answers nothing and keeps every query it was asked.
+type seenQueries struct {
+	mu      sync.Mutex
+	queries []string
+}
+
+func (s *seenQueries) Query(_ context.Context, q string, _ time.Time) (model.Vector, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queries = append(s.queries, q)
+	return model.Vector{}, nil
+}
+
+func (s *seenQueries) ScrapeInterval(context.Context) (time.Duration, error) { return 15 * time.Second, nil }
+
+func serve(t *testing.T, q promclient.Querier) string {
+	t.Helper()
+	srv := httptest.NewServer(New(graph.NewBuilder(q, nil), nil).Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func getJSON(t *testing.T, url string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("%s: answer is not JSON: %v", url, err)
+	}
+	return resp.StatusCode, body
+}
+
+func TestBadRequestsAreClearErrors(t *testing.T) {
+	q := &seenQueries{}
+	base := serve(t, q)
+	cases := []struct {
+		name, path string
+		code       int
+		mentions   string
+	}{
+		{"an unknown graph type", "/api/namespaces/graph?namespaces=bookinfo&graphType=galaxy", 400, "graph type"},
+		{"a malformed duration", "/api/namespaces/graph?namespaces=bookinfo&duration=ten", 400, "duration"},
+		{"a negative duration", "/api/namespaces/graph?namespaces=bookinfo&duration=-5m", 400, "duration"},
+		{"a namespace with PromQL in it", "/api/namespaces/graph?namespaces=" + urlEscape(`bookinfo"}or vector(1)#`), 400, "not a namespace name"},
+		{"no namespace", "/api/namespaces/graph", 400, "namespaces"},
+		{"a malformed query time", "/api/namespaces/graph?namespaces=bookinfo&queryTime=yesterday", 400, "queryTime"},
+		{"an unknown appender", "/api/namespaces/graph?namespaces=bookinfo&appenders=magic", 400, "appender"},
+		{"an unknown response time", "/api/namespaces/graph?namespaces=bookinfo&responseTime=42", 400, "responseTime"},
+		{"an unknown node kind", "/api/namespaces/bookinfo/pods/x/graph", 400, "node kind"},
+		{"an unknown API path", "/api/nothing", 404, "no API"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+" is a "+http.StatusText(tc.code), func(t *testing.T) {
+			code, body := getJSON(t, base+tc.path)
+			msg, _ := body["error"].(string)
+			if code != tc.code || body["code"] != float64(tc.code) || !strings.Contains(msg, tc.mentions) {
+				t.Errorf("got %d %v; want %d mentioning %q", code, body, tc.code, tc.mentions)
+			}
+		})
+	}
+	if len(q.queries) != 0 {
+		t.Errorf("bad requests reached Prometheus: %v", q.queries)
+	}
+}
+
+func urlEscape(s string) string {
+	r := strings.NewReplacer(`"`, "%22", "}", "%7D", " ", "%20", "#", "%23", "(", "%28", ")", "%29")
+	return r.Replace(s)
+}
+
+func TestQueriesPerGraphDoNotGrowWithNamespaces(t *testing.T) {
+	var counts []int
+	for _, namespaces := range []string{"a", "a,b,c,d,e,f,g,h,i,j"} {
+		q := &seenQueries{}
+		code, body := getJSON(t, serve(t, q)+"/api/namespaces/graph?namespaces="+namespaces)
+		if code != 200 {
+			t.Fatalf("%d %v", code, body)
+		}
+		if body["queries"] != float64(len(q.queries)) {
+			t.Errorf("the answer says %v queries, Prometheus saw %d", body["queries"], len(q.queries))
+		}
+		counts = append(counts, len(q.queries))
+	}
+	if counts[0] != counts[1] || counts[0] == 0 {
+		t.Errorf("queries for 1 and 10 namespaces: %v", counts)
+	}
+}
+
+func TestAShortDurationIsWidenedAndSaidSo(t *testing.T) {
+	q := &seenQueries{}
+	code, body := getJSON(t, serve(t, q)+"/api/namespaces/graph?namespaces=bookinfo&duration=10s")
+	if code != 200 || body["duration"] != float64(30) {
+		t.Fatalf("%d %v", code, body)
+	}
+	warnings, _ := body["warnings"].([]any)
+	if len(warnings) != 1 || !strings.Contains(warnings[0].(string), "twice the scrape interval") {
+		t.Errorf("warnings %v", warnings)
+	}
+	for _, query := range q.queries {
+		if !strings.Contains(query, "[30s]") {
+			t.Errorf("query with another window: %s", query)
+		}
+	}
+}
+
+func TestUnreachableOrSlowPrometheus(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := "http://" + l.Addr().String()
+	l.Close()
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<html>not prometheus</html>")
+	}))
+	defer garbage.Close()
+	cases := []struct {
+		name string
+		url  string
+		code int
+	}{
+		{"a Prometheus that is down is a 503", gone, 503},
+		{"a Prometheus that does not answer in time is a 503", slow.URL, 503},
+		{"a server that is not Prometheus is a 503", garbage.URL, 503},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: tc.url, Timeout: 300 * time.Millisecond, ScrapeInterval: 15 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, body := getJSON(t, serve(t, q)+"/api/namespaces/graph?namespaces=bookinfo")
+			if code != tc.code || body["error"] == nil {
+				t.Errorf("got %d %v, want %d with an error", code, body, tc.code)
+			}
+		})
+	}
+}
+
+// manyEdges answers every query with 200 edges from distinct callers.
+type manyEdges struct{ seenQueries }
+
+func (m *manyEdges) Query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
+	m.seenQueries.Query(ctx, q, ts)
+	var v model.Vector
+	for i := range 200 {
+		v = append(v, &model.Sample{Value: 1, Metric: model.Metric{
+			"reporter": "destination", "source_workload": model.LabelValue("caller-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26))),
+			"source_workload_namespace": "bookinfo", "source_canonical_service": "caller", "source_canonical_revision": "v1",
+			"destination_workload": "details-v1", "destination_workload_namespace": "bookinfo", "destination_service": "details.bookinfo.svc.cluster.local",
+			"destination_service_name": "details", "destination_service_namespace": "bookinfo", "destination_canonical_service": "details",
+			"destination_canonical_revision": "v1", "request_protocol": "http", "response_code": "200", "response_flags": "-", "le": "+Inf",
+		}})
+	}
+	return v, nil
+}
+
+func TestGzipWhenAccepted(t *testing.T) {
+	base := serve(t, &manyEdges{})
+	req, _ := http.NewRequest("GET", base+"/api/namespaces/graph?namespaces=bookinfo&graphType=workload&injectServiceNodes=false", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("a large answer to a client that accepts gzip is not compressed: %v", resp.Header)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.NewDecoder(zr).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if edges := body["elements"].(map[string]any)["edges"].([]any); len(edges) != 200 {
+		t.Errorf("%d edges after decompression, want 200", len(edges))
+	}
+}

@@ -1,0 +1,162 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/simulate"
+)
+
+var (
+	update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	record = flag.Bool("record", false, "record the query results under testdata/ from a live simulated bookinfo")
+)
+
+// recording is what the store answered each query of the golden graphs.
+type recording struct {
+	QueryTime      int64                   `json:"queryTime"`
+	ScrapeInterval string                  `json:"scrapeInterval"`
+	Queries        map[string]model.Vector `json:"queries"`
+}
+
+// recorder queries a live store and remembers the answers.
+type recorder struct {
+	promclient.Querier
+	mu  sync.Mutex
+	rec recording
+}
+
+func (r *recorder) Query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
+	v, err := r.Querier.Query(ctx, q, ts)
+	if err == nil {
+		r.mu.Lock()
+		r.rec.Queries[q] = v
+		r.mu.Unlock()
+	}
+	return v, err
+}
+
+// replay answers from a recording, and fails on any query it holds no
+// answer for: a changed query means the recording must be made again.
+type replay struct{ rec recording }
+
+func (p replay) Query(_ context.Context, q string, _ time.Time) (model.Vector, error) {
+	v, ok := p.rec.Queries[q]
+	if !ok {
+		return nil, fmt.Errorf("query not in the recording (run go test ./graph -run TestGolden -record -update): %s", q)
+	}
+	return v, nil
+}
+
+func (p replay) ScrapeInterval(context.Context) (time.Duration, error) {
+	d, err := model.ParseDuration(p.rec.ScrapeInterval)
+	return time.Duration(d), err
+}
+
+var goldenCases = []struct {
+	name string
+	opts Options
+}{
+	{"bookinfo_app", Options{Type: TypeApp, InjectServiceNodes: true, BoxBy: []string{"app"}}},
+	{"bookinfo_versionedApp", Options{Type: TypeVersionedApp, InjectServiceNodes: true, BoxBy: []string{"app", "namespace"}}},
+	{"bookinfo_workload", Options{Type: TypeWorkload}},
+	{"bookinfo_service", Options{Type: TypeService}},
+	{"bookinfo_workload_avg_response", Options{Type: TypeWorkload, ResponseTime: "avg", Throughput: "response"}},
+	{"bookinfo_reviews_node", Options{Type: TypeVersionedApp, InjectServiceNodes: true, Focus: &Focus{Namespace: "bookinfo", Kind: "applications", Name: "reviews"}}},
+}
+
+const recordingFile = "testdata/bookinfo_queries.json"
+
+func goldenOptions(o Options, queryTime time.Time) Options {
+	o.Namespaces = []string{"bookinfo"}
+	o.Duration = 10 * time.Second
+	o.QueryTime = queryTime
+	return o
+}
+
+func recordQueries(t *testing.T) {
+	l := startLive(t, 20)
+	// A fault, so that the recording holds errors, and time for traffic on every edge.
+	l.sim.Faults().Set(simulate.Fault{Namespace: "bookinfo", Workload: "reviews-v2", ErrorRate: 0.3})
+	time.Sleep(15 * time.Second)
+	rec := &recorder{Querier: l.querier, rec: recording{Queries: map[string]model.Vector{}, ScrapeInterval: model.Duration(liveInterval).String()}}
+	now := time.Now().Truncate(time.Second)
+	rec.rec.QueryTime = now.Unix()
+	for _, c := range goldenCases {
+		if _, err := NewBuilder(rec, nil).Build(context.Background(), goldenOptions(c.opts, now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := json.MarshalIndent(rec.rec, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(recordingFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	if *record {
+		recordQueries(t)
+	}
+	b, err := os.ReadFile(recordingFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec recording
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range goldenCases {
+		t.Run(c.name+" matches its golden files", func(t *testing.T) {
+			g, err := NewBuilder(replay{rec}, nil).Build(context.Background(), goldenOptions(c.opts, time.Unix(rec.QueryTime, 0)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, enc := range []struct {
+				ext   string
+				write func(*bytes.Buffer) error
+			}{
+				{".json", func(b *bytes.Buffer) error { return g.WriteJSON(b) }},
+				{".dot", func(b *bytes.Buffer) error { return g.WriteDOT(b) }},
+				{".mmd", func(b *bytes.Buffer) error { return g.WriteMermaid(b) }},
+				{".txt", func(b *bytes.Buffer) error { return g.WriteTable(b) }},
+			} {
+				var buf bytes.Buffer
+				if err := enc.write(&buf); err != nil {
+					t.Fatal(err)
+				}
+				golden(t, filepath.Join("testdata", c.name+enc.ext), buf.Bytes())
+			}
+		})
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (run with -update and review the diff):\n%s", path, got)
+	}
+}

@@ -1,0 +1,206 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/config"
+
+	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/simulate"
+	"github.com/meshlens/meshlens/store"
+)
+
+// live is bookinfo running on loopback, scraped every second into an
+// embedded store, with load.
+type live struct {
+	sim     *simulate.Sim
+	querier promclient.Querier
+	store   *store.Store
+}
+
+const liveInterval = time.Second
+
+func startLive(t *testing.T, rate float64) *live {
+	t.Helper()
+	sim, err := simulate.Start(simulate.Options{Mesh: simulate.Bookinfo(), CallTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	targets := dir + "/targets.json"
+	if err := simulate.WriteTargetsFile(targets, sim.Targets()); err != nil {
+		t.Fatal(err)
+	}
+	yml := simulate.ScrapeConfig{Interval: liveInterval, TargetsFile: targets}.YAML()
+	cfg, err := config.Load(yml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(store.Options{DataDir: dir + "/tsdb", Config: cfg, ConfigText: yml, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { st.Run(ctx); done <- struct{}{} }()
+	gen := simulate.NewLoadGenerator(sim, rate, nil)
+	go func() { gen.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		<-done
+		sim.Close()
+		st.Close()
+	})
+	return &live{sim: sim, store: st, querier: promclient.NewEngine(st.Engine(), st.Queryable(), liveInterval)}
+}
+
+// waitGraph builds graphs until ok accepts one or the timeout passes.
+func waitGraph(t *testing.T, b *Builder, o Options, timeout time.Duration, ok func(*Graph) error) *Graph {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		o.QueryTime = time.Time{}
+		g, err := b.Build(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = ok(g)
+		if err == nil {
+			return g
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", timeout, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// edgeSet lists a graph's edges as "source -> destination (protocol)".
+func edgeSet(g *Graph) map[string]*Edge {
+	out := map[string]*Edge{}
+	for _, e := range g.Edges() {
+		out[fmt.Sprintf("%s -> %s (%s)", e.Source.Label(), e.Dest.Label(), e.Protocol)] = e
+	}
+	return out
+}
+
+func sameKeys(got map[string]*Edge, want []string) error {
+	wantSet := map[string]bool{}
+	for _, w := range want {
+		wantSet[w] = true
+		if got[w] == nil {
+			return fmt.Errorf("missing edge %s; have %v", w, keys(got))
+		}
+	}
+	for k := range got {
+		if !wantSet[k] {
+			return fmt.Errorf("unexpected edge %s", k)
+		}
+	}
+	return nil
+}
+
+func keys(m map[string]*Edge) []string { return sortedKeys(m) }
+
+func TestLiveBookinfoGraphs(t *testing.T) {
+	l := startLive(t, 20)
+	b := NewBuilder(l.querier, nil)
+	cases := []struct {
+		name  string
+		opts  Options
+		edges []string
+		nodes int
+	}{
+		{"workload graph", Options{Type: TypeWorkload}, []string{
+			"istio-ingressgateway -> productpage-v1 (http)", "productpage-v1 -> details-v1 (http)",
+			"productpage-v1 -> reviews-v1 (http)", "productpage-v1 -> reviews-v2 (http)", "productpage-v1 -> reviews-v3 (http)",
+			"reviews-v2 -> ratings-v1 (http)", "reviews-v3 -> ratings-v1 (http)", "ratings-v1 -> mongodb-v1 (tcp)",
+		}, 8},
+		{"app graph", Options{Type: TypeApp}, []string{
+			"istio-ingressgateway -> productpage (http)", "productpage -> details (http)", "productpage -> reviews (http)",
+			"reviews -> ratings (http)", "ratings -> mongodb (tcp)",
+		}, 6},
+		{"versioned app graph with service nodes", Options{Type: TypeVersionedApp, InjectServiceNodes: true}, []string{
+			"istio-ingressgateway latest -> productpage (http)", "productpage -> productpage v1 (http)",
+			"productpage v1 -> details (http)", "details -> details v1 (http)",
+			"productpage v1 -> reviews (http)", "reviews -> reviews v1 (http)", "reviews -> reviews v2 (http)", "reviews -> reviews v3 (http)",
+			"reviews v2 -> ratings (http)", "reviews v3 -> ratings (http)", "ratings -> ratings v1 (http)",
+			"ratings v1 -> mongodb (tcp)", "mongodb -> mongodb v1 (tcp)",
+		}, 13},
+		{"service graph", Options{Type: TypeService}, []string{
+			"istio-ingressgateway -> productpage (http)", "productpage -> details (http)", "productpage -> reviews (http)",
+			"reviews -> ratings (http)", "ratings -> mongodb (tcp)",
+		}, 6},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+" has exactly bookinfo's nodes and edges", func(t *testing.T) {
+			tc.opts.Namespaces, tc.opts.Duration = []string{"bookinfo"}, 5*time.Second
+			g := waitGraph(t, b, tc.opts, 20*time.Second, func(g *Graph) error {
+				if err := sameKeys(edgeSet(g), tc.edges); err != nil {
+					return err
+				}
+				if n := len(g.Nodes()); n != tc.nodes {
+					return fmt.Errorf("%d nodes, want %d", n, tc.nodes)
+				}
+				return nil
+			})
+			for _, n := range g.Nodes() {
+				if n.Namespace == "istio-system" && !n.IsOutside {
+					t.Errorf("%s is outside the namespaces asked for but not marked so", n.Label())
+				}
+				if n.Workload == "istio-ingressgateway" || n.App == "istio-ingressgateway" {
+					if !n.IsRoot {
+						t.Errorf("the gateway is not a root")
+					}
+				}
+			}
+			for k, e := range edgeSet(g) {
+				if e.Protocol != "tcp" && (!e.HasMTLS || e.MTLS < 99.99) {
+					t.Errorf("%s: mTLS %v (%v), want 100", k, e.MTLS, e.HasMTLS)
+				}
+			}
+		})
+	}
+
+	t.Run("an injected fault shows as about 50% errors within two scrapes", func(t *testing.T) {
+		if err := l.sim.Faults().Set(simulate.Fault{Namespace: "bookinfo", Workload: "reviews-v2", ErrorRate: 0.5}); err != nil {
+			t.Fatal(err)
+		}
+		defer l.sim.Faults().Clear()
+		start := time.Now()
+		o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 2 * liveInterval}
+		waitGraph(t, b, o, 10*time.Second, func(g *Graph) error {
+			e := edgeSet(g)["productpage-v1 -> reviews-v2 (http)"]
+			if e == nil {
+				return fmt.Errorf("no edge")
+			}
+			pct := 100 * e.Rates.HTTP5xx / e.Rates.HTTP
+			if pct < 30 || pct > 70 {
+				return fmt.Errorf("httpPercentErr %.1f", pct)
+			}
+			if time.Since(start) > 4*liveInterval+2*time.Second {
+				t.Logf("took %s", time.Since(start))
+			}
+			return nil
+		})
+	})
+	t.Run("added latency shows in p95", func(t *testing.T) {
+		if err := l.sim.Faults().Set(simulate.Fault{Namespace: "bookinfo", Workload: "details-v1", Delay: simulate.Duration(300 * time.Millisecond)}); err != nil {
+			t.Fatal(err)
+		}
+		defer l.sim.Faults().Clear()
+		o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 2 * liveInterval, ResponseTime: "95"}
+		waitGraph(t, b, o, 10*time.Second, func(g *Graph) error {
+			e := edgeSet(g)["productpage-v1 -> details-v1 (http)"]
+			if e == nil || !e.HasResponseTime || e.ResponseTime < 250 || e.ResponseTime > 600 {
+				return fmt.Errorf("p95 of productpage -> details is %+v", e)
+			}
+			return nil
+		})
+	})
+}
