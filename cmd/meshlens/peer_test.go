@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/config"
 
+	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/store"
 )
 
@@ -233,4 +236,68 @@ func samplesAt(t *testing.T, addr, q string, at time.Time) map[string]bool {
 		}
 	}
 	return out
+}
+
+func TestGraphAgainstDebianPrometheusMatchesTheEmbeddedStore(t *testing.T) {
+	d, _ := runningDemo(t, testDemoConfig(""))
+	peer := startPrometheus(t, demoPrometheusConfig(d.webL.Addr().String(), time.Second))
+	build := func(addr string, typ graph.Type) *graph.Graph {
+		q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: "http://" + addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := graph.NewBuilder(q, nil).Build(context.Background(), graph.Options{
+			Namespaces: []string{"bookinfo"}, Type: typ, Duration: 10 * time.Second, InjectServiceNodes: true,
+		})
+		if err != nil {
+			t.Fatalf("graph from %s: %v", addr, err)
+		}
+		return g
+	}
+	for _, typ := range []graph.Type{graph.TypeApp, graph.TypeVersionedApp, graph.TypeWorkload, graph.TypeService} {
+		t.Run(string(typ)+" graphs have the same nodes, edges and rates", func(t *testing.T) {
+			var problem string
+			// Both must have scraped every sidecar a few times first.
+			deadline := time.Now().Add(45 * time.Second)
+			for time.Now().Before(deadline) {
+				ours, theirs := build(d.storeL.Addr().String(), typ), build(peer, typ)
+				problem = compareGraphs(ours, theirs)
+				if problem == "" {
+					return
+				}
+				time.Sleep(time.Second)
+			}
+			t.Error(problem)
+		})
+	}
+}
+
+// compareGraphs says how two graphs of the same traffic differ, or "".
+// The two Prometheus servers scrape at different moments, so rates may
+// differ a little; everything else must be equal.
+func compareGraphs(a, b *graph.Graph) string {
+	an, bn := a.Nodes(), b.Nodes()
+	if len(an) == 0 || len(an) != len(bn) {
+		return fmt.Sprintf("%d nodes against %d", len(an), len(bn))
+	}
+	for i := range an {
+		if an[i].ID != bn[i].ID || an[i].IsRoot != bn[i].IsRoot || an[i].IsOutside != bn[i].IsOutside {
+			return fmt.Sprintf("node %s against %s", an[i].Label(), bn[i].Label())
+		}
+	}
+	ae, be := a.Edges(), b.Edges()
+	if len(ae) != len(be) {
+		return fmt.Sprintf("%d edges against %d", len(ae), len(be))
+	}
+	for i := range ae {
+		x, y := ae[i], be[i]
+		if x.ID != y.ID || x.Protocol != y.Protocol || x.HasMTLS != y.HasMTLS || x.MTLS != y.MTLS {
+			return fmt.Sprintf("edge %s->%s differs", x.Source.Label(), x.Dest.Label())
+		}
+		r1, r2 := x.Rates.HTTP+x.Rates.GRPC+x.Rates.TCP, y.Rates.HTTP+y.Rates.GRPC+y.Rates.TCP
+		if r1 <= 0 || math.Abs(r1-r2)/r1 > 0.15 {
+			return fmt.Sprintf("edge %s->%s: rate %.2f against %.2f", x.Source.Label(), x.Dest.Label(), r1, r2)
+		}
+	}
+	return ""
 }
