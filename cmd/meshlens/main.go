@@ -59,8 +59,8 @@ func meshlens(args []string, stdout, stderr io.Writer) int {
 	registerStore(app, commands)
 	registerSimulate(app, commands)
 	registerGraph(app, commands)
+	registerServe(app, commands)
 	for _, stub := range []struct{ name, help string }{
-		{"serve", "Serve the console against a Prometheus API (not implemented yet)."},
 		{"collect", "Scrape sidecars, thin and remote-write (not implemented yet)."},
 		{"sigv4-proxy", "A reverse proxy that signs requests with AWS SigV4 (not implemented yet)."},
 		{"validate", "Check Istio configuration files (not implemented yet)."},

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Graph benchmark: `meshlens serve` (its own process) answering the graph
+# API over all namespaces of a synthetic mesh (versionedApp, default
+# appenders, service nodes) whose metrics `meshlens simulate --metrics-only`
+# emits and `meshlens store` scrapes. Prints a Markdown table.
+# Environment: SIZES (services:namespaces ...), REQUESTS, INTERVAL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make -s build
+BIN=./bin/meshlens
+SIZES=${SIZES:-"80:5 800:20 4000:50"}
+REQUESTS=${REQUESTS:-20}
+INTERVAL=${INTERVAL:-10s}
+SIM=127.0.0.1:${SIM_PORT:-17000}
+STORE=127.0.0.1:${STORE_PORT:-17090}
+WEB=127.0.0.1:${WEB_PORT:-17001}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+metric() { curl -fsS "$1" | awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2; found = 1 } END { if (found) printf "%.0f\n", s }'; }
+wait_http() { for _ in $(seq 1 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "timeout: $1" >&2; return 1; }
+percentile() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; printf "%.3f", v[i] }'; }
+
+echo "| workloads | namespaces | nodes | edges | queries/graph | p50 s | p95 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for size in $SIZES; do
+  services=${size%%:*}; namespaces=${size##*:}
+  "$BIN" --log.level=warn simulate --metrics-only --services "$services" --namespaces "$namespaces" \
+    --load.rate 500 --listen-address "$SIM" >"$work/sim.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://$SIM/api/simulate/targets"
+  "$BIN" demo --print-prometheus-config --web.listen-address "$SIM" --scrape-interval "$INTERVAL" >"$work/prometheus.yml"
+  "$BIN" --log.level=warn store --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/data-$services" \
+    --web.listen-address "$STORE" >"$work/store.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://$STORE/-/ready"
+  "$BIN" --log.level=warn serve --prometheus.url "http://$STORE" --web.listen-address "$WEB" >"$work/serve.log" 2>&1 &
+  serve=$!; pids+=("$serve")
+  wait_http "http://$WEB/-/healthy"
+  sleep $(( 3 * ${INTERVAL%s} + 5 ))
+  ns=$(seq -f "mesh-%02g" 0 $(( namespaces - 1 )) | paste -sd, -),istio-system
+  url="http://$WEB/api/namespaces/graph?namespaces=$ns&graphType=versionedApp&duration=60s&injectServiceNodes=true"
+  curl -fsS "$url" -o "$work/graph.json"   # warm-up, and the answer to describe
+  a0=$(metric "http://$WEB/metrics" go_memstats_alloc_bytes_total)
+  : >"$work/times"
+  for _ in $(seq 1 "$REQUESTS"); do
+    curl -fsS -o /dev/null -w '%{time_total}\n' "$url" >>"$work/times"
+  done
+  a1=$(metric "http://$WEB/metrics" go_memstats_alloc_bytes_total)
+  gz=$(curl -fsS -H 'Accept-Encoding: gzip' -o - "$url" | wc -c)
+  nodes=$(grep -c '"nodeType"' "$work/graph.json")
+  edges=$(grep -c '"source"' "$work/graph.json")
+  queries=$(grep -m1 '"queries"' "$work/graph.json" | tr -dc 0-9)
+  printf "| %d | %d | %d | %d | %s | %s | %s | %.0f (%.0f) | %.1f | %s |\n" \
+    "$(( services + services / 4 ))" "$namespaces" "$nodes" "$edges" "$queries" \
+    "$(percentile 50 <"$work/times")" "$(percentile 95 <"$work/times")" \
+    "$(awk -v b="$(wc -c <"$work/graph.json")" 'BEGIN { print b / 1024 }')" "$(awk -v b="$gz" 'BEGIN { print b / 1024 }')" \
+    "$(awk -v a="$a0" -v b="$a1" -v n="$REQUESTS" 'BEGIN { print (b - a) / n / 1048576 }')" \
+    "$(awk '$1 == "VmHWM:" { printf "%.0f", $2 / 1024 }' "/proc/$serve/status")"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+done

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/meshlens/meshlens/console"
+	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/promclient"
+)
+
+type serveConfig struct {
+	prometheusURL  string
+	scrapeInterval time.Duration
+	timeout        time.Duration
+	listenAddr     string
+}
+
+func registerServe(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
+	var c serveConfig
+	cmd := app.Command("serve", "Serve the console's API against a Prometheus HTTP API (stateless; scale it out behind a load balancer).")
+	cmd.Flag("prometheus.url", "URL of the Prometheus HTTP API.").Default("http://127.0.0.1:9090").StringVar(&c.prometheusURL)
+	cmd.Flag("prometheus.scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").DurationVar(&c.scrapeInterval)
+	cmd.Flag("prometheus.timeout", "Timeout of each query.").Default("30s").DurationVar(&c.timeout)
+	cmd.Flag("web.listen-address", "Address of the console.").Default("127.0.0.1:20001").StringVar(&c.listenAddr)
+	commands["serve"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
+		q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheusURL, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval})
+		if err != nil {
+			return usageError{err}
+		}
+		l, err := listen("web.listen-address", c.listenAddr)
+		if err != nil {
+			return err
+		}
+		reg := newRegistry()
+		mux := http.NewServeMux()
+		mux.Handle("/api/", console.New(graph.NewBuilder(q, reg), logger).Handler())
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Healthy.") })
+		mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Ready.") })
+		fmt.Fprintf(out, "meshlens serve: console API on http://%s/api/ against %s\n", l.Addr(), c.prometheusURL)
+		var g run.Group
+		addContext(&g, ctx)
+		addServer(&g, l, mux)
+		return g.Run()
+	}
+}
