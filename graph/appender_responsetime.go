@@ -1,11 +1,6 @@
 package graph
 
-import (
-	"math"
-	"sort"
-
-	"github.com/meshlens/meshlens/telemetry"
-)
+import "github.com/meshlens/meshlens/telemetry"
 
 func requestProtocol(r row) string {
 	if r.protocol == telemetry.ProtocolGRPC {
@@ -14,65 +9,36 @@ func requestProtocol(r row) string {
 	return telemetry.ProtocolHTTP
 }
 
-// appendQuantile sets each edge's response time to quantile q of its
-// request durations. The bucket rates are summed per edge of this graph's
-// type before the quantile is taken, so app, version and workload edges
-// each get the quantile of their own traffic from one query.
-func appendQuantile(b *builder, rows []row, q float64) {
-	touched := map[*Edge]bool{}
-	for _, r := range rows {
+// appendQuantile sets each edge's response time from the quantiles of its
+// workload-to-workload parts. An edge that stands for several parts (an app
+// edge over versions, a caller-to-service edge over the service's
+// workloads) gets their average weighted by request rate: close to, not
+// exactly, the quantile of the union.
+func appendQuantile(b *builder, quantiles, requests []row) {
+	weight := map[string]float64{}
+	for _, r := range requests {
+		weight[r.edgeKey()] += r.value
+	}
+	type acc struct{ sum, weight float64 }
+	accs := map[*Edge]*acc{}
+	for _, r := range quantiles {
+		w := weight[r.edgeKey()]
+		if w <= 0 {
+			continue
+		}
 		for _, e := range b.existingEdges(r, requestProtocol(r)) {
-			if e.buckets == nil {
-				e.buckets = map[float64]float64{}
+			a := accs[e]
+			if a == nil {
+				a = &acc{}
+				accs[e] = a
 			}
-			e.buckets[r.le] += r.value
-			touched[e] = true
+			a.sum += r.value * w
+			a.weight += w
 		}
 	}
-	for e := range touched {
-		if v, ok := bucketQuantile(q, e.buckets); ok {
-			e.ResponseTime, e.HasResponseTime = v, true
-		}
-		e.buckets = nil
+	for e, a := range accs {
+		e.ResponseTime, e.HasResponseTime = a.sum/a.weight, true
 	}
-}
-
-// bucketQuantile estimates quantile q from cumulative histogram buckets
-// (upper bound -> rate), interpolating linearly inside the bucket the rank
-// falls in, as PromQL's histogram_quantile does for classic histograms.
-func bucketQuantile(q float64, buckets map[float64]float64) (float64, bool) {
-	bounds := make([]float64, 0, len(buckets))
-	for le := range buckets {
-		bounds = append(bounds, le)
-	}
-	sort.Float64s(bounds)
-	if len(bounds) < 2 || !math.IsInf(bounds[len(bounds)-1], 1) {
-		return 0, false
-	}
-	total := buckets[bounds[len(bounds)-1]]
-	if total <= 0 {
-		return 0, false
-	}
-	rank := q * total
-	prevBound, prevCount := 0.0, 0.0
-	for i, le := range bounds {
-		count := buckets[le]
-		if count >= rank {
-			if math.IsInf(le, 1) {
-				return bounds[i-1], true
-			}
-			if i == 0 && le <= 0 {
-				return le, true
-			}
-			inBucket := count - prevCount
-			if inBucket <= 0 {
-				return le, true
-			}
-			return prevBound + (le-prevBound)*(rank-prevCount)/inBucket, true
-		}
-		prevBound, prevCount = le, count
-	}
-	return bounds[len(bounds)-2], true
 }
 
 // appendAverage sets each edge's response time to its mean duration.

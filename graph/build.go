@@ -200,7 +200,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 			jobs["durationSum"] = &job{expr: durationSumQuery(namespaces, window, "_sum")}
 			jobs["durationCount"] = &job{expr: durationSumQuery(namespaces, window, "_count")}
 		} else {
-			jobs["durationBuckets"] = &job{expr: durationBucketsQuery(namespaces, window)}
+			jobs["durationQuantile"] = &job{expr: durationQuantileQuery(namespaces, window, quantileOf(o.ResponseTime))}
 		}
 	}
 	if o.runs(AppendThroughput) {
@@ -244,8 +244,8 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	bld.frozen = true
 	g.sumNodes()
 
-	if j := jobs["durationBuckets"]; j != nil {
-		appendQuantile(bld, j.rows, quantileOf(o.ResponseTime))
+	if j := jobs["durationQuantile"]; j != nil {
+		appendQuantile(bld, j.rows, jobs["requests"].rows)
 	}
 	if j := jobs["durationSum"]; j != nil {
 		appendAverage(bld, j.rows, jobs["durationCount"].rows)

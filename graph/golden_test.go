@@ -54,6 +54,9 @@ type replay struct{ rec recording }
 func (p replay) Query(_ context.Context, q string, _ time.Time) (model.Vector, error) {
 	v, ok := p.rec.Queries[q]
 	if !ok {
+		if len(q) > 160 {
+			q = q[:160] + "..."
+		}
 		return nil, fmt.Errorf("query not in the recording (run go test ./graph -run TestGolden -record -update): %s", q)
 	}
 	return v, nil

@@ -114,8 +114,6 @@ type Edge struct {
 	SourcePrincipal string
 	DestPrincipal   string
 
-	// buckets accumulate the duration histogram for the response time appender.
-	buckets map[float64]float64
 	// durationSum and durationCount accumulate the average response time.
 	durationSum, durationCount float64
 }

@@ -51,6 +51,12 @@ func scopes(metric telemetry.Selector, namespaces []string, destinationOnly bool
 // rateOf is the union over the scopes of sum by (by) (rate(scope[window])),
 // added up over the metrics (TCP bytes: sent + received).
 func rateOf(metrics []telemetry.Selector, namespaces []string, destinationOnly bool, window time.Duration, by []string) telemetry.Expr {
+	return rateOfEach(metrics, namespaces, destinationOnly, window, by, nil)
+}
+
+// rateOfEach is rateOf with each part of the union wrapped by wrap first, so
+// that the union works on the smaller results.
+func rateOfEach(metrics []telemetry.Selector, namespaces []string, destinationOnly bool, window time.Duration, by []string, wrap func(telemetry.Expr) telemetry.Expr) telemetry.Expr {
 	var parts []telemetry.Expr
 	perMetric := make([][]telemetry.Selector, len(metrics))
 	for i, m := range metrics {
@@ -60,6 +66,9 @@ func rateOf(metrics []telemetry.Selector, namespaces []string, destinationOnly b
 		sum := telemetry.Sum(telemetry.Rate(perMetric[0][i], window), by...)
 		for _, more := range perMetric[1:] {
 			sum = telemetry.Add(sum, telemetry.Sum(telemetry.Rate(more[i], window), by...))
+		}
+		if wrap != nil {
+			sum = wrap(sum)
 		}
 		parts = append(parts, sum)
 	}
@@ -78,9 +87,13 @@ func tcpQuery(ns []string, w time.Duration) telemetry.Expr {
 		with(edgeLabels, telemetry.ResponseFlags))
 }
 
-func durationBucketsQuery(ns []string, w time.Duration) telemetry.Expr {
-	return rateOf(one(telemetry.RequestDurationMilliseconds+"_bucket"), ns, false, w,
-		with(edgeLabels, telemetry.RequestProtocol, "le"))
+// durationQuantileQuery is quantile q of the request durations of every
+// workload-to-workload edge. The quantile is taken by Prometheus: the
+// buckets themselves would be twenty times as many series to ship.
+func durationQuantileQuery(ns []string, w time.Duration, q float64) telemetry.Expr {
+	return rateOfEach(one(telemetry.RequestDurationMilliseconds+"_bucket"), ns, false, w,
+		with(edgeLabels, telemetry.RequestProtocol, "le"),
+		func(e telemetry.Expr) telemetry.Expr { return telemetry.HistogramQuantile(q, e) })
 }
 
 func durationSumQuery(ns []string, w time.Duration, suffix string) telemetry.Expr {

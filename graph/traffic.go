@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/common/model"
 
@@ -154,19 +155,17 @@ func (b *builder) path(r row) []*Node {
 	default:
 		src = b.workloadNode(r.src)
 	}
-	svc := b.serviceNode(r.service)
 	if b.g.Type == TypeService || isUnknown(r.dst.workload) {
 		// Service graph, or a destination without a sidecar (an external
 		// host, PassthroughCluster): the service is the end.
-		return []*Node{src, svc}
+		return []*Node{src, b.serviceNode(r.service)}
 	}
 	dst := b.workloadNode(r.dst)
-	if dst == nil {
-		return []*Node{src, svc, nil}
+	if dst != nil {
+		dst.addDestService(r.service)
 	}
-	dst.addDestService(r.service)
 	if b.inject {
-		return []*Node{src, svc, dst}
+		return []*Node{src, b.serviceNode(r.service), dst}
 	}
 	return []*Node{src, dst}
 }
@@ -314,4 +313,12 @@ func (g *Graph) sumNodes() {
 		e.Source.Out.add(e.Rates)
 		e.Dest.In.add(e.Rates)
 	}
+}
+
+// edgeKey identifies the workload-to-workload edge of a row, whatever else
+// (response code, flags) the row is split by.
+func (r row) edgeKey() string {
+	return strings.Join([]string{r.reporter, r.src.cluster, r.src.namespace, r.src.workload, r.src.app, r.src.version,
+		r.dst.cluster, r.service.Namespace, r.host, r.service.Name, r.dst.namespace, r.dst.workload, r.dst.app, r.dst.version,
+		requestProtocol(r)}, "\xff")
 }

@@ -1,0 +1,129 @@
+package graph
+
+import (
+	"math"
+	"testing"
+
+	"github.com/meshlens/meshlens/telemetry"
+)
+
+// fineRow is a destination-reported row from app a's v1 to one version of
+// app b through service b.
+func fineRow(version string, value float64) row {
+	return row{
+		reporter: telemetry.ReporterDestination,
+		src:      endpoint{cluster: "c", namespace: "ns", workload: "a-v1", app: "a", version: "v1"},
+		dst:      endpoint{cluster: "c", namespace: "ns", workload: "b-" + version, app: "b", version: version},
+		service:  ServiceName{Cluster: "c", Namespace: "ns", Name: "b"}, host: "b.ns.svc.cluster.local",
+		protocol: telemetry.ProtocolHTTP, code: "200", flags: "-", value: value,
+	}
+}
+
+func buildFrom(typ Type, inject bool, requests []row) *builder {
+	b := &builder{g: newGraph(typ), inject: inject}
+	b.addRequests(requests)
+	b.frozen = true
+	b.g.sumNodes()
+	return b
+}
+
+func TestAppenders(t *testing.T) {
+	requests := []row{fineRow("v1", 3), fineRow("v2", 1)}
+	t.Run("response time of an app edge is the quantiles weighted by request rate", func(t *testing.T) {
+		b := buildFrom(TypeApp, false, requests)
+		appendQuantile(b, []row{fineRow("v1", 10), fineRow("v2", 50)}, requests)
+		e := b.g.Edges()
+		if len(e) != 1 || !e[0].HasResponseTime || math.Abs(e[0].ResponseTime-20) > 1e-9 {
+			t.Fatalf("edges %+v", e)
+		}
+	})
+	t.Run("response time of each versioned edge is its own", func(t *testing.T) {
+		b := buildFrom(TypeVersionedApp, false, requests)
+		appendQuantile(b, []row{fineRow("v1", 10), fineRow("v2", 50)}, requests)
+		got := map[string]float64{}
+		for _, e := range b.g.Edges() {
+			got[e.Dest.Label()] = e.ResponseTime
+		}
+		if got["b v1"] != 10 || got["b v2"] != 50 {
+			t.Errorf("%v", got)
+		}
+	})
+	t.Run("a quantile for an edge without traffic adds nothing", func(t *testing.T) {
+		b := buildFrom(TypeWorkload, false, requests)
+		appendQuantile(b, []row{fineRow("v3", 99)}, requests)
+		for _, e := range b.g.Edges() {
+			if e.HasResponseTime {
+				t.Errorf("%s got a response time", e.Dest.Label())
+			}
+		}
+		if len(b.g.Nodes()) != 3 {
+			t.Errorf("%d nodes: an appender created one", len(b.g.Nodes()))
+		}
+	})
+	t.Run("mTLS share counts only mutual_tls traffic", func(t *testing.T) {
+		b := buildFrom(TypeApp, false, requests)
+		secure, plain := fineRow("v1", 3), fineRow("v2", 1)
+		secure.policy, plain.policy = telemetry.SecurityMutualTLS, telemetry.SecurityNone
+		secure.srcPrincipal, secure.dstPrincipal = "spiffe://cluster.local/ns/ns/sa/a", "spiffe://cluster.local/ns/ns/sa/b"
+		appendSecurity(b, []row{secure, plain})
+		e := b.g.Edges()[0]
+		if e.MTLS != 75 || e.SourcePrincipal != "spiffe://cluster.local/ns/ns/sa/a" {
+			t.Errorf("mTLS %v, principals %q %q", e.MTLS, e.SourcePrincipal, e.DestPrincipal)
+		}
+	})
+	t.Run("throughput adds the byte rates of the parts", func(t *testing.T) {
+		b := buildFrom(TypeApp, true, requests)
+		appendThroughput(b, []row{fineRow("v1", 100), fineRow("v2", 50)})
+		for _, e := range b.g.Edges() {
+			want := 150.0
+			if e.Source.Kind == KindService {
+				want = 150 // the service edge to app b carries both versions
+			}
+			if e.Throughput != want {
+				t.Errorf("%s -> %s: %v", e.Source.Label(), e.Dest.Label(), e.Throughput)
+			}
+		}
+	})
+	t.Run("external hosts become service entries, PassthroughCluster does not", func(t *testing.T) {
+		ext, pass := fineRow("v1", 1), fineRow("v1", 1)
+		ext.dst.workload, ext.service, ext.host = telemetry.Unknown, ServiceName{Cluster: "c", Namespace: "ns", Name: "api.example.com"}, "api.example.com"
+		pass.dst.workload, pass.service, pass.host = telemetry.Unknown, ServiceName{Cluster: "c", Namespace: "ns", Name: PassthroughCluster}, PassthroughCluster
+		b := buildFrom(TypeWorkload, false, []row{ext, pass})
+		appendServiceEntries(b.g)
+		for _, n := range b.g.Nodes() {
+			switch n.Service {
+			case "api.example.com":
+				if n.IsServiceEntry == nil || n.IsServiceEntry.Location != "MESH_EXTERNAL" {
+					t.Errorf("external host not a service entry")
+				}
+			case PassthroughCluster:
+				if n.IsServiceEntry != nil {
+					t.Errorf("PassthroughCluster marked a service entry")
+				}
+			}
+		}
+	})
+	t.Run("roots and outside nodes are flagged", func(t *testing.T) {
+		b := buildFrom(TypeWorkload, false, requests)
+		markRootsAndOutside(b.g, []string{"other"})
+		for _, n := range b.g.Nodes() {
+			if n.IsRoot != (n.Workload == "a-v1") || !n.IsOutside {
+				t.Errorf("%s: root %v outside %v", n.Label(), n.IsRoot, n.IsOutside)
+			}
+		}
+	})
+	t.Run("the unknown source is one node", func(t *testing.T) {
+		r1, r2 := fineRow("v1", 1), fineRow("v2", 1)
+		r1.src, r2.src = endpoint{workload: telemetry.Unknown}, endpoint{workload: telemetry.Unknown}
+		b := buildFrom(TypeWorkload, false, []row{r1, r2})
+		unknown := 0
+		for _, n := range b.g.Nodes() {
+			if n.Kind == KindUnknown {
+				unknown++
+			}
+		}
+		if unknown != 1 {
+			t.Errorf("%d unknown nodes", unknown)
+		}
+	})
+}
