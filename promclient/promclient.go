@@ -5,9 +5,13 @@ package promclient
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -34,6 +38,7 @@ var ErrBadQuery = errors.New("prometheus rejected the query")
 
 // HTTP queries a Prometheus HTTP API.
 type HTTP struct {
+	client  api.Client
 	api     promv1.API
 	timeout time.Duration
 	// interval, when set, overrides what the server's config says.
@@ -61,22 +66,87 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prometheus url %q: %w", o.URL, err)
 	}
-	return &HTTP{api: promv1.NewAPI(c), timeout: o.Timeout, interval: o.ScrapeInterval}, nil
+	return &HTTP{client: c, api: promv1.NewAPI(c), timeout: o.Timeout, interval: o.ScrapeInterval}, nil
 }
 
-// Query implements Querier.
+// Query implements Querier. It decodes the answer in one pass into what
+// graphs need: client_golang's API client decodes every answer twice, which
+// was two thirds of a large graph's time.
 func (h *HTTP) Query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	v, _, _, err := h.api.Query(ctx, q, ts)
+	form := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(ts.UnixMilli())/1000, 'f', -1, 64)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.client.URL("/api/v1/query", nil).String(), strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, classify(err)
+		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
 	}
-	vec, ok := v.(model.Vector)
-	if !ok {
-		return nil, fmt.Errorf("%w: query answered a %s, not a vector", ErrBadQuery, v.Type())
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, body, err := h.client.Do(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	return vec, nil
+	var answer queryAnswer
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return nil, fmt.Errorf("%w: answer (HTTP %d) is not the Prometheus API's: %v", ErrUnavailable, resp.StatusCode, err)
+	}
+	if answer.Status != "success" {
+		if answer.ErrorType == string(promv1.ErrBadData) || answer.ErrorType == string(promv1.ErrExec) {
+			return nil, fmt.Errorf("%w: %s: %s", ErrBadQuery, answer.ErrorType, answer.Error)
+		}
+		return nil, fmt.Errorf("%w: HTTP %d: %s %s", ErrUnavailable, resp.StatusCode, answer.ErrorType, answer.Error)
+	}
+	if answer.Data.ResultType != "vector" {
+		return nil, fmt.Errorf("%w: query answered a %s, not a vector", ErrBadQuery, answer.Data.ResultType)
+	}
+	out := make(model.Vector, 0, len(answer.Data.Result))
+	for _, r := range answer.Data.Result {
+		m := make(model.Metric, len(r.Metric))
+		for k, v := range r.Metric {
+			m[model.LabelName(k)] = model.LabelValue(v)
+		}
+		out = append(out, &model.Sample{Metric: m, Value: r.Value.v, Timestamp: r.Value.t})
+	}
+	return out, nil
+}
+
+type queryAnswer struct {
+	Status    string `json:"status"`
+	ErrorType string `json:"errorType"`
+	Error     string `json:"error"`
+	Data      struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+			Value  samplePair        `json:"value"`
+		} `json:"result"`
+	} `json:"data"`
+}
+
+// samplePair is [<unix seconds>, "<value>"].
+type samplePair struct {
+	t model.Time
+	v model.SampleValue
+}
+
+func (p *samplePair) UnmarshalJSON(b []byte) error {
+	var raw [2]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	secs, err := strconv.ParseFloat(string(raw[0]), 64)
+	if err != nil {
+		return fmt.Errorf("sample time %s: %w", raw[0], err)
+	}
+	var v string
+	if err := json.Unmarshal(raw[1], &v); err != nil {
+		return err
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return fmt.Errorf("sample value %q: %w", v, err)
+	}
+	p.t, p.v = model.Time(secs*1000), model.SampleValue(f)
+	return nil
 }
 
 func classify(err error) error {
