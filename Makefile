@@ -41,6 +41,7 @@ test: test-deps vet
 
 bench: build
 	./bench/ingest.sh
+	./bench/graph.sh
 
 clean:
 	rm -rf bin

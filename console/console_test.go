@@ -95,6 +95,19 @@ func urlEscape(s string) string {
 	return r.Replace(s)
 }
 
+func TestANodeNameWithQuotesStaysOutOfTheQueries(t *testing.T) {
+	q := &seenQueries{}
+	code, body := getJSON(t, serve(t, q)+"/api/namespaces/bookinfo/workloads/"+urlEscape(`x"}or vector(1)`)+"/graph")
+	if code != 200 {
+		t.Fatalf("%d %v", code, body)
+	}
+	for _, query := range q.queries {
+		if strings.Contains(query, "vector(1)") {
+			t.Errorf("the node name reached a query: %s", query)
+		}
+	}
+}
+
 func TestQueriesPerGraphDoNotGrowWithNamespaces(t *testing.T) {
 	var counts []int
 	for _, namespaces := range []string{"a", "a,b,c,d,e,f,g,h,i,j"} {

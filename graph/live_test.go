@@ -167,6 +167,7 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		})
 	}
 
+	beforeFaults := time.Now()
 	t.Run("an injected fault shows as about 50% errors within two scrapes", func(t *testing.T) {
 		if err := l.sim.Faults().Set(simulate.Fault{Namespace: "bookinfo", Workload: "reviews-v2", ErrorRate: 0.5}); err != nil {
 			t.Fatal(err)
@@ -188,6 +189,17 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 			}
 			return nil
 		})
+	})
+	t.Run("queryTime replays the graph as it was before the fault", func(t *testing.T) {
+		o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 2 * liveInterval, QueryTime: beforeFaults}
+		g, err := b.Build(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := edgeSet(g)["productpage-v1 -> reviews-v2 (http)"]
+		if e == nil || e.Rates.HTTP5xx != 0 || !g.Timestamp.Equal(beforeFaults) {
+			t.Errorf("graph at %s: edge %+v", g.Timestamp, e)
+		}
 	})
 	t.Run("added latency shows in p95", func(t *testing.T) {
 		if err := l.sim.Faults().Set(simulate.Fault{Namespace: "bookinfo", Workload: "details-v1", Delay: simulate.Duration(300 * time.Millisecond)}); err != nil {
