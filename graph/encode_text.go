@@ -48,10 +48,7 @@ func (e *Edge) summary() string {
 	case telemetry.ProtocolTCP:
 		parts = append(parts, fmt.Sprintf("tcp %s B/s", rate(e.Rates.TCP)))
 	default:
-		total, errs := e.Rates.HTTP, e.Rates.HTTP4xx+e.Rates.HTTP5xx+e.Rates.HTTPNoResponse
-		if e.Protocol == telemetry.ProtocolGRPC {
-			total, errs = e.Rates.GRPC, e.Rates.GRPCErr+e.Rates.GRPCNoResponse
-		}
+		total, errs := e.totals()
 		parts = append(parts, fmt.Sprintf("%s %s/s", e.Protocol, rate(total)))
 		if total > 0 {
 			parts = append(parts, percent(100*errs/total)+"% err")
@@ -154,15 +151,10 @@ func (g *Graph) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tDESTINATION\tPROTOCOL\tRATE\tERROR %\tRESPONSE TIME ms\tMTLS %")
 	for _, e := range g.Edges() {
-		var total, errs float64
+		total, errs := e.totals()
 		unit := "/s"
-		switch e.Protocol {
-		case telemetry.ProtocolTCP:
-			total, unit = e.Rates.TCP, " B/s"
-		case telemetry.ProtocolGRPC:
-			total, errs = e.Rates.GRPC, e.Rates.GRPCErr+e.Rates.GRPCNoResponse
-		default:
-			total, errs = e.Rates.HTTP, e.Rates.HTTP4xx+e.Rates.HTTP5xx+e.Rates.HTTPNoResponse
+		if e.Protocol == telemetry.ProtocolTCP {
+			unit = " B/s"
 		}
 		errPct, rt, mtls := "-", "-", "-"
 		if e.Protocol != telemetry.ProtocolTCP && total > 0 {
@@ -177,4 +169,16 @@ func (g *Graph) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\t%s\t%s\t%s\n", e.Source.qualified(), e.Dest.qualified(), e.Protocol, rate(total), unit, errPct, rt, mtls)
 	}
 	return tw.Flush()
+}
+
+// totals is the edge's rate in its protocol (requests, or bytes for TCP) and
+// the part of it that failed (4xx, 5xx, gRPC errors, no response).
+func (e *Edge) totals() (total, errs float64) {
+	switch e.Protocol {
+	case telemetry.ProtocolTCP:
+		return e.Rates.TCP, 0
+	case telemetry.ProtocolGRPC:
+		return e.Rates.GRPC, e.Rates.GRPCErr + e.Rates.GRPCNoResponse
+	}
+	return e.Rates.HTTP, e.Rates.HTTP4xx + e.Rates.HTTP5xx + e.Rates.HTTPNoResponse
 }

@@ -241,19 +241,13 @@ func (e *Emitter) record(f *flow) {
 			if f.srcTCP == nil {
 				f.srcTCP = e.sidecars[f.src].tcpSeries(f.srcEx)
 			}
-			f.srcTCP.opened.Inc()
-			f.srcTCP.closed.Inc()
-			f.srcTCP.received.Add(float64(received))
-			f.srcTCP.sent.Add(float64(sent))
+			f.srcTCP.count(sent, received)
 		}
 		if dstSide {
 			if f.dstTCP == nil {
 				f.dstTCP = e.sidecars[f.dst].tcpSeries(f.dstEx)
 			}
-			f.dstTCP.opened.Inc()
-			f.dstTCP.closed.Inc()
-			f.dstTCP.received.Add(float64(received))
-			f.dstTCP.sent.Add(float64(sent))
+			f.dstTCP.count(sent, received)
 		}
 		return
 	}

@@ -154,7 +154,11 @@ func (s *Sidecar) tcpSeries(e exchange) *tcpSeries {
 // recordConnection counts one whole TCP connection: sent is what the
 // destination sent back, received what the source sent, as Istio counts both.
 func (s *Sidecar) recordConnection(e exchange, sent, received int64) {
-	ts := s.tcpSeries(e)
+	s.tcpSeries(e).count(sent, received)
+}
+
+// count adds one whole connection.
+func (ts *tcpSeries) count(sent, received int64) {
 	ts.opened.Inc()
 	ts.sent.Add(float64(sent))
 	ts.received.Add(float64(received))
