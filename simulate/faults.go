@@ -64,8 +64,28 @@ func (f Fault) validate() error {
 //	    workload: reviews-v2
 //	    errorRate: 0.5
 //	    delay: 200ms
+//	mtls:
+//	  bookinfo: false   # sidecars in bookinfo accept plain text
 type Scenario struct {
 	Faults []Fault `yaml:"faults"`
+	// MTLS turns mutual TLS on or off per namespace.
+	MTLS map[string]bool `yaml:"mtls"`
+}
+
+// Apply sets the scenario's mTLS choices on mesh, before it starts.
+func (sc *Scenario) Apply(mesh *Mesh) error {
+	for ns, on := range sc.MTLS {
+		found := false
+		for i := range mesh.Namespaces {
+			if mesh.Namespaces[i].Name == ns {
+				mesh.Namespaces[i].MTLS, found = on, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("mtls: no namespace %q in the mesh", ns)
+		}
+	}
+	return nil
 }
 
 // LoadScenario reads a scenario file.

@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -94,5 +95,35 @@ func TestFaultAPI(t *testing.T) {
 				t.Errorf("%d %s; want %d and %s", code, body, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+func TestScenarioTurnsMTLSOff(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "scenario.yaml")
+	os.WriteFile(path, []byte("mtls:\n  bookinfo: false\n"), 0o644)
+	sc, err := LoadScenario(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mesh := Bookinfo()
+	if err := sc.Apply(mesh); err != nil {
+		t.Fatal(err)
+	}
+	sim, err := Start(Options{Mesh: mesh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	if code := NewLoadGenerator(sim, 0, nil).Send(context.Background(), mesh.Entrypoints[0]); code != http.StatusOK {
+		t.Fatalf("answered %d", code)
+	}
+	samples := scrapeSidecar(t, "http://"+sim.pods[mesh.Workload("bookinfo", "details-v1")].adminAddr+"/stats/prometheus")
+	match := map[string]string{"reporter": "destination", "connection_security_policy": "none", "source_principal": "unknown"}
+	if got := sum(samples, "istio_requests_total", match); got != 1 {
+		t.Errorf("%v plain-text requests at details, want 1", got)
+	}
+	bad := &Scenario{MTLS: map[string]bool{"nowhere": true}}
+	if err := bad.Apply(Bookinfo()); err == nil {
+		t.Error("a namespace not in the mesh is not an error")
 	}
 }

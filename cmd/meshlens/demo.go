@@ -42,7 +42,7 @@ func (m *meshFlags) register(cmd *kingpin.CmdClause) {
 	cmd.Flag("seed", "Seed of the synthetic mesh: the same seed builds the same mesh.").Default("1").Uint64Var(&m.seed)
 	cmd.Flag("metrics-only", "Emit the sidecars' metrics without running the services (for large synthetic meshes).").BoolVar(&m.metricsOnly)
 	cmd.Flag("load.rate", "Requests per second sent into the mesh from outside.").Default("5").Float64Var(&m.loadRate)
-	cmd.Flag("scenario", "YAML file of faults to set at start (faults: [{namespace, workload, errorRate, delay, down}]).").ExistingFileVar(&m.scenario)
+	cmd.Flag("scenario", "YAML file of faults to set at start (faults: [{namespace, workload, errorRate, delay, down}]) and mTLS per namespace (mtls: {bookinfo: false}).").ExistingFileVar(&m.scenario)
 	cmd.Flag("call-timeout", "Timeout of each call between simulated workloads.").Default("2s").DurationVar(&m.callTimeout)
 }
 
@@ -69,6 +69,9 @@ func (m *meshFlags) start(logger *slog.Logger, reg prometheus.Registerer) (simul
 		sc, err := simulate.LoadScenario(m.scenario)
 		if err != nil {
 			return nil, nil, "", usageError{err}
+		}
+		if err := sc.Apply(mesh); err != nil {
+			return nil, nil, "", usageError{fmt.Errorf("scenario %s: %w", m.scenario, err)}
 		}
 		for _, f := range sc.Faults {
 			if err := faults.Set(f); err != nil {
