@@ -175,7 +175,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, o graph.Opti
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if err := g.WriteJSON(w); err != nil {
+	if err := g.WriteJSON(w, ""); err != nil {
 		s.logger.Debug("writing a graph", "err", err)
 	}
 }

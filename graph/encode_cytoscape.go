@@ -241,9 +241,9 @@ func (g *Graph) cytoscape() cyGraph {
 }
 
 // WriteJSON writes the graph as Cytoscape elements, in the shape of Kiali's
-// graph API.
-func (g *Graph) WriteJSON(w io.Writer) error {
+// graph API; indent "" writes it compact, as an API should.
+func (g *Graph) WriteJSON(w io.Writer, indent string) error {
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	enc.SetIndent("", indent)
 	return enc.Encode(g.cytoscape())
 }

@@ -132,7 +132,7 @@ func TestGolden(t *testing.T) {
 				ext   string
 				write func(*bytes.Buffer) error
 			}{
-				{".json", func(b *bytes.Buffer) error { return g.WriteJSON(b) }},
+				{".json", func(b *bytes.Buffer) error { return g.WriteJSON(b, "  ") }},
 				{".dot", func(b *bytes.Buffer) error { return g.WriteDOT(b) }},
 				{".mmd", func(b *bytes.Buffer) error { return g.WriteMermaid(b) }},
 				{".txt", func(b *bytes.Buffer) error { return g.WriteTable(b) }},

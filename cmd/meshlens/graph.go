@@ -61,7 +61,7 @@ func registerGraph(app *kingpin.Application, commands map[string]func(context.Co
 		}
 		switch c.output {
 		case "json":
-			return g.WriteJSON(out)
+			return g.WriteJSON(out, "  ")
 		case "dot":
 			return g.WriteDOT(out)
 		case "mermaid":
