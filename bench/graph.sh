@@ -59,9 +59,9 @@ for size in $SIZES; do
   done
   a1=$(metric "http://$WEB/metrics" go_memstats_alloc_bytes_total)
   gz=$(curl -fsS -H 'Accept-Encoding: gzip' -o - "$url" | wc -c)
-  nodes=$(grep -c '"nodeType"' "$work/graph.json")
-  edges=$(grep -c '"source"' "$work/graph.json")
-  queries=$(grep -m1 '"queries"' "$work/graph.json" | tr -dc 0-9)
+  nodes=$(grep -o '"nodeType"' "$work/graph.json" | wc -l)
+  edges=$(grep -o '"source"' "$work/graph.json" | wc -l)
+  queries=$(grep -o '"queries":[0-9]*' "$work/graph.json" | tr -dc 0-9)
   printf "| %d | %d | %d | %d | %s | %s | %s | %.0f (%.0f) | %.1f | %s |\n" \
     "$(( services + services / 4 ))" "$namespaces" "$nodes" "$edges" "$queries" \
     "$(percentile 50 <"$work/times")" "$(percentile 95 <"$work/times")" \
