@@ -215,7 +215,15 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(b.parallel)
-	for name, j := range jobs {
+	// The slowest query (the duration histogram's) starts first.
+	order := []string{"durationQuantile", "durationSum", "durationCount", "requests", "throughput", "security", "tcp"}
+	scheduled := 0
+	for _, name := range order {
+		j := jobs[name]
+		if j == nil {
+			continue
+		}
+		scheduled++
 		q, err := j.expr.Query()
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
@@ -232,6 +240,9 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	if err := eg.Wait(); err != nil {
 		return nil, err
+	}
+	if scheduled != len(jobs) {
+		return nil, fmt.Errorf("graph: %d queries prepared, %d sent: a query is missing from the order", len(jobs), scheduled)
 	}
 	g.Queries = len(jobs)
 
