@@ -1,0 +1,330 @@
+// Package inventory knows what runs in the mesh: namespaces, workloads,
+// services, pods and Istio configuration, read from Kubernetes YAML/JSON
+// files with the real API types (k8s.io/api, istio.io/client-go).
+package inventory
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// MaxFileSize is the largest file the loader reads; a larger one is an
+// error naming the file, not an out-of-memory.
+const MaxFileSize = 16 << 20
+
+// Object is one Kubernetes or Istio object and where it was read.
+type Object struct {
+	Group, Version, Kind string
+	Namespace, Name      string
+	File                 string
+	// Line is where the object's document (or List item) starts.
+	Line int
+	// Typed is the object as its API type, e.g. *networkingv1.VirtualService.
+	Typed any
+	node  *yaml.Node
+}
+
+// ID names the object for people: "VirtualService bookinfo/reviews".
+func (o *Object) ID() string { return o.Kind + " " + o.Namespace + "/" + o.Name }
+
+// LineOf returns the line of the field at path ("spec/http[0]/route[1]/destination/subset"),
+// or of the deepest part of it that exists.
+func (o *Object) LineOf(path string) int {
+	n := o.node
+	line := o.Line
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "" || n == nil {
+			continue
+		}
+		key, index := seg, -1
+		if i := strings.IndexByte(seg, '['); i > 0 && strings.HasSuffix(seg, "]") {
+			key = seg[:i]
+			index, _ = strconv.Atoi(seg[i+1 : len(seg)-1])
+		}
+		next := mappingValue(n, key)
+		if next == nil {
+			return line
+		}
+		line, n = next.Line, next
+		if index >= 0 {
+			if n.Kind != yaml.SequenceNode || index >= len(n.Content) {
+				return line
+			}
+			n = n.Content[index]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// LoadError is a document or file that could not be read; the rest still is.
+type LoadError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *LoadError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// kind is a type the loader knows, with the API versions it accepts.
+type kind struct {
+	versions []string
+	new      func() any
+}
+
+var istioNetworking = []string{"v1", "v1beta1", "v1alpha3"}
+
+// kinds maps group/kind to its Go type. Istio's v1, v1beta1 and v1alpha3
+// share one spec, so all three read into the v1 type.
+var kinds = map[string]kind{
+	"/Namespace":                              {[]string{"v1"}, func() any { return &corev1.Namespace{} }},
+	"/Pod":                                    {[]string{"v1"}, func() any { return &corev1.Pod{} }},
+	"/Service":                                {[]string{"v1"}, func() any { return &corev1.Service{} }},
+	"/ServiceAccount":                         {[]string{"v1"}, func() any { return &corev1.ServiceAccount{} }},
+	"apps/Deployment":                         {[]string{"v1"}, func() any { return &appsv1.Deployment{} }},
+	"apps/StatefulSet":                        {[]string{"v1"}, func() any { return &appsv1.StatefulSet{} }},
+	"apps/DaemonSet":                          {[]string{"v1"}, func() any { return &appsv1.DaemonSet{} }},
+	"apps/ReplicaSet":                         {[]string{"v1"}, func() any { return &appsv1.ReplicaSet{} }},
+	"networking.istio.io/VirtualService":      {istioNetworking, func() any { return &networkingv1.VirtualService{} }},
+	"networking.istio.io/DestinationRule":     {istioNetworking, func() any { return &networkingv1.DestinationRule{} }},
+	"networking.istio.io/Gateway":             {istioNetworking, func() any { return &networkingv1.Gateway{} }},
+	"networking.istio.io/ServiceEntry":        {istioNetworking, func() any { return &networkingv1.ServiceEntry{} }},
+	"networking.istio.io/Sidecar":             {istioNetworking, func() any { return &networkingv1.Sidecar{} }},
+	"networking.istio.io/WorkloadEntry":       {istioNetworking, func() any { return &networkingv1.WorkloadEntry{} }},
+	"security.istio.io/PeerAuthentication":    {[]string{"v1", "v1beta1"}, func() any { return &securityv1.PeerAuthentication{} }},
+	"security.istio.io/AuthorizationPolicy":   {[]string{"v1", "v1beta1"}, func() any { return &securityv1.AuthorizationPolicy{} }},
+	"security.istio.io/RequestAuthentication": {[]string{"v1", "v1beta1"}, func() any { return &securityv1.RequestAuthentication{} }},
+}
+
+// Load reads every path: files, directories (their .yaml, .yml and .json
+// files, recursively) and "-" for standard input. What it cannot read is
+// in the LoadErrors; everything else is in the Snapshot.
+func Load(paths []string, stdin io.Reader) (*Snapshot, []*LoadError) {
+	var objects []*Object
+	var errs []*LoadError
+	for _, p := range paths {
+		if p == "-" {
+			b, err := io.ReadAll(io.LimitReader(stdin, MaxFileSize+1))
+			if err == nil && len(b) > MaxFileSize {
+				err = fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
+			}
+			if err != nil {
+				errs = append(errs, &LoadError{File: "<stdin>", Err: err})
+				continue
+			}
+			o, e := Parse("<stdin>", b)
+			objects, errs = append(objects, o...), append(errs, e...)
+			continue
+		}
+		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				errs = append(errs, &LoadError{File: path, Err: err})
+				return nil
+			}
+			if d.IsDir() {
+				return nil
+			}
+			if path != p && !hasManifestExt(path) {
+				return nil
+			}
+			o, e := readFile(path)
+			objects, errs = append(objects, o...), append(errs, e...)
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, &LoadError{File: p, Err: err})
+		}
+	}
+	return NewSnapshot(objects), errs
+}
+
+func hasManifestExt(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+func readFile(path string) ([]*Object, []*LoadError) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, []*LoadError{{File: path, Err: err}}
+	}
+	if info.Size() > MaxFileSize {
+		return nil, []*LoadError{{File: path, Err: fmt.Errorf("%d MiB is larger than the %d MiB a manifest file may be", info.Size()>>20, MaxFileSize>>20)}}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, []*LoadError{{File: path, Err: err}}
+	}
+	return Parse(path, b)
+}
+
+// Parse reads every document of a YAML or JSON stream named name.
+func Parse(name string, b []byte) (objects []*Object, errs []*LoadError) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return objects, errs
+		}
+		if err != nil {
+			// A syntax error ends the stream: the decoder cannot resync.
+			return objects, append(errs, &LoadError{File: name, Line: errorLine(err), Err: err})
+		}
+		if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
+			continue // an empty document, e.g. after a trailing ---
+		}
+		o, e := parseNode(name, &doc)
+		objects, errs = append(objects, o...), append(errs, e...)
+	}
+}
+
+// errorLine digs "line N" out of a yaml.v3 error.
+func errorLine(err error) int {
+	s := err.Error()
+	if i := strings.Index(s, "line "); i >= 0 {
+		n := 0
+		for _, c := range s[i+5:] {
+			if c < '0' || c > '9' {
+				break
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	return 0
+}
+
+type header struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name      string `yaml:"name"`
+		Namespace string `yaml:"namespace"`
+	} `yaml:"metadata"`
+}
+
+func parseNode(file string, node *yaml.Node) ([]*Object, []*LoadError) {
+	root := node
+	if root.Kind == yaml.DocumentNode {
+		root = root.Content[0]
+	}
+	line := root.Line
+	fail := func(err error) ([]*Object, []*LoadError) {
+		return nil, []*LoadError{{File: file, Line: line, Err: err}}
+	}
+	if root.Kind != yaml.MappingNode {
+		return fail(errors.New("not a Kubernetes object (a mapping with apiVersion and kind)"))
+	}
+	var h header
+	if err := root.Decode(&h); err != nil {
+		return fail(err)
+	}
+	if h.Kind == "" || h.APIVersion == "" {
+		return fail(errors.New("apiVersion and kind are required"))
+	}
+	if h.Kind == "List" || strings.HasSuffix(h.Kind, "List") {
+		items := mappingValue(root, "items")
+		if items == nil || items.Kind != yaml.SequenceNode {
+			return fail(fmt.Errorf("%s without items", h.Kind))
+		}
+		var objects []*Object
+		var errs []*LoadError
+		for _, item := range items.Content {
+			o, e := parseNode(file, item)
+			objects, errs = append(objects, o...), append(errs, e...)
+		}
+		return objects, errs
+	}
+	group, version := "", h.APIVersion
+	if i := strings.LastIndexByte(h.APIVersion, '/'); i >= 0 {
+		group, version = h.APIVersion[:i], h.APIVersion[i+1:]
+	}
+	k, ok := kinds[group+"/"+h.Kind]
+	if !ok {
+		return fail(fmt.Errorf("unknown kind %s %s (not an object meshlens reads)", h.APIVersion, h.Kind))
+	}
+	known := false
+	for _, v := range k.versions {
+		known = known || v == version
+	}
+	if !known {
+		return fail(fmt.Errorf("%s %s: version %s is not one meshlens knows (%s)", group, h.Kind, version, strings.Join(k.versions, ", ")))
+	}
+	// yaml.v3 refuses duplicated keys and alias bombs here, with the line.
+	var generic any
+	if err := root.Decode(&generic); err != nil {
+		return fail(err)
+	}
+	b, err := json.Marshal(generic)
+	if err != nil {
+		return fail(fmt.Errorf("%s %s: %w", h.Kind, h.Metadata.Name, err))
+	}
+	typed := k.new()
+	if err := json.Unmarshal(b, typed); err != nil {
+		return fail(fmt.Errorf("%s %s: %w", h.Kind, h.Metadata.Name, err))
+	}
+	if h.Metadata.Name == "" {
+		return fail(fmt.Errorf("%s without metadata.name", h.Kind))
+	}
+	ns := h.Metadata.Namespace
+	if ns == "" && h.Kind != "Namespace" {
+		ns = "default"
+	}
+	return []*Object{{Group: group, Version: version, Kind: h.Kind, Namespace: ns, Name: h.Metadata.Name,
+		File: file, Line: line, Typed: typed, node: root}}, nil
+}
+
+// sortObjects orders objects by kind, namespace and name, for stable output.
+func sortObjects(objects []*Object) {
+	sort.SliceStable(objects, func(i, j int) bool {
+		a, b := objects[i], objects[j]
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+}

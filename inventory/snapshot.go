@@ -1,0 +1,183 @@
+package inventory
+
+import (
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Snapshot is the inventory at one moment, indexed for lookups by
+// namespace, kind and labels.
+type Snapshot struct {
+	Objects    []*Object
+	Workloads  []*Workload
+	Services   []*Service
+	namespaces map[string]*corev1.Namespace
+	byKind     map[string][]*Object
+	byNS       map[string][]*Workload
+}
+
+// Workload is a Deployment, StatefulSet, DaemonSet, ReplicaSet or bare Pod,
+// described by its pod template.
+type Workload struct {
+	Name, Namespace, Kind string
+	Labels                map[string]string
+	ServiceAccount        string
+	ContainerPorts        []int32
+	// Sidecar tells whether its pods get an Istio proxy (annotation,
+	// label, namespace label or an istio-proxy container).
+	Sidecar bool
+	// App and Version from app / app.kubernetes.io/name /
+	// service.istio.io/canonical-name and version labels.
+	App, Version string
+	Object       *Object
+}
+
+// Service is a Kubernetes Service.
+type Service struct {
+	Name, Namespace string
+	Selector        map[string]string
+	Ports           []corev1.ServicePort
+	Object          *Object
+}
+
+// NewSnapshot indexes objects.
+func NewSnapshot(objects []*Object) *Snapshot {
+	sortObjects(objects)
+	s := &Snapshot{Objects: objects, namespaces: map[string]*corev1.Namespace{}, byKind: map[string][]*Object{}, byNS: map[string][]*Workload{}}
+	for _, o := range objects {
+		s.byKind[o.Kind] = append(s.byKind[o.Kind], o)
+		if ns, ok := o.Typed.(*corev1.Namespace); ok {
+			s.namespaces[o.Name] = ns
+		}
+	}
+	for _, o := range objects {
+		if _, ok := s.namespaces[o.Namespace]; !ok && o.Namespace != "" {
+			// A namespace named only by its objects still exists.
+			s.namespaces[o.Namespace] = nil
+		}
+		var tmpl *corev1.PodTemplateSpec
+		switch t := o.Typed.(type) {
+		case *appsv1.Deployment:
+			tmpl = &t.Spec.Template
+		case *appsv1.StatefulSet:
+			tmpl = &t.Spec.Template
+		case *appsv1.DaemonSet:
+			tmpl = &t.Spec.Template
+		case *appsv1.ReplicaSet:
+			if len(t.OwnerReferences) > 0 {
+				continue
+			}
+			tmpl = &t.Spec.Template
+		case *corev1.Pod:
+			if len(t.OwnerReferences) > 0 {
+				continue
+			}
+			tmpl = &corev1.PodTemplateSpec{ObjectMeta: t.ObjectMeta, Spec: t.Spec}
+		case *corev1.Service:
+			s.Services = append(s.Services, &Service{Name: o.Name, Namespace: o.Namespace, Selector: t.Spec.Selector, Ports: t.Spec.Ports, Object: o})
+			continue
+		default:
+			continue
+		}
+		w := s.workload(o, tmpl)
+		s.Workloads = append(s.Workloads, w)
+		s.byNS[w.Namespace] = append(s.byNS[w.Namespace], w)
+	}
+	return s
+}
+
+func (s *Snapshot) workload(o *Object, tmpl *corev1.PodTemplateSpec) *Workload {
+	l := tmpl.Labels
+	w := &Workload{Name: o.Name, Namespace: o.Namespace, Kind: o.Kind, Labels: l, ServiceAccount: tmpl.Spec.ServiceAccountName, Object: o}
+	if w.ServiceAccount == "" {
+		w.ServiceAccount = "default"
+	}
+	for _, key := range []string{"service.istio.io/canonical-name", "app.kubernetes.io/name", "app"} {
+		if v := l[key]; v != "" {
+			w.App = v
+		}
+	}
+	for _, key := range []string{"service.istio.io/canonical-revision", "app.kubernetes.io/version", "version"} {
+		if v := l[key]; v != "" {
+			w.Version = v
+		}
+	}
+	for _, c := range tmpl.Spec.Containers {
+		if c.Name == "istio-proxy" {
+			w.Sidecar = true
+		}
+		for _, p := range c.Ports {
+			w.ContainerPorts = append(w.ContainerPorts, p.ContainerPort)
+		}
+	}
+	if !w.Sidecar {
+		w.Sidecar = s.injected(o.Namespace, tmpl)
+	}
+	return w
+}
+
+// injected applies Istio's injection rules: the pod's label or annotation
+// wins, else the namespace's istio-injection or istio.io/rev label.
+func (s *Snapshot) injected(namespace string, tmpl *corev1.PodTemplateSpec) bool {
+	for _, v := range []string{tmpl.Labels["sidecar.istio.io/inject"], tmpl.Annotations["sidecar.istio.io/inject"]} {
+		switch v {
+		case "true":
+			return true
+		case "false":
+			return false
+		}
+	}
+	if ns := s.namespaces[namespace]; ns != nil {
+		if ns.Labels["istio-injection"] == "enabled" || ns.Labels["istio.io/rev"] != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// HasNamespace tells whether ns exists.
+func (s *Snapshot) HasNamespace(ns string) bool {
+	_, ok := s.namespaces[ns]
+	return ok
+}
+
+// Namespaces lists the namespaces, sorted.
+func (s *Snapshot) Namespaces() []string {
+	out := make([]string, 0, len(s.namespaces))
+	for ns := range s.namespaces {
+		out = append(out, ns)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Of returns the objects of a kind, sorted by namespace and name.
+func (s *Snapshot) Of(kind string) []*Object { return s.byKind[kind] }
+
+// WorkloadsIn returns the workloads of namespace ns ("" for all) whose
+// labels match selector; an empty selector matches none.
+func (s *Snapshot) WorkloadsIn(ns string, selector map[string]string) []*Workload {
+	if len(selector) == 0 {
+		return nil
+	}
+	sel := labels.SelectorFromSet(selector)
+	candidates := s.byNS[ns]
+	if ns == "" {
+		candidates = s.Workloads
+	}
+	var out []*Workload
+	for _, w := range candidates {
+		if sel.Matches(labels.Set(w.Labels)) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// ServiceWorkloads returns the workloads behind a service.
+func (s *Snapshot) ServiceWorkloads(svc *Service) []*Workload {
+	return s.WorkloadsIn(svc.Namespace, svc.Selector)
+}

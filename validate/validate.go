@@ -1,0 +1,164 @@
+// Package validate checks Istio configuration the way Kiali does, with
+// Kiali's KIA codes, meanings and severities, so that users find the codes
+// they know. Checks index objects by host and selector: none compares
+// every pair of objects.
+package validate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/meshlens/meshlens/inventory"
+)
+
+// Severity of a finding.
+type Severity string
+
+// Severities, from most to least serious.
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+	Info    Severity = "info"
+)
+
+// Rank orders severities: error 3, warning 2, info 1.
+func (s Severity) Rank() int {
+	switch s {
+	case Error:
+		return 3
+	case Warning:
+		return 2
+	case Info:
+		return 1
+	}
+	return 0
+}
+
+// ParseSeverity reads error, warning or info.
+func ParseSeverity(s string) (Severity, error) {
+	switch v := Severity(s); v {
+	case Error, Warning, Info:
+		return v, nil
+	}
+	return "", fmt.Errorf("severity %q: use error, warning or info", s)
+}
+
+// Check is one kind of finding: Kiali's code, message and severity.
+type Check struct {
+	Code     string
+	Message  string
+	Severity Severity
+}
+
+// The checks, with Kiali's codes and meanings.
+var (
+	KIA0002 = Check{"KIA0002", "More than one selector-less object in the same namespace", Error}
+	KIA0003 = Check{"KIA0003", "More than one object applied to the same workload", Error}
+	KIA0004 = Check{"KIA0004", "No matching workload found for the selector in this namespace", Warning}
+	KIA0005 = Check{"KIA0005", "No matching namespace found or namespace is not accessible", Error}
+	KIA0101 = Check{"KIA0101", "Namespace not found for this rule", Warning}
+	KIA0102 = Check{"KIA0102", "Only HTTP methods and fully-qualified gRPC names are allowed", Warning}
+	KIA0104 = Check{"KIA0104", "This host has no matching entry in the service registry", Error}
+	KIA0106 = Check{"KIA0106", "Service Account not found for this principal", Error}
+	KIA0201 = Check{"KIA0201", "More than one DestinationRules for the same host subset combination", Warning}
+	KIA0202 = Check{"KIA0202", "This host has no matching entry in the service registry (service, workload or service entries)", Error}
+	KIA0203 = Check{"KIA0203", "This subset's labels are not found in any matching host", Error}
+	KIA0209 = Check{"KIA0209", "This subset has not labels", Warning}
+	KIA0301 = Check{"KIA0301", "More than one Gateway for the same host port combination", Warning}
+	KIA0302 = Check{"KIA0302", "No matching workload found for gateway selector in this namespace", Warning}
+	KIA0601 = Check{"KIA0601", "Port name must follow <protocol>[-suffix] form", Error}
+	KIA0602 = Check{"KIA0602", "Port appProtocol must follow <protocol> form", Error}
+	KIA0701 = Check{"KIA0701", "Deployment exposing same port as Service not found", Warning}
+	KIA1004 = Check{"KIA1004", "This host has no matching entry in the service registry", Warning}
+	KIA1006 = Check{"KIA1006", "Global default sidecar should not have workloadSelector", Warning}
+	KIA1101 = Check{"KIA1101", "DestinationWeight on route doesn't have a valid service (host not found)", Error}
+	KIA1102 = Check{"KIA1102", "VirtualService is pointing to a non-existent gateway", Error}
+	KIA1104 = Check{"KIA1104", "The weight is assumed to be 100 because there is only one route destination", Warning}
+	KIA1105 = Check{"KIA1105", "This host subset combination is already referenced in another route destination", Warning}
+	KIA1106 = Check{"KIA1106", "More than one Virtual Service for same host", Warning}
+	KIA1107 = Check{"KIA1107", "Subset not found", Warning}
+	KIA1108 = Check{"KIA1108", "Preferred nomenclature: <gateway namespace>/<gateway name>", Info}
+	KIA1211 = Check{"KIA1211", "More than one ServiceEntry for the same host and port", Warning}
+	KIA1212 = Check{"KIA1212", "ServiceEntries define the same host and port with different protocols", Error}
+)
+
+// Finding is one check that failed on one object, at one path in it.
+type Finding struct {
+	Code     string   `json:"code"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	// Detail says what exactly was wrong, e.g. `subset "v4" not found in DestinationRule reviews`.
+	Detail    string `json:"detail,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Path      string `json:"path"`
+	File      string `json:"file,omitempty"`
+	Line      int    `json:"line,omitempty"`
+}
+
+// Options tune host resolution.
+type Options struct {
+	// ClusterDomain completes short hosts: reviews -> reviews.bookinfo.svc.<ClusterDomain>.
+	ClusterDomain string
+	// RootNamespace holds the mesh-wide defaults (a Sidecar there is global).
+	RootNamespace string
+}
+
+// validation is one run: the snapshot, its indexes and what was found.
+type validation struct {
+	snap     *inventory.Snapshot
+	opts     Options
+	registry *registry
+	findings []Finding
+}
+
+func (v *validation) add(c Check, o *inventory.Object, path, detail string, args ...any) {
+	f := Finding{Code: c.Code, Severity: c.Severity, Message: c.Message, Kind: o.Kind, Namespace: o.Namespace,
+		Name: o.Name, Path: path, File: o.File, Line: o.LineOf(path)}
+	if detail != "" {
+		f.Detail = fmt.Sprintf(detail, args...)
+	}
+	v.findings = append(v.findings, f)
+}
+
+// Run checks every object of the snapshot and returns the findings sorted
+// by file, line and code.
+func Run(s *inventory.Snapshot, o Options) []Finding {
+	if o.ClusterDomain == "" {
+		o.ClusterDomain = "cluster.local"
+	}
+	if o.RootNamespace == "" {
+		o.RootNamespace = "istio-system"
+	}
+	v := &validation{snap: s, opts: o, registry: newRegistry(s, o.ClusterDomain)}
+	v.virtualServices()
+	v.destinationRules()
+	v.gateways()
+	v.services()
+	v.sidecars()
+	v.authorizationPolicies()
+	v.serviceEntries()
+	v.selectors()
+	v.exportTo()
+	sort.SliceStable(v.findings, func(i, j int) bool {
+		a, b := v.findings[i], v.findings[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Code < b.Code
+	})
+	return v.findings
+}
+
+// namespaceOf returns the namespace part of "ns/name" references, or def.
+func splitRef(ref, def string) (ns, name string) {
+	if i := strings.IndexByte(ref, '/'); i >= 0 {
+		return ref[:i], ref[i+1:]
+	}
+	return def, ref
+}

@@ -1,0 +1,175 @@
+package validate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	apinetworking "istio.io/api/networking/v1alpha3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	"github.com/meshlens/meshlens/inventory"
+)
+
+// routeDest is one destination of a route, wherever it is in the spec.
+type routeDest struct {
+	path   string // spec/http[0]/route[1]
+	dest   *apinetworking.Destination
+	weight int32
+	single bool // the only destination of its route
+}
+
+func routeDests(vs *apinetworking.VirtualService) [][]routeDest {
+	var out [][]routeDest
+	for i, r := range vs.Http {
+		var list []routeDest
+		for j, d := range r.Route {
+			if d != nil && d.Destination != nil {
+				list = append(list, routeDest{fmt.Sprintf("spec/http[%d]/route[%d]", i, j), d.Destination, d.Weight, len(r.Route) == 1})
+			}
+		}
+		out = append(out, list)
+	}
+	for i, r := range vs.Tcp {
+		var list []routeDest
+		for j, d := range r.Route {
+			if d != nil && d.Destination != nil {
+				list = append(list, routeDest{fmt.Sprintf("spec/tcp[%d]/route[%d]", i, j), d.Destination, d.Weight, len(r.Route) == 1})
+			}
+		}
+		out = append(out, list)
+	}
+	for i, r := range vs.Tls {
+		var list []routeDest
+		for j, d := range r.Route {
+			if d != nil && d.Destination != nil {
+				list = append(list, routeDest{fmt.Sprintf("spec/tls[%d]/route[%d]", i, j), d.Destination, d.Weight, len(r.Route) == 1})
+			}
+		}
+		out = append(out, list)
+	}
+	return out
+}
+
+// subsetIndex maps a host's FQDN to its DestinationRules' subsets, and to
+// the rules themselves.
+type subsetIndex struct {
+	subsets map[string]map[string]bool
+	rules   map[string][]string
+}
+
+func (v *validation) subsets() subsetIndex {
+	idx := subsetIndex{subsets: map[string]map[string]bool{}, rules: map[string][]string{}}
+	for _, o := range v.snap.Of("DestinationRule") {
+		dr := o.Typed.(*networkingv1.DestinationRule)
+		host := v.registry.fqdn(dr.Spec.Host, o.Namespace)
+		if idx.subsets[host] == nil {
+			idx.subsets[host] = map[string]bool{}
+		}
+		idx.rules[host] = append(idx.rules[host], o.Name)
+		for _, s := range dr.Spec.Subsets {
+			if s != nil {
+				idx.subsets[host][s.Name] = true
+			}
+		}
+	}
+	return idx
+}
+
+func (v *validation) virtualServices() {
+	gateways := map[string]bool{}
+	for _, o := range v.snap.Of("Gateway") {
+		gateways[o.Namespace+"/"+o.Name] = true
+	}
+	subsets := v.subsets()
+	// host + gateways -> the VirtualServices routing it there (KIA1106)
+	byHost := map[string][]*inventory.Object{}
+	for _, o := range v.snap.Of("VirtualService") {
+		vs := &o.Typed.(*networkingv1.VirtualService).Spec
+		v.gatewayRefs(o, vs.Gateways, "spec/gateways", gateways)
+		for i, r := range vs.Http {
+			for j, m := range r.Match {
+				if m != nil {
+					v.gatewayRefs(o, m.Gateways, fmt.Sprintf("spec/http[%d]/match[%d]/gateways", i, j), gateways)
+				}
+			}
+		}
+		scope := append([]string(nil), vs.Gateways...)
+		if len(scope) == 0 {
+			scope = []string{"mesh"}
+		}
+		sort.Strings(scope)
+		for _, h := range vs.Hosts {
+			key := v.registry.fqdn(h, o.Namespace) + " via " + strings.Join(scope, ",")
+			byHost[key] = append(byHost[key], o)
+		}
+		for _, list := range routeDests(vs) {
+			seen := map[string]bool{}
+			for _, rd := range list {
+				host := rd.dest.Host
+				if host == "" {
+					continue
+				}
+				if !v.registry.exists(host, o.Namespace) {
+					v.add(KIA1101, o, rd.path+"/destination/host", "host %q not found", host)
+				}
+				fqdn := v.registry.fqdn(host, o.Namespace)
+				if s := rd.dest.Subset; s != "" {
+					if !subsets.subsets[fqdn][s] {
+						if rules := subsets.rules[fqdn]; len(rules) > 0 {
+							v.add(KIA1107, o, rd.path+"/destination/subset", "subset %q not found in DestinationRule %s", s, strings.Join(rules, ", "))
+						} else {
+							v.add(KIA1107, o, rd.path+"/destination/subset", "subset %q: no DestinationRule defines subsets for %s", s, host)
+						}
+					}
+					key := fqdn + "|" + s
+					if seen[key] {
+						v.add(KIA1105, o, rd.path+"/destination", "host %s subset %s is already a destination of this route", host, s)
+					}
+					seen[key] = true
+				}
+				if rd.single && rd.weight > 0 && rd.weight < 100 {
+					v.add(KIA1104, o, rd.path+"/weight", "weight %d on the only destination", rd.weight)
+				}
+			}
+		}
+	}
+	for key, objs := range byHost {
+		if len(objs) < 2 {
+			continue
+		}
+		for _, o := range objs {
+			v.add(KIA1106, o, "spec/hosts", "%s is also routed by %s", key, others(objs, o))
+		}
+	}
+}
+
+func others(objs []*inventory.Object, self *inventory.Object) string {
+	var names []string
+	for _, o := range objs {
+		if o != self {
+			names = append(names, o.Namespace+"/"+o.Name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// gatewayRefs checks gateway references: "mesh", "name", "ns/name", and
+// the old "name.ns" form (KIA1108).
+func (v *validation) gatewayRefs(o *inventory.Object, refs []string, path string, gateways map[string]bool) {
+	for i, ref := range refs {
+		if ref == "mesh" || ref == "" {
+			continue
+		}
+		p := fmt.Sprintf("%s[%d]", path, i)
+		ns, name := splitRef(ref, o.Namespace)
+		if !strings.Contains(ref, "/") && strings.Contains(ref, ".") {
+			parts := strings.SplitN(ref, ".", 2)
+			name, ns = parts[0], strings.SplitN(parts[1], ".", 2)[0]
+			v.add(KIA1108, o, p, "write %s/%s", ns, name)
+		}
+		if !gateways[ns+"/"+name] {
+			v.add(KIA1102, o, p, "gateway %s/%s not found", ns, name)
+		}
+	}
+}
