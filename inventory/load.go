@@ -56,11 +56,11 @@ func (o *Object) LineOf(path string) int {
 			key = seg[:i]
 			index, _ = strconv.Atoi(seg[i+1 : len(seg)-1])
 		}
-		next := mappingValue(n, key)
+		keyNode, next := mappingEntry(n, key)
 		if next == nil {
 			return line
 		}
-		line, n = next.Line, next
+		line, n = keyNode.Line, next
 		if index >= 0 {
 			if n.Kind != yaml.SequenceNode || index >= len(n.Content) {
 				return line
@@ -73,18 +73,24 @@ func (o *Object) LineOf(path string) int {
 }
 
 func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	_, v := mappingEntry(n, key)
+	return v
+}
+
+// mappingEntry returns the key and value nodes of key in mapping n.
+func mappingEntry(n *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
 	if n.Kind != yaml.MappingNode {
-		return nil
+		return nil, nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == key {
-			return n.Content[i+1]
+			return n.Content[i], n.Content[i+1]
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // LoadError is a document or file that could not be read; the rest still is.
@@ -251,7 +257,11 @@ func parseNode(file string, node *yaml.Node) ([]*Object, []*LoadError) {
 	}
 	line := root.Line
 	fail := func(err error) ([]*Object, []*LoadError) {
-		return nil, []*LoadError{{File: file, Line: line, Err: err}}
+		l := line
+		if at := errorLine(err); at > 0 {
+			l = at // yaml.v3 names the offending line
+		}
+		return nil, []*LoadError{{File: file, Line: l, Err: err}}
 	}
 	if root.Kind != yaml.MappingNode {
 		return fail(errors.New("not a Kubernetes object (a mapping with apiVersion and kind)"))
