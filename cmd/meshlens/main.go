@@ -60,10 +60,10 @@ func meshlens(args []string, stdout, stderr io.Writer) int {
 	registerSimulate(app, commands)
 	registerGraph(app, commands)
 	registerServe(app, commands)
+	registerValidate(app, commands)
 	for _, stub := range []struct{ name, help string }{
 		{"collect", "Scrape sidecars, thin and remote-write (not implemented yet)."},
 		{"sigv4-proxy", "A reverse proxy that signs requests with AWS SigV4 (not implemented yet)."},
-		{"validate", "Check Istio configuration files (not implemented yet)."},
 		{"dashboards", "Grafana dashboards as JSON, or pushed to a Grafana (not implemented yet)."},
 	} {
 		name := stub.name

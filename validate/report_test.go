@@ -1,0 +1,85 @@
+package validate
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/meshlens/meshlens/inventory"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func TestReportsMatchGoldenFiles(t *testing.T) {
+	snap, errs := inventory.Load([]string{"testdata/broken.yaml"}, nil)
+	r := &Report{Findings: Run(snap, Options{}), LoadErrors: errs, Objects: len(snap.Objects)}
+	for _, c := range []struct {
+		golden string
+		write  func(*bytes.Buffer) error
+	}{
+		{"broken.txt", func(b *bytes.Buffer) error { return r.WriteText(b) }},
+		{"broken.json", func(b *bytes.Buffer) error { return r.WriteJSON(b) }},
+		{"broken.sarif", func(b *bytes.Buffer) error { return r.WriteSARIF(b) }},
+	} {
+		t.Run(c.golden, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := c.write(&buf); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", c.golden)
+			if *update {
+				os.WriteFile(path, buf.Bytes(), 0o644)
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("%s differs from the golden file:\n%s", path, buf.Bytes())
+			}
+		})
+	}
+	t.Run("the SARIF log has what code hosts need", func(t *testing.T) {
+		var buf bytes.Buffer
+		r.WriteSARIF(&buf)
+		var log struct {
+			Version string `json:"version"`
+			Runs    []struct {
+				Results []struct {
+					RuleID    string `json:"ruleId"`
+					Level     string `json:"level"`
+					Locations []struct {
+						PhysicalLocation struct {
+							ArtifactLocation struct{ URI string } `json:"artifactLocation"`
+							Region           struct{ StartLine int } `json:"region"`
+						} `json:"physicalLocation"`
+					} `json:"locations"`
+				} `json:"results"`
+			} `json:"runs"`
+		}
+		if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+			t.Fatal(err)
+		}
+		if log.Version != "2.1.0" || len(log.Runs) != 1 || len(log.Runs[0].Results) != len(r.Findings)+len(r.LoadErrors) {
+			t.Fatalf("log %+v", log)
+		}
+		for _, res := range log.Runs[0].Results {
+			loc := res.Locations[0].PhysicalLocation
+			if loc.ArtifactLocation.URI != "testdata/broken.yaml" || loc.Region.StartLine == 0 || res.Level == "" {
+				t.Errorf("result %+v", res)
+			}
+		}
+	})
+	t.Run("thresholds", func(t *testing.T) {
+		if !r.Fails(Error) {
+			t.Error("errors do not fail at the error threshold")
+		}
+		warnOnly := &Report{Findings: []Finding{{Severity: Warning}}}
+		if warnOnly.Fails(Error) || !warnOnly.Fails(Warning) {
+			t.Error("a warning fails at error, or passes at warning")
+		}
+	})
+}
