@@ -14,13 +14,15 @@ type registry struct {
 	domain   string
 	snap     *inventory.Snapshot
 	services map[string]*inventory.Service
-	// entries maps a ServiceEntry host (possibly "*.example.com") to the
-	// namespaces it is visible from; "*" means everywhere.
-	entries map[string][]string
+	// entries maps a ServiceEntry host to the namespaces it is visible
+	// from ("*": everywhere); wildcard hosts ("*.example.com") are apart,
+	// so that an exact lookup stays one map access.
+	entries   map[string][]string
+	wildcards map[string][]string
 }
 
 func newRegistry(s *inventory.Snapshot, domain string) *registry {
-	r := &registry{domain: domain, snap: s, services: map[string]*inventory.Service{}, entries: map[string][]string{}}
+	r := &registry{domain: domain, snap: s, services: map[string]*inventory.Service{}, entries: map[string][]string{}, wildcards: map[string][]string{}}
 	for _, svc := range s.Services {
 		r.services[svc.Name+"."+svc.Namespace+".svc."+domain] = svc
 	}
@@ -28,7 +30,11 @@ func newRegistry(s *inventory.Snapshot, domain string) *registry {
 		se := o.Typed.(*networkingv1.ServiceEntry)
 		visible := visibility(se.Spec.ExportTo, o.Namespace)
 		for _, h := range se.Spec.Hosts {
-			r.entries[h] = append(r.entries[h], visible...)
+			if strings.HasPrefix(h, "*") {
+				r.wildcards[h] = append(r.wildcards[h], visible...)
+			} else {
+				r.entries[h] = append(r.entries[h], visible...)
+			}
 		}
 	}
 	return r
@@ -87,7 +93,10 @@ func (r *registry) exists(host, ns string) bool {
 			}
 		}
 	}
-	for h, visible := range r.entries {
+	if visible, ok := r.entries[f]; ok && visibleFrom(visible, ns) {
+		return true
+	}
+	for h, visible := range r.wildcards {
 		if hostMatches(h, f) && visibleFrom(visible, ns) {
 			return true
 		}
