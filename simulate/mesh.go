@@ -26,6 +26,8 @@ type Mesh struct {
 	Workloads  []*Workload
 	// Entrypoints are where the load generator sends traffic from outside the mesh.
 	Entrypoints []Entrypoint
+	// manifests, when set, are the mesh's shipped configuration (see Manifests).
+	manifests []byte
 }
 
 // Namespace is a Kubernetes namespace of the mesh.
@@ -231,5 +233,6 @@ func Bookinfo() *Mesh {
 			wl("mongodb", "v1", 96),
 		},
 		Entrypoints: []Entrypoint{{Service: gatewaySvc, Path: "/productpage", Weight: 1}},
+		manifests:   bookinfoManifests,
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 func bookinfo(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("testdata/bookinfo.yaml")
+	b, err := os.ReadFile("../simulate/bookinfo.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -275,7 +275,7 @@ func TestCommandLine(t *testing.T) {
 		{"store has help", []string{"store", "--help"}, 0, "--storage.tsdb.path", ""},
 		{"a stub says it is not implemented and exits 2", []string{"dashboards"}, 2, "", "not implemented yet"},
 		{"validate without files says what is missing", []string{"validate"}, 2, "", "--filename"},
-		{"validate of clean bookinfo exits 0", []string{"validate", "-f", "../../validate/testdata/bookinfo.yaml"}, 0, "0 errors, 0 warnings", ""},
+		{"validate of clean bookinfo exits 0", []string{"validate", "-f", "../../simulate/bookinfo.yaml"}, 0, "0 errors, 0 warnings", ""},
 		{"validate of broken config exits 1 with file:line findings", []string{"validate", "-f", "../../validate/testdata/broken.yaml"}, 1, "broken.yaml:", "findings"},
 		{"validate fails on warnings when asked", []string{"validate", "-f", "../../validate/testdata/warnings.yaml", "--fail-on", "warning"}, 1, "KIA1104 warning", ""},
 		{"validate passes warnings by default", []string{"validate", "-f", "../../validate/testdata/warnings.yaml"}, 0, "KIA1104 warning", ""},
