@@ -27,6 +27,8 @@ type Server struct {
 	logger *slog.Logger
 	// timeout bounds one API request.
 	timeout time.Duration
+	// validations, when set, serves Istio config validations.
+	validations *validations
 }
 
 // New serves graphs built by graphs.
@@ -42,6 +44,8 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/namespaces/graph", s.namespacesGraph)
 	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/graph", s.nodeGraph)
+	mux.HandleFunc("GET /api/istio/validations", s.istioValidations)
+	mux.HandleFunc("GET /api/namespaces/{namespace}/istio/{kind}/{name}/validations", s.objectValidation)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, r.URL.Path))
 	})

@@ -21,9 +21,11 @@ import (
 
 	"github.com/meshlens/meshlens/console"
 	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/simulate"
 	"github.com/meshlens/meshlens/store"
+	"github.com/meshlens/meshlens/validate"
 )
 
 type meshFlags struct {
@@ -202,6 +204,13 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 	}
 	querier := promclient.NewEngine(d.store.Engine(), d.store.Queryable(), c.scrapeInterval)
 	d.console = console.New(graph.NewBuilder(querier, reg), logger)
+	manifests := d.runner.Mesh().Manifests()
+	objects, loadErrs := inventory.Parse("simulated mesh", manifests)
+	for _, e := range loadErrs {
+		logger.Error("the simulated mesh's manifests do not load", "component", "demo", "err", e)
+	}
+	snap := inventory.NewSnapshot(objects)
+	d.console.WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, reg)
 	d.web = d.webHandler(reg)
 	return d, nil
 }

@@ -192,6 +192,8 @@ func TestDemo(t *testing.T) {
 			"/-/healthy":            "Healthy",
 			"/-/ready":              "Ready",
 			"/metrics":              "meshlens_store_scrape_targets",
+			"/api/istio/validations?namespaces=bookinfo": `"name":"reviews"`,
+			"/api/namespaces/graph?namespaces=bookinfo":  `"elements"`,
 		} {
 			body := httpGet(t, web+path)
 			if !strings.Contains(body, want) {

@@ -14,7 +14,9 @@ import (
 
 	"github.com/meshlens/meshlens/console"
 	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/validate"
 )
 
 type serveConfig struct {
@@ -22,6 +24,7 @@ type serveConfig struct {
 	scrapeInterval time.Duration
 	timeout        time.Duration
 	listenAddr     string
+	inventoryFiles []string
 }
 
 func registerServe(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -31,6 +34,7 @@ func registerServe(app *kingpin.Application, commands map[string]func(context.Co
 	cmd.Flag("prometheus.scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").DurationVar(&c.scrapeInterval)
 	cmd.Flag("prometheus.timeout", "Timeout of each query.").Default("30s").DurationVar(&c.timeout)
 	cmd.Flag("web.listen-address", "Address of the console.").Default("127.0.0.1:20001").StringVar(&c.listenAddr)
+	cmd.Flag("inventory.file", "Kubernetes/Istio YAML file or directory to serve validations from (repeatable).").StringsVar(&c.inventoryFiles)
 	commands["serve"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
 		q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheusURL, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval})
 		if err != nil {
@@ -41,8 +45,16 @@ func registerServe(app *kingpin.Application, commands map[string]func(context.Co
 			return err
 		}
 		reg := newRegistry()
+		srv := console.New(graph.NewBuilder(q, reg), logger)
+		if len(c.inventoryFiles) > 0 {
+			snap, errs := inventory.Load(c.inventoryFiles, nil)
+			for _, e := range errs {
+				logger.Warn("inventory file not loaded", "component", "inventory", "err", e)
+			}
+			srv.WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, reg)
+		}
 		mux := http.NewServeMux()
-		mux.Handle("/api/", console.New(graph.NewBuilder(q, reg), logger).Handler())
+		mux.Handle("/api/", srv.Handler())
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Healthy.") })
 		mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Ready.") })

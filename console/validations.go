@@ -1,0 +1,157 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/inventory"
+	"github.com/meshlens/meshlens/validate"
+)
+
+// InventorySource returns the inventory as it is now.
+type InventorySource func() *inventory.Snapshot
+
+// validations serves Istio config validations from an inventory.
+type validations struct {
+	source  InventorySource
+	options validate.Options
+	gauge   *prometheus.GaugeVec
+}
+
+// WithValidations serves /api/istio/validations from source, and exports
+// meshlens_validations{code,severity} to reg when reg is not nil.
+func (s *Server) WithValidations(source InventorySource, o validate.Options, reg prometheus.Registerer) *Server {
+	v := &validations{source: source, options: o, gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "meshlens_validations",
+		Help: "Istio configuration findings by KIA code and severity, as of the last validation.",
+	}, []string{"code", "severity"})}
+	if reg != nil {
+		reg.MustRegister(v.gauge)
+	}
+	s.validations = v
+	return s
+}
+
+// objectGVK is Kiali's group/version/kind of a validated object.
+type objectGVK struct {
+	Group   string `json:"Group"`
+	Version string `json:"Version"`
+	Kind    string `json:"Kind"`
+}
+
+type istioCheck struct {
+	Code     string            `json:"code"`
+	Message  string            `json:"message"`
+	Severity validate.Severity `json:"severity"`
+	Path     string            `json:"path"`
+	Detail   string            `json:"detail,omitempty"`
+}
+
+// istioValidation has the shape of Kiali's IstioValidation.
+type istioValidation struct {
+	Name      string       `json:"name"`
+	Namespace string       `json:"namespace"`
+	ObjectGVK objectGVK    `json:"objectGVK"`
+	Valid     bool         `json:"valid"`
+	Checks    []istioCheck `json:"checks"`
+}
+
+// run validates the inventory and returns a validation per object of the
+// namespaces (all when none are given).
+func (v *validations) run(namespaces []string) []istioValidation {
+	snap := v.source()
+	findings := validate.Run(snap, v.options)
+	v.gauge.Reset()
+	for _, f := range findings {
+		v.gauge.WithLabelValues(f.Code, string(f.Severity)).Inc()
+	}
+	want := map[string]bool{}
+	for _, ns := range namespaces {
+		want[ns] = true
+	}
+	byObject := map[string][]istioCheck{}
+	for _, f := range findings {
+		key := f.Kind + "/" + f.Namespace + "/" + f.Name
+		byObject[key] = append(byObject[key], istioCheck{Code: f.Code, Message: f.Message, Severity: f.Severity, Path: f.Path, Detail: f.Detail})
+	}
+	out := []istioValidation{}
+	for _, o := range snap.Objects {
+		if len(want) > 0 && !want[o.Namespace] {
+			continue
+		}
+		// Istio objects, and Services (their ports are checked too).
+		if !strings.HasSuffix(o.Group, ".istio.io") && o.Kind != "Service" {
+			continue
+		}
+		checks := byObject[o.Kind+"/"+o.Namespace+"/"+o.Name]
+		valid := true
+		for _, c := range checks {
+			valid = valid && c.Severity != validate.Error
+		}
+		if checks == nil {
+			checks = []istioCheck{}
+		}
+		out = append(out, istioValidation{Name: o.Name, Namespace: o.Namespace,
+			ObjectGVK: objectGVK{o.Group, o.Version, o.Kind}, Valid: valid, Checks: checks})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.ObjectGVK.Kind != b.ObjectGVK.Kind {
+			return a.ObjectGVK.Kind < b.ObjectGVK.Kind
+		}
+		return a.Name < b.Name
+	})
+	return out
+}
+
+func (s *Server) istioValidations(w http.ResponseWriter, r *http.Request) {
+	if s.validations == nil {
+		writeError(w, http.StatusNotFound, "no inventory is configured, so there is nothing to validate")
+		return
+	}
+	namespaces := splitList(r.URL.Query().Get("namespaces"))
+	for _, ns := range namespaces {
+		if err := graph.ValidNamespace(ns); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	writeJSON(w, map[string]any{"validations": s.validations.run(namespaces)})
+}
+
+func (s *Server) objectValidation(w http.ResponseWriter, r *http.Request) {
+	if s.validations == nil {
+		writeError(w, http.StatusNotFound, "no inventory is configured, so there is nothing to validate")
+		return
+	}
+	ns, kind, name := r.PathValue("namespace"), r.PathValue("kind"), r.PathValue("name")
+	if err := graph.ValidNamespace(ns); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	for _, v := range s.validations.run([]string{ns}) {
+		if equalFoldKind(v.ObjectGVK.Kind, kind) && v.Name == name {
+			writeJSON(w, v)
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, "no "+kind+" "+ns+"/"+name+" in the inventory")
+}
+
+// equalFoldKind accepts "VirtualService", "virtualservice" and "virtualservices".
+func equalFoldKind(kind, asked string) bool {
+	return strings.EqualFold(asked, kind) || strings.EqualFold(asked, kind+"s")
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
