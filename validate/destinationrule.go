@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"strings"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -27,7 +28,8 @@ func (v *validation) destinationRules() {
 		if svc != nil {
 			backends = v.snap.ServiceWorkloads(svc)
 		}
-		byHost[fqdn] = append(byHost[fqdn], o)
+		// Rules in different namespaces coexist: a client's own namespace wins.
+		byHost[o.Namespace+"|"+fqdn] = append(byHost[o.Namespace+"|"+fqdn], o)
 		subsetsOf[o] = map[string]bool{}
 		for i, s := range dr.Subsets {
 			if s == nil {
@@ -63,7 +65,7 @@ func (v *validation) destinationRules() {
 				}
 			}
 			if len(clashes) > 0 {
-				v.add(KIA0201, o, "spec/host", "%s is also configured by %s", host, others(append(clashes, o), o))
+				v.add(KIA0201, o, "spec/host", "%s is also configured by %s", host[strings.IndexByte(host, '|')+1:], others(append(clashes, o), o))
 			}
 		}
 	}

@@ -60,11 +60,21 @@ var (
 	KIA0101 = Check{"KIA0101", "Namespace not found for this rule", Warning}
 	KIA0102 = Check{"KIA0102", "Only HTTP methods and fully-qualified gRPC names are allowed", Warning}
 	KIA0104 = Check{"KIA0104", "This host has no matching entry in the service registry", Error}
+	KIA0105 = Check{"KIA0105", "This field requires mTLS to be enabled", Error}
 	KIA0106 = Check{"KIA0106", "Service Account not found for this principal", Error}
 	KIA0201 = Check{"KIA0201", "More than one DestinationRules for the same host subset combination", Warning}
 	KIA0202 = Check{"KIA0202", "This host has no matching entry in the service registry (service, workload or service entries)", Error}
 	KIA0203 = Check{"KIA0203", "This subset's labels are not found in any matching host", Error}
+	KIA0204 = Check{"KIA0204", "mTLS settings of a non-local Destination Rule are overridden", Warning}
+	KIA0205 = Check{"KIA0205", "PeerAuthentication enabling mTLS at mesh level is missing", Error}
+	KIA0206 = Check{"KIA0206", "PeerAuthentication enabling namespace-wide mTLS is missing", Error}
+	KIA0207 = Check{"KIA0207", "PeerAuthentication with TLS strict mode found, it should be permissive", Error}
+	KIA0208 = Check{"KIA0208", "PeerAuthentication enabling mTLS found, permissive mode needed", Error}
 	KIA0209 = Check{"KIA0209", "This subset has not labels", Warning}
+	KIA0401 = Check{"KIA0401", "Mesh-wide Destination Rule enabling mTLS is missing", Error}
+	KIA0501 = Check{"KIA0501", "Destination Rule enabling namespace-wide mTLS is missing", Error}
+	KIA0505 = Check{"KIA0505", "Destination Rule disabling namespace-wide mTLS is missing", Error}
+	KIA0506 = Check{"KIA0506", "Destination Rule disabling mesh-wide mTLS is missing", Error}
 	KIA0301 = Check{"KIA0301", "More than one Gateway for the same host port combination", Warning}
 	KIA0302 = Check{"KIA0302", "No matching workload found for gateway selector in this namespace", Warning}
 	KIA0601 = Check{"KIA0601", "Port name must follow <protocol>[-suffix] form", Error}
@@ -104,6 +114,10 @@ type Options struct {
 	ClusterDomain string
 	// RootNamespace holds the mesh-wide defaults (a Sidecar there is global).
 	RootNamespace string
+	// NoAutoMTLS: Istio's auto mTLS is off, so PeerAuthentications need
+	// DestinationRules that match them. With it on (Istio's default),
+	// clients follow servers by themselves.
+	NoAutoMTLS bool
 }
 
 // validation is one run: the snapshot, its indexes and what was found.
@@ -142,6 +156,8 @@ func Run(s *inventory.Snapshot, o Options) []Finding {
 	v.serviceEntries()
 	v.selectors()
 	v.exportTo()
+	v.mtls()
+	v.overriddenTLS()
 	sort.SliceStable(v.findings, func(i, j int) bool {
 		a, b := v.findings[i], v.findings[j]
 		if a.File != b.File {

@@ -22,6 +22,7 @@ type validateConfig struct {
 	failOn        string
 	clusterDomain string
 	rootNamespace string
+	autoMTLS      bool
 }
 
 func registerValidate(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -32,10 +33,11 @@ func registerValidate(app *kingpin.Application, commands map[string]func(context
 	cmd.Flag("fail-on", "Lowest severity that fails the run: error, warning or info.").Default("error").EnumVar(&c.failOn, "error", "warning", "info")
 	cmd.Flag("cluster-domain", "Domain that completes short service hosts.").Default("cluster.local").StringVar(&c.clusterDomain)
 	cmd.Flag("root-namespace", "Istio's root namespace (mesh-wide defaults).").Default("istio-system").StringVar(&c.rootNamespace)
+	cmd.Flag("auto-mtls", "Istio's auto mTLS is on (its default); --no-auto-mtls also checks that DestinationRules match PeerAuthentications.").Default("true").BoolVar(&c.autoMTLS)
 	commands["validate"] = func(_ context.Context, _ *slog.Logger, out io.Writer) error {
 		snap, loadErrs := inventory.Load(c.files, os.Stdin)
 		report := &validate.Report{
-			Findings:   validate.Run(snap, validate.Options{ClusterDomain: c.clusterDomain, RootNamespace: c.rootNamespace}),
+			Findings:   validate.Run(snap, validate.Options{ClusterDomain: c.clusterDomain, RootNamespace: c.rootNamespace, NoAutoMTLS: !c.autoMTLS}),
 			LoadErrors: loadErrs,
 			Objects:    len(snap.Objects),
 		}
