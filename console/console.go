@@ -29,6 +29,8 @@ type Server struct {
 	timeout time.Duration
 	// validations, when set, serves Istio config validations.
 	validations *validations
+	// inventory, when set, tells graphs what runs (idle nodes, sidecars).
+	inventory InventorySource
 }
 
 // New serves graphs built by graphs.
@@ -130,6 +132,13 @@ func graphOptions(q url.Values) (graph.Options, error) {
 		}
 	}
 	o.BoxBy = splitList(q.Get("boxBy"))
+	if v := q.Get("idleNodes"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, badRequest("idleNodes %q is not true or false", v)
+		}
+		o.IdleNodes = b
+	}
 	return o, nil
 }
 
@@ -166,6 +175,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, o graph.Opti
 	if err != nil {
 		writeError(w, statusOf(err), err.Error())
 		return
+	}
+	if s.inventory != nil {
+		o.Inventory = s.inventory()
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()

@@ -34,6 +34,7 @@ func (s *Server) WithValidations(source InventorySource, o validate.Options, reg
 		reg.MustRegister(v.gauge)
 	}
 	s.validations = v
+	s.inventory = source
 	return s
 }
 

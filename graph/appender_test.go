@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/telemetry"
 )
 
@@ -124,6 +125,71 @@ func TestAppenders(t *testing.T) {
 		}
 		if unknown != 1 {
 			t.Errorf("%d unknown nodes", unknown)
+		}
+	})
+}
+
+const idleInventory = `apiVersion: v1
+kind: Namespace
+metadata: {name: ns, labels: {istio-injection: enabled}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: a-v1, namespace: ns}
+spec: {template: {metadata: {labels: {app: a, version: v1}}, spec: {containers: [{name: a}]}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: b-v1, namespace: ns}
+spec: {template: {metadata: {labels: {app: b, version: v1}}, spec: {containers: [{name: b}]}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: c-v1, namespace: ns}
+spec:
+  template:
+    metadata:
+      labels: {app: c, version: v1}
+      annotations: {sidecar.istio.io/inject: "false"}
+    spec: {containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: c, namespace: ns}
+spec: {selector: {app: c}, ports: [{name: http, port: 80}]}
+`
+
+func TestInventoryAppenders(t *testing.T) {
+	objects, errs := inventory.Parse("inv.yaml", []byte(idleInventory))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	inv := inventory.NewSnapshot(objects)
+	requests := []row{fineRow("v1", 1)}
+	for _, r := range []*row{&requests[0]} {
+		r.src.cluster, r.dst.cluster, r.service.Cluster = telemetry.DefaultCluster, telemetry.DefaultCluster, telemetry.DefaultCluster
+	}
+	t.Run("idle nodes are what runs without traffic", func(t *testing.T) {
+		b := buildFrom(TypeVersionedApp, true, requests)
+		appendIdleNodes(b, inv, []string{"ns"})
+		idle := map[string]bool{}
+		for _, n := range b.g.Nodes() {
+			if n.IsIdle {
+				idle[n.Label()] = true
+			}
+		}
+		if len(idle) != 2 || !idle["c v1"] || !idle["c"] {
+			t.Errorf("idle nodes %v, want the c service and c v1", idle)
+		}
+	})
+	t.Run("a workload without a sidecar is flagged", func(t *testing.T) {
+		b := buildFrom(TypeWorkload, false, requests)
+		appendIdleNodes(b, inv, []string{"ns"})
+		appendSidecarsCheck(b.g, inv)
+		for _, n := range b.g.Nodes() {
+			if n.HasMissingSidecar != (n.Workload == "c-v1") {
+				t.Errorf("%s: missing sidecar %v", n.Label(), n.HasMissingSidecar)
+			}
 		}
 	})
 }

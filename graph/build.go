@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/telemetry"
 )
@@ -24,10 +25,12 @@ const (
 	AppendSecurityPolicy = "securityPolicy"
 	AppendServiceEntry   = "serviceEntry"
 	AppendThroughput     = "throughput"
+	AppendIdleNode       = "idleNode"
+	AppendSidecarsCheck  = "sidecarsCheck"
 )
 
 // DefaultAppenders run when the request names none.
-var DefaultAppenders = []string{AppendDeadNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendThroughput}
+var DefaultAppenders = []string{AppendDeadNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendSidecarsCheck, AppendThroughput}
 
 // Options say which graph to build.
 type Options struct {
@@ -48,6 +51,12 @@ type Options struct {
 	BoxBy []string
 	// Focus, when set, keeps only that node and its neighbours.
 	Focus *Focus
+	// IdleNodes adds the inventory's services and workloads that carry no
+	// traffic (Kiali's idleNodes parameter); it needs Inventory.
+	IdleNodes bool
+	// Inventory, when known, lets appenders see what runs but is silent:
+	// idle nodes, workloads without a sidecar.
+	Inventory *inventory.Snapshot
 }
 
 // Focus names the node of a node-centred graph.
@@ -94,7 +103,7 @@ func (o *Options) validate() error {
 	}
 	for _, a := range o.Appenders {
 		switch a {
-		case AppendDeadNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendThroughput:
+		case AppendDeadNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendThroughput, AppendIdleNode, AppendSidecarsCheck:
 		default:
 			return fmt.Errorf("%w: appender %q; known: %s", ErrBadRequest, a, strings.Join(DefaultAppenders, ", "))
 		}
@@ -128,6 +137,16 @@ func (o *Options) runs(appender string) bool {
 		list = DefaultAppenders
 	}
 	for _, a := range list {
+		if a == appender {
+			return true
+		}
+	}
+	return false
+}
+
+// runsExplicitly tells whether the request named the appender itself.
+func (o *Options) runsExplicitly(appender string) bool {
+	for _, a := range o.Appenders {
 		if a == appender {
 			return true
 		}
@@ -272,6 +291,14 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	if o.runs(AppendDeadNode) {
 		removeDeadNodes(g)
+	}
+	if o.Inventory != nil {
+		if o.IdleNodes || o.runsExplicitly(AppendIdleNode) {
+			appendIdleNodes(bld, o.Inventory, namespaces)
+		}
+		if o.runs(AppendSidecarsCheck) {
+			appendSidecarsCheck(g, o.Inventory)
+		}
 	}
 	markRootsAndOutside(g, namespaces)
 	if o.Focus != nil {

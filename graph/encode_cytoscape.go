@@ -47,6 +47,8 @@ type cyNodeData struct {
 	IsBox          string          `json:"isBox,omitempty"`
 	IsRoot         bool            `json:"isRoot,omitempty"`
 	IsOutside      bool            `json:"isOutside,omitempty"`
+	IsIdle         bool            `json:"isIdle,omitempty"`
+	HasMissingSC   bool            `json:"hasMissingSC,omitempty"`
 	IsServiceEntry *cyServiceEntry `json:"isServiceEntry,omitempty"`
 }
 
@@ -210,6 +212,7 @@ func (g *Graph) cytoscape() cyGraph {
 			ID: n.ID, Parent: n.Parent, Cluster: n.Cluster, Namespace: n.Namespace, NodeType: string(n.Kind),
 			Workload: n.Workload, App: n.App, Version: n.Version, Service: n.Service,
 			Traffic: nodeTraffic(n), IsBox: n.Box, IsRoot: n.IsRoot && n.Kind != KindBox, IsOutside: n.IsOutside && n.Kind != KindBox,
+			IsIdle: n.IsIdle, HasMissingSC: n.HasMissingSidecar,
 		}
 		services := append([]ServiceName(nil), n.DestServices...)
 		sort.Slice(services, func(i, j int) bool {

@@ -91,7 +91,10 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 			case n.Kind == KindUnknown:
 				attrs += ", shape=ellipse"
 			}
-			if n.IsServiceEntry != nil {
+			switch {
+			case n.IsIdle:
+				attrs += ", style=\"rounded,dotted\""
+			case n.IsServiceEntry != nil:
 				attrs += ", style=\"rounded,dashed\""
 			}
 			fmt.Fprintf(&b, "%s%s [%s];\n", indent, dotQuote(n.ID), attrs)

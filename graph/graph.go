@@ -70,9 +70,13 @@ type Node struct {
 	// Traffic in and out, summed over the node's edges.
 	In, Out Rates
 
-	IsRoot         bool
-	IsOutside      bool
-	IsServiceEntry *ServiceEntry
+	IsRoot    bool
+	IsOutside bool
+	// IsIdle: the node runs (inventory) but carried no traffic.
+	IsIdle bool
+	// HasMissingSidecar: the workload runs without an Istio proxy.
+	HasMissingSidecar bool
+	IsServiceEntry    *ServiceEntry
 	// Box is the box kind ("app", "namespace", "cluster") of a box node;
 	// Parent the ID of the box around a node.
 	Box    string

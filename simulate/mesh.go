@@ -14,7 +14,7 @@ import (
 )
 
 // Cluster is the name sidecars report in source_cluster and destination_cluster.
-const Cluster = "Kubernetes"
+const Cluster = telemetry.DefaultCluster
 
 // TrustDomain is the SPIFFE trust domain of the simulated mesh.
 const TrustDomain = "cluster.local"

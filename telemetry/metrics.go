@@ -67,6 +67,9 @@ const (
 
 	// NoFlags is the response_flags value of a request Envoy saw complete normally.
 	NoFlags = "-"
+
+	// DefaultCluster is the cluster name Istio reports when none is configured.
+	DefaultCluster = "Kubernetes"
 )
 
 // peerLabels are the labels describing one side of a request, without their
