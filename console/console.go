@@ -47,6 +47,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/namespaces/graph", s.namespacesGraph)
 	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/graph", s.nodeGraph)
 	mux.HandleFunc("GET /api/istio/validations", s.istioValidations)
+	mux.HandleFunc("GET /api/namespaces/{namespace}/istio", s.istioConfigList)
 	mux.HandleFunc("GET /api/namespaces/{namespace}/istio/{kind}/{name}/validations", s.objectValidation)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, r.URL.Path))

@@ -156,3 +156,35 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
 }
+
+// istioConfigItem is one Istio object of the config list, with its validation.
+type istioConfigItem struct {
+	Kind       string          `json:"kind"`
+	APIVersion string          `json:"apiVersion"`
+	Namespace  string          `json:"namespace"`
+	Name       string          `json:"name"`
+	Validation istioValidation `json:"validation"`
+}
+
+// istioConfigList answers the Istio objects of a namespace, each with its
+// validation status, for the config list view.
+func (s *Server) istioConfigList(w http.ResponseWriter, r *http.Request) {
+	if s.validations == nil {
+		writeError(w, http.StatusNotFound, "no inventory is configured, so there is no Istio config to list")
+		return
+	}
+	ns := r.PathValue("namespace")
+	if err := graph.ValidNamespace(ns); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	items := []istioConfigItem{}
+	for _, v := range s.validations.run([]string{ns}) {
+		if !strings.HasSuffix(v.ObjectGVK.Group, ".istio.io") {
+			continue
+		}
+		items = append(items, istioConfigItem{Kind: v.ObjectGVK.Kind, APIVersion: v.ObjectGVK.Group + "/" + v.ObjectGVK.Version,
+			Namespace: v.Namespace, Name: v.Name, Validation: v})
+	}
+	writeJSON(w, map[string]any{"namespace": ns, "items": items})
+}

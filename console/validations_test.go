@@ -82,6 +82,25 @@ func TestValidationsAPI(t *testing.T) {
 			t.Errorf("%d %v", code, body)
 		}
 	})
+	t.Run("the Istio config list carries each object's validation", func(t *testing.T) {
+		code, body := getJSON(t, ts.URL+"/api/namespaces/bookinfo/istio")
+		if code != 200 {
+			t.Fatalf("%d %v", code, body)
+		}
+		items := body["items"].([]any)
+		kinds := map[string]int{}
+		for _, it := range items {
+			m := it.(map[string]any)
+			kinds[m["kind"].(string)]++
+			v := m["validation"].(map[string]any)
+			if m["name"] == "reviews-canary" && len(v["checks"].([]any)) != 1 {
+				t.Errorf("reviews-canary: %v", v)
+			}
+		}
+		if kinds["VirtualService"] != 6 || kinds["DestinationRule"] != 4 || kinds["Gateway"] != 1 || kinds["PeerAuthentication"] != 1 || kinds["Service"] != 0 {
+			t.Errorf("kinds %v", kinds)
+		}
+	})
 	t.Run("a namespace with PromQL in it is a 400", func(t *testing.T) {
 		code, _ := getJSON(t, ts.URL+"/api/istio/validations?namespaces="+urlEscape(`a"}`))
 		if code != 400 {
