@@ -73,25 +73,7 @@ func TestMTLS(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatal(errs)
 			}
-			got := Run(inventory.NewSnapshot(objects), Options{NoAutoMTLS: tc.noAutoMTLS})
-			matched := make([]bool, len(got))
-			for _, w := range tc.wants {
-				found := false
-				for i, f := range got {
-					if !matched[i] && f.Code == w.code && f.Name == w.name && f.Path == w.path {
-						matched[i], found = true, true
-						break
-					}
-				}
-				if !found {
-					t.Errorf("missing %s on %s at %s; got:%s", w.code, w.name, w.path, describe(got))
-				}
-			}
-			for i, f := range got {
-				if !matched[i] {
-					t.Errorf("unexpected:%s", describe([]Finding{f}))
-				}
-			}
+			assertFindings(t, Run(inventory.NewSnapshot(objects), Options{NoAutoMTLS: tc.noAutoMTLS}), tc.wants)
 		})
 	}
 }

@@ -289,28 +289,34 @@ spec:
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := run(t, tc.yaml)
-			matched := make([]bool, len(got))
-			for _, w := range tc.wants {
-				found := false
-				for i, f := range got {
-					if !matched[i] && f.Code == w.code && f.Name == w.name && f.Path == w.path {
-						matched[i], found = true, true
-						if f.Line == 0 || f.File == "" {
-							t.Errorf("%s on %s has no file:line", f.Code, f.Name)
-						}
-						break
-					}
-				}
-				if !found {
-					t.Errorf("missing %s on %s at %s; got:%s", w.code, w.name, w.path, describe(got))
-				}
-			}
-			for i, f := range got {
-				if !matched[i] {
-					t.Errorf("unexpected finding:%s", describe([]Finding{f}))
-				}
-			}
+			assertFindings(t, run(t, tc.yaml), tc.wants)
 		})
+	}
+}
+
+// assertFindings checks that got holds exactly the wanted findings, each
+// with a file and line.
+func assertFindings(t *testing.T, got []Finding, wants []want) {
+	t.Helper()
+	matched := make([]bool, len(got))
+	for _, w := range wants {
+		found := false
+		for i, f := range got {
+			if !matched[i] && f.Code == w.code && f.Name == w.name && f.Path == w.path {
+				matched[i], found = true, true
+				if f.Line == 0 || f.File == "" {
+					t.Errorf("%s on %s has no file:line", f.Code, f.Name)
+				}
+				break
+			}
+		}
+		if !found {
+			t.Errorf("missing %s on %s at %s; got:%s", w.code, w.name, w.path, describe(got))
+		}
+	}
+	for i, f := range got {
+		if !matched[i] {
+			t.Errorf("unexpected finding:%s", describe([]Finding{f}))
+		}
 	}
 }

@@ -20,30 +20,50 @@ type routeDest struct {
 }
 
 func routeDests(vs *apinetworking.VirtualService) [][]routeDest {
+	var tcp, tls [][]*apinetworking.RouteDestination
+	var httpDests [][]weighted
+	for _, r := range vs.Http {
+		var list []weighted
+		for _, d := range r.Route {
+			list = append(list, d)
+		}
+		httpDests = append(httpDests, list)
+	}
+	for _, r := range vs.Tcp {
+		tcp = append(tcp, r.Route)
+	}
+	for _, r := range vs.Tls {
+		tls = append(tls, r.Route)
+	}
+	out := destsOf("http", httpDests)
+	out = append(out, destsOf("tcp", asWeighted(tcp))...)
+	out = append(out, destsOf("tls", asWeighted(tls))...)
+	return out
+}
+
+// weighted is a route destination of any protocol.
+type weighted interface {
+	GetDestination() *apinetworking.Destination
+	GetWeight() int32
+}
+
+func asWeighted(routes [][]*apinetworking.RouteDestination) [][]weighted {
+	out := make([][]weighted, len(routes))
+	for i, r := range routes {
+		for _, d := range r {
+			out[i] = append(out[i], d)
+		}
+	}
+	return out
+}
+
+func destsOf(protocol string, routes [][]weighted) [][]routeDest {
 	var out [][]routeDest
-	for i, r := range vs.Http {
+	for i, r := range routes {
 		var list []routeDest
-		for j, d := range r.Route {
-			if d != nil && d.Destination != nil {
-				list = append(list, routeDest{fmt.Sprintf("spec/http[%d]/route[%d]", i, j), d.Destination, d.Weight, len(r.Route) == 1})
-			}
-		}
-		out = append(out, list)
-	}
-	for i, r := range vs.Tcp {
-		var list []routeDest
-		for j, d := range r.Route {
-			if d != nil && d.Destination != nil {
-				list = append(list, routeDest{fmt.Sprintf("spec/tcp[%d]/route[%d]", i, j), d.Destination, d.Weight, len(r.Route) == 1})
-			}
-		}
-		out = append(out, list)
-	}
-	for i, r := range vs.Tls {
-		var list []routeDest
-		for j, d := range r.Route {
-			if d != nil && d.Destination != nil {
-				list = append(list, routeDest{fmt.Sprintf("spec/tls[%d]/route[%d]", i, j), d.Destination, d.Weight, len(r.Route) == 1})
+		for j, d := range r {
+			if d != nil && d.GetDestination() != nil {
+				list = append(list, routeDest{fmt.Sprintf("spec/%s[%d]/route[%d]", protocol, i, j), d.GetDestination(), d.GetWeight(), len(r) == 1})
 			}
 		}
 		out = append(out, list)
