@@ -204,25 +204,79 @@ func readFile(path string) ([]*Object, []*LoadError) {
 	return Parse(path, b)
 }
 
-// Parse reads every document of a YAML or JSON stream named name.
+// Parse reads every document of a YAML or JSON stream named name. The
+// stream is cut at "---" lines first, so that a syntax error costs only its
+// own document: the rest is still read.
 func Parse(name string, b []byte) (objects []*Object, errs []*LoadError) {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	for {
+	for _, d := range splitDocuments(b) {
 		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return objects, errs
-		}
-		if err != nil {
-			// A syntax error ends the stream: the decoder cannot resync.
-			return objects, append(errs, &LoadError{File: name, Line: errorLine(err), Err: err})
+		if err := yaml.Unmarshal(d.text, &doc); err != nil {
+			at := d.line
+			if l := errorLine(err); l > 0 {
+				at = d.line + l - 1
+			}
+			errs = append(errs, &LoadError{File: name, Line: at, Err: errors.New(withoutLine(err.Error()))})
+			continue
 		}
 		if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
 			continue // an empty document, e.g. after a trailing ---
 		}
+		shiftLines(&doc, d.line-1)
 		o, e := parseNode(name, &doc)
 		objects, errs = append(objects, o...), append(errs, e...)
 	}
+	return objects, errs
+}
+
+// document is one YAML document of a stream and the line it starts on.
+type document struct {
+	text []byte
+	line int
+}
+
+// splitDocuments cuts a stream at its "---" separator lines.
+func splitDocuments(b []byte) []document {
+	var docs []document
+	start, startLine, line := 0, 1, 1
+	for i := 0; i <= len(b); i++ {
+		if i < len(b) && b[i] != '\n' {
+			continue
+		}
+		lineStart := i
+		for lineStart > 0 && b[lineStart-1] != '\n' {
+			lineStart--
+		}
+		if isSeparator(b[lineStart:i]) {
+			docs = append(docs, document{text: b[start:lineStart], line: startLine})
+			start, startLine = min(i+1, len(b)), line+1
+		}
+		line++
+	}
+	return append(docs, document{text: b[start:], line: startLine})
+}
+
+func isSeparator(l []byte) bool {
+	l = bytes.TrimRight(l, " \t\r")
+	return bytes.Equal(l, []byte("---")) || bytes.HasPrefix(l, []byte("--- "))
+}
+
+// shiftLines moves a document's line numbers to where it sits in its stream.
+func shiftLines(n *yaml.Node, by int) {
+	n.Line += by
+	for _, c := range n.Content {
+		shiftLines(c, by)
+	}
+}
+
+// withoutLine drops yaml.v3's "line N: " (relative to the document) from a
+// message whose line is reported separately.
+func withoutLine(msg string) string {
+	if i := strings.Index(msg, "line "); i >= 0 {
+		if j := strings.Index(msg[i:], ": "); j > 0 {
+			return msg[:i] + msg[i+j+2:]
+		}
+	}
+	return msg
 }
 
 // errorLine digs "line N" out of a yaml.v3 error.

@@ -89,6 +89,7 @@ func TestBadInputIsAnErrorWithFileAndLine(t *testing.T) {
 		{"no kind", "apiVersion: v1\nmetadata: {name: x}\n", "kind are required", 1, 0},
 		{"not a mapping", "- just\n- a list\n", "not a Kubernetes object", 1, 0},
 		{"a spec of the wrong shape, then a good object", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\nspec: {hosts: 7}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n", "VirtualService v", 1, 1},
+		{"a syntax error costs only its own document", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\nkind: [broken\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: c}\n", "did not find", 5, 2},
 		{"a List", "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Namespace\n    metadata: {name: a}\n  - apiVersion: v1\n    kind: Namespace\n    metadata: {name: b}\n", "", 0, 2},
 	}
 	for _, c := range cases {
