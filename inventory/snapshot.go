@@ -8,6 +8,21 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
+// Source gives the inventory as it is now: files (Static) or a cluster
+// (package inventory/cluster).
+type Source interface {
+	Snapshot() *Snapshot
+}
+
+// Static is an inventory that does not change, e.g. read from files.
+type Static struct{ snap *Snapshot }
+
+// NewStatic serves snap.
+func NewStatic(snap *Snapshot) *Static { return &Static{snap: snap} }
+
+// Snapshot implements Source.
+func (s *Static) Snapshot() *Snapshot { return s.snap }
+
 // Snapshot is the inventory at one moment, indexed for lookups by
 // namespace, kind and labels.
 type Snapshot struct {

@@ -1,4 +1,4 @@
-package inventory
+package cluster
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+
+	"github.com/meshlens/meshlens/inventory"
 )
 
 // TestKubernetesAndFilesAgree puts bookinfo's manifests in client-go's fake
@@ -22,15 +24,15 @@ func TestKubernetesAndFilesAgree(t *testing.T) {
 	// bookmarks, which client-go's informers now ask for; a real API
 	// server does. Plain lists for the fake.
 	t.Setenv("KUBE_FEATURE_WatchListClient", "false")
-	b, err := os.ReadFile("../simulate/bookinfo.yaml")
+	b, err := os.ReadFile("../../simulate/bookinfo.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	objects, errs := Parse("bookinfo.yaml", b)
+	objects, errs := inventory.Parse("bookinfo.yaml", b)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	fromFiles := NewSnapshot(objects)
+	fromFiles := inventory.NewSnapshot(objects)
 
 	var kubeObjs []runtime.Object
 	istio := istiofake.NewSimpleClientset()
@@ -55,7 +57,7 @@ func TestKubernetesAndFilesAgree(t *testing.T) {
 	}
 	fromCluster := k.Snapshot()
 
-	summary := func(s *Snapshot) []string {
+	summary := func(s *inventory.Snapshot) []string {
 		var out []string
 		for _, o := range s.Objects {
 			out = append(out, o.Group+"/"+o.Kind+" "+o.Namespace+"/"+o.Name)
@@ -86,7 +88,7 @@ func boolWord(b bool, yes, no string) string {
 	return no
 }
 
-func names(ws []*Workload) string {
+func names(ws []*inventory.Workload) string {
 	var out []string
 	for _, w := range ws {
 		out = append(out, w.Name)

@@ -1,4 +1,7 @@
-package inventory
+// Package cluster keeps the inventory of a running cluster with client-go
+// informers. It lives apart from the file loader so that the loader stays
+// small (and fast to fuzz).
+package cluster
 
 import (
 	"context"
@@ -10,21 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshlens/meshlens/inventory"
 )
-
-// Source gives the inventory as it is now.
-type Source interface {
-	Snapshot() *Snapshot
-}
-
-// Static is an inventory that does not change, e.g. read from files.
-type Static struct{ snap *Snapshot }
-
-// NewStatic serves snap.
-func NewStatic(snap *Snapshot) *Static { return &Static{snap: snap} }
-
-// Snapshot implements Source.
-func (s *Static) Snapshot() *Snapshot { return s.snap }
 
 // Kubernetes keeps the inventory of a cluster with client-go informers:
 // one watch per kind, lists served from memory.
@@ -32,7 +23,7 @@ type Kubernetes struct {
 	kube  informers.SharedInformerFactory
 	istio istioinformers.SharedInformerFactory
 	// listers, in the order objects are listed.
-	listers []func() ([]*Object, error)
+	listers []func() ([]*inventory.Object, error)
 }
 
 // NewKubernetes watches the cluster through the two clientsets.
@@ -45,12 +36,12 @@ func NewKubernetes(kube kubernetes.Interface, istio istioclient.Interface, resyn
 	net, sec := k.istio.Networking().V1(), k.istio.Security().V1()
 	all := labels.Everything()
 	add := func(group, kind string, list func() ([]any, error)) {
-		k.listers = append(k.listers, func() ([]*Object, error) {
+		k.listers = append(k.listers, func() ([]*inventory.Object, error) {
 			items, err := list()
 			if err != nil {
 				return nil, fmt.Errorf("list %s: %w", kind, err)
 			}
-			out := make([]*Object, 0, len(items))
+			out := make([]*inventory.Object, 0, len(items))
 			for _, it := range items {
 				out = append(out, fromCluster(group, kind, it))
 			}
@@ -96,9 +87,9 @@ type named interface {
 	GetNamespace() string
 }
 
-func fromCluster(group, kind string, item any) *Object {
+func fromCluster(group, kind string, item any) *inventory.Object {
 	n := item.(named)
-	return &Object{Group: group, Version: "v1", Kind: kind, Namespace: n.GetNamespace(), Name: n.GetName(),
+	return &inventory.Object{Group: group, Version: "v1", Kind: kind, Namespace: n.GetNamespace(), Name: n.GetName(),
 		File: "kubernetes", Typed: item}
 }
 
@@ -128,9 +119,9 @@ func (k *Kubernetes) Shutdown() {
 	k.istio.Shutdown()
 }
 
-// Snapshot implements Source: the objects the informers hold now.
-func (k *Kubernetes) Snapshot() *Snapshot {
-	var objects []*Object
+// Snapshot implements inventory.Source: the objects the informers hold now.
+func (k *Kubernetes) Snapshot() *inventory.Snapshot {
+	var objects []*inventory.Object
 	for _, list := range k.listers {
 		items, err := list()
 		if err != nil {
@@ -138,5 +129,5 @@ func (k *Kubernetes) Snapshot() *Snapshot {
 		}
 		objects = append(objects, items...)
 	}
-	return NewSnapshot(objects)
+	return inventory.NewSnapshot(objects)
 }
