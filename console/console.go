@@ -19,6 +19,7 @@ import (
 
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/validate"
 )
 
 // Server holds the console's handlers and what they need.
@@ -190,6 +191,14 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, o graph.Opti
 		}
 		writeError(w, code, err.Error())
 		return
+	}
+	if s.validations != nil && o.Inventory != nil {
+		findings := validate.Run(o.Inventory, s.validations.options)
+		marks := map[string]string{}
+		for svc, sev := range validate.ByService(o.Inventory, findings, s.validations.options) {
+			marks[svc] = string(sev)
+		}
+		g.MarkValidations(marks)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if err := g.WriteJSON(w, ""); err != nil {

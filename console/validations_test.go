@@ -116,3 +116,36 @@ func TestValidationsAPI(t *testing.T) {
 		}
 	})
 }
+
+func TestGraphNodesCarryValidation(t *testing.T) {
+	b, err := os.ReadFile("../simulate/bookinfo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: details-v9, namespace: bookinfo}\nspec:\n  host: details\n  subsets: [{name: v9, labels: {version: v9}}]\n"
+	objects, errs := inventory.Parse("bookinfo.yaml", append(b, extra...))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	snap := inventory.NewSnapshot(objects)
+	srv := New(graph.NewBuilder(&manyEdges{}, nil), nil).WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, nil)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	code, body := getJSON(t, ts.URL+"/api/namespaces/graph?namespaces=bookinfo&graphType=workload&injectServiceNodes=true")
+	if code != 200 {
+		t.Fatalf("%d %v", code, body)
+	}
+	marked := 0
+	for _, n := range body["elements"].(map[string]any)["nodes"].([]any) {
+		d := n.(map[string]any)["data"].(map[string]any)
+		if d["validation"] != nil {
+			marked++
+			if d["nodeType"] != "service" || d["service"] != "details" || d["validation"] != "error" {
+				t.Errorf("node %v", d)
+			}
+		}
+	}
+	if marked != 1 {
+		t.Errorf("%d nodes carry a validation, want the details service", marked)
+	}
+}

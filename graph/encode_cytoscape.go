@@ -49,6 +49,7 @@ type cyNodeData struct {
 	IsOutside      bool            `json:"isOutside,omitempty"`
 	IsIdle         bool            `json:"isIdle,omitempty"`
 	HasMissingSC   bool            `json:"hasMissingSC,omitempty"`
+	Validation     string          `json:"validation,omitempty"`
 	IsServiceEntry *cyServiceEntry `json:"isServiceEntry,omitempty"`
 }
 
@@ -212,7 +213,7 @@ func (g *Graph) cytoscape() cyGraph {
 			ID: n.ID, Parent: n.Parent, Cluster: n.Cluster, Namespace: n.Namespace, NodeType: string(n.Kind),
 			Workload: n.Workload, App: n.App, Version: n.Version, Service: n.Service,
 			Traffic: nodeTraffic(n), IsBox: n.Box, IsRoot: n.IsRoot && n.Kind != KindBox, IsOutside: n.IsOutside && n.Kind != KindBox,
-			IsIdle: n.IsIdle, HasMissingSC: n.HasMissingSidecar,
+			IsIdle: n.IsIdle, HasMissingSC: n.HasMissingSidecar, Validation: n.Validation,
 		}
 		services := append([]ServiceName(nil), n.DestServices...)
 		sort.Slice(services, func(i, j int) bool {

@@ -76,7 +76,10 @@ type Node struct {
 	IsIdle bool
 	// HasMissingSidecar: the workload runs without an Istio proxy.
 	HasMissingSidecar bool
-	IsServiceEntry    *ServiceEntry
+	// Validation is the worst severity of the Istio config findings about
+	// the node's service ("error", "warning", "info"), or empty.
+	Validation     string
+	IsServiceEntry *ServiceEntry
 	// Box is the box kind ("app", "namespace", "cluster") of a box node;
 	// Parent the ID of the box around a node.
 	Box    string
@@ -217,6 +220,16 @@ func (g *Graph) removeNode(n *Node) {
 	for id, e := range g.edges {
 		if e.Source == n || e.Dest == n {
 			delete(g.edges, id)
+		}
+	}
+}
+
+// MarkValidations sets each service node's Validation from severities by
+// "namespace/name" of service.
+func (g *Graph) MarkValidations(byService map[string]string) {
+	for _, n := range g.nodes {
+		if n.Kind == KindService {
+			n.Validation = byService[n.Namespace+"/"+n.Service]
 		}
 	}
 }

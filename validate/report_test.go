@@ -83,3 +83,11 @@ func TestReportsMatchGoldenFiles(t *testing.T) {
 		}
 	})
 }
+
+func TestByService(t *testing.T) {
+	snap, _ := inventory.Load([]string{"testdata/broken.yaml"}, nil)
+	got := ByService(snap, Run(snap, Options{}), Options{})
+	if len(got) != 1 || got["shop/cart"] != Error {
+		t.Errorf("by service %v, want shop/cart: error only (payments is no service)", got)
+	}
+}
