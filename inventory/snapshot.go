@@ -196,3 +196,11 @@ func (s *Snapshot) WorkloadsIn(ns string, selector map[string]string) []*Workloa
 func (s *Snapshot) ServiceWorkloads(svc *Service) []*Workload {
 	return s.WorkloadsIn(svc.Namespace, svc.Selector)
 }
+
+// NamespaceLabels returns the labels of namespace ns, if it was read.
+func (s *Snapshot) NamespaceLabels(ns string) map[string]string {
+	if n := s.namespaces[ns]; n != nil {
+		return n.Labels
+	}
+	return nil
+}

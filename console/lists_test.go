@@ -1,0 +1,79 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/inventory"
+	"github.com/meshlens/meshlens/validate"
+)
+
+func TestLists(t *testing.T) {
+	b, err := os.ReadFile("../simulate/bookinfo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, _ := inventory.Parse("bookinfo.yaml", b)
+	snap := inventory.NewSnapshot(objects)
+	srv := New(graph.NewBuilder(&seenQueries{}, nil), nil).WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, nil)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	get := func(path string, into any) int {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return resp.StatusCode
+	}
+	t.Run("namespaces", func(t *testing.T) {
+		var list []namespaceItem
+		if code := get("/api/namespaces", &list); code != 200 || len(list) != 2 || list[0].Name != "bookinfo" || list[0].Labels["istio-injection"] != "enabled" {
+			t.Errorf("%d %+v", code, list)
+		}
+	})
+	t.Run("workloads with their sidecars", func(t *testing.T) {
+		var body struct{ Workloads []workloadItem }
+		if code := get("/api/namespaces/bookinfo/workloads", &body); code != 200 || len(body.Workloads) != 7 {
+			t.Fatalf("%d %+v", code, body)
+		}
+		for _, w := range body.Workloads {
+			if !w.IstioSidecar || !w.AppLabel || !w.VersionLabel || w.Type != "Deployment" {
+				t.Errorf("%+v", w)
+			}
+		}
+	})
+	t.Run("services with the workloads behind them", func(t *testing.T) {
+		var body struct{ Services []serviceItem }
+		get("/api/namespaces/bookinfo/services", &body)
+		found := false
+		for _, s := range body.Services {
+			if s.Name == "reviews" {
+				found = len(s.Workloads) == 3 && s.IstioSidecar
+			}
+		}
+		if len(body.Services) != 5 || !found {
+			t.Errorf("%+v", body.Services)
+		}
+	})
+	t.Run("apps with their versions", func(t *testing.T) {
+		var body struct{ Applications []appItem }
+		get("/api/namespaces/bookinfo/apps", &body)
+		if len(body.Applications) != 5 || body.Applications[4].Name != "reviews" || len(body.Applications[4].Workloads) != 3 {
+			t.Errorf("%+v", body.Applications)
+		}
+	})
+	t.Run("an unknown namespace is a 404", func(t *testing.T) {
+		var e errorBody
+		if code := get("/api/namespaces/nowhere/workloads", &e); code != 404 || e.Code != 404 {
+			t.Errorf("%d %+v", code, e)
+		}
+	})
+}
