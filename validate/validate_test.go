@@ -155,6 +155,27 @@ spec:
   http:
     - route:
         - destination: {host: reviews, subset: v4}`, []want{{"KIA1107", "v4", "spec/http[0]/route[0]/destination/subset"}}},
+		{"KIA1107 a subset whose only rule is not exported to the VirtualService's namespace", `
+apiVersion: v1
+kind: Namespace
+metadata: {name: other}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: private-details, namespace: bookinfo}
+spec:
+  host: details
+  exportTo: ["."]
+  subsets: [{name: canary, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: from-afar, namespace: other}
+spec:
+  hosts: [afar.example]
+  http:
+    - route:
+        - destination: {host: details.bookinfo.svc.cluster.local, subset: canary}`, []want{{"KIA1107", "from-afar", "spec/http[0]/route[0]/destination/subset"}}},
 		{"KIA0202 and KIA0209 a rule for a missing host with a subset without labels", `
 apiVersion: networking.istio.io/v1
 kind: DestinationRule

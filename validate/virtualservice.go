@@ -71,27 +71,44 @@ func destsOf(protocol string, routes [][]weighted) [][]routeDest {
 	return out
 }
 
-// subsetIndex maps a host's FQDN to its DestinationRules' subsets, and to
-// the rules themselves.
-type subsetIndex struct {
-	subsets map[string]map[string]bool
-	rules   map[string][]string
+// subsetIndex maps a host's FQDN to its DestinationRules, each with its
+// subsets and the namespaces it is exported to.
+type subsetIndex map[string][]indexedRule
+
+type indexedRule struct {
+	name    string
+	subsets map[string]bool
+	visible []string
+}
+
+// lookup tells whether a rule visible from ns defines subset for host, and
+// names the rules visible from ns for the host.
+func (idx subsetIndex) lookup(host, subset, ns string) (bool, []string) {
+	var names []string
+	for _, r := range idx[host] {
+		if !visibleFrom(r.visible, ns) {
+			continue
+		}
+		names = append(names, r.name)
+		if r.subsets[subset] {
+			return true, names
+		}
+	}
+	return false, names
 }
 
 func (v *validation) subsets() subsetIndex {
-	idx := subsetIndex{subsets: map[string]map[string]bool{}, rules: map[string][]string{}}
+	idx := subsetIndex{}
 	for _, o := range v.snap.Of("DestinationRule") {
 		dr := o.Typed.(*networkingv1.DestinationRule)
 		host := v.registry.fqdn(dr.Spec.Host, o.Namespace)
-		if idx.subsets[host] == nil {
-			idx.subsets[host] = map[string]bool{}
-		}
-		idx.rules[host] = append(idx.rules[host], o.Name)
+		r := indexedRule{name: o.Namespace + "/" + o.Name, subsets: map[string]bool{}, visible: visibility(dr.Spec.ExportTo, o.Namespace)}
 		for _, s := range dr.Spec.Subsets {
 			if s != nil {
-				idx.subsets[host][s.Name] = true
+				r.subsets[s.Name] = true
 			}
 		}
+		idx[host] = append(idx[host], r)
 	}
 	return idx
 }
@@ -135,8 +152,8 @@ func (v *validation) virtualServices() {
 				}
 				fqdn := v.registry.fqdn(host, o.Namespace)
 				if s := rd.dest.Subset; s != "" {
-					if !subsets.subsets[fqdn][s] {
-						if rules := subsets.rules[fqdn]; len(rules) > 0 {
+					if found, rules := subsets.lookup(fqdn, s, o.Namespace); !found {
+						if len(rules) > 0 {
 							v.add(KIA1107, o, rd.path+"/destination/subset", "subset %q not found in DestinationRule %s", s, strings.Join(rules, ", "))
 						} else {
 							v.add(KIA1107, o, rd.path+"/destination/subset", "subset %q: no DestinationRule defines subsets for %s", s, host)
