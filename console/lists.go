@@ -25,6 +25,8 @@ type workloadItem struct {
 	VersionLabel        bool              `json:"versionLabel"`
 	IstioSidecar        bool              `json:"istioSidecar"`
 	ServiceAccountNames []string          `json:"serviceAccountNames"`
+	DesiredReplicas     int32             `json:"desiredReplicas"`
+	AvailableReplicas   int32             `json:"availableReplicas"`
 }
 
 type serviceItem struct {
@@ -99,7 +101,8 @@ func (s *Server) workloadList(w http.ResponseWriter, r *http.Request) {
 		_, app := wl.Labels["app"]
 		_, version := wl.Labels["version"]
 		out = append(out, workloadItem{Name: wl.Name, Type: wl.Kind, Labels: wl.Labels, AppLabel: app, VersionLabel: version,
-			IstioSidecar: wl.Sidecar, ServiceAccountNames: []string{wl.ServiceAccount}})
+			IstioSidecar: wl.Sidecar, ServiceAccountNames: []string{wl.ServiceAccount},
+			DesiredReplicas: wl.DesiredReplicas, AvailableReplicas: wl.AvailableReplicas})
 	}
 	writeJSON(w, map[string]any{"namespace": namespaceItem{Name: ns}, "workloads": out})
 }

@@ -45,7 +45,7 @@ func TestLists(t *testing.T) {
 			t.Fatalf("%d %+v", code, body)
 		}
 		for _, w := range body.Workloads {
-			if !w.IstioSidecar || !w.AppLabel || !w.VersionLabel || w.Type != "Deployment" {
+			if !w.IstioSidecar || !w.AppLabel || !w.VersionLabel || w.Type != "Deployment" || w.DesiredReplicas != 1 || w.AvailableReplicas != 0 {
 				t.Errorf("%+v", w)
 			}
 		}

@@ -47,7 +47,10 @@ type Workload struct {
 	// App and Version from app / app.kubernetes.io/name /
 	// service.istio.io/canonical-name and version labels.
 	App, Version string
-	Object       *Object
+	// DesiredReplicas and AvailableReplicas: the workload's availability,
+	// from its spec and status (a bare pod: 1, and 1 when it runs).
+	DesiredReplicas, AvailableReplicas int32
+	Object                             *Object
 }
 
 // Service is a Kubernetes Service.
@@ -74,23 +77,31 @@ func NewSnapshot(objects []*Object) *Snapshot {
 			s.namespaces[o.Namespace] = nil
 		}
 		var tmpl *corev1.PodTemplateSpec
+		var desired, available int32 = 1, 0
 		switch t := o.Typed.(type) {
 		case *appsv1.Deployment:
 			tmpl = &t.Spec.Template
+			desired, available = replicas(t.Spec.Replicas), t.Status.AvailableReplicas
 		case *appsv1.StatefulSet:
 			tmpl = &t.Spec.Template
+			desired, available = replicas(t.Spec.Replicas), t.Status.AvailableReplicas
 		case *appsv1.DaemonSet:
 			tmpl = &t.Spec.Template
+			desired, available = t.Status.DesiredNumberScheduled, t.Status.NumberAvailable
 		case *appsv1.ReplicaSet:
 			if len(t.OwnerReferences) > 0 {
 				continue
 			}
 			tmpl = &t.Spec.Template
+			desired, available = replicas(t.Spec.Replicas), t.Status.AvailableReplicas
 		case *corev1.Pod:
 			if len(t.OwnerReferences) > 0 {
 				continue
 			}
 			tmpl = &corev1.PodTemplateSpec{ObjectMeta: t.ObjectMeta, Spec: t.Spec}
+			if t.Status.Phase == corev1.PodRunning {
+				available = 1
+			}
 		case *corev1.Service:
 			s.Services = append(s.Services, &Service{Name: o.Name, Namespace: o.Namespace, Selector: t.Spec.Selector, Ports: t.Spec.Ports, Object: o})
 			continue
@@ -98,6 +109,7 @@ func NewSnapshot(objects []*Object) *Snapshot {
 			continue
 		}
 		w := s.workload(o, tmpl)
+		w.DesiredReplicas, w.AvailableReplicas = desired, available
 		s.Workloads = append(s.Workloads, w)
 		s.byNS[w.Namespace] = append(s.byNS[w.Namespace], w)
 	}
@@ -203,4 +215,21 @@ func (s *Snapshot) NamespaceLabels(ns string) map[string]string {
 		return n.Labels
 	}
 	return nil
+}
+
+func replicas(r *int32) int32 {
+	if r == nil {
+		return 1 // Kubernetes's default
+	}
+	return *r
+}
+
+// SetAvailable records that n replicas of workload namespace/name run, for
+// inventories read from files that a simulator brings to life.
+func (s *Snapshot) SetAvailable(namespace, name string, n int32) {
+	for _, w := range s.byNS[namespace] {
+		if w.Name == name {
+			w.AvailableReplicas = n
+		}
+	}
 }

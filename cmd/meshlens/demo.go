@@ -210,6 +210,10 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 		logger.Error("the simulated mesh's manifests do not load", "component", "demo", "err", e)
 	}
 	snap := inventory.NewSnapshot(objects)
+	// The simulator runs one pod of every workload.
+	for _, w := range d.runner.Mesh().Workloads {
+		snap.SetAvailable(w.Namespace, w.Name, 1)
+	}
 	d.console.WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, reg)
 	d.web = d.webHandler(reg)
 	return d, nil

@@ -194,6 +194,7 @@ func TestDemo(t *testing.T) {
 			"/metrics":              "meshlens_store_scrape_targets",
 			"/api/istio/validations?namespaces=bookinfo": `"name":"reviews"`,
 			"/api/namespaces/graph?namespaces=bookinfo":  `"elements"`,
+			"/api/namespaces/bookinfo/workloads":         `"availableReplicas":1`,
 		} {
 			body := httpGet(t, web+path)
 			if !strings.Contains(body, want) {
