@@ -50,9 +50,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/istio/validations", s.istioValidations)
 	mux.HandleFunc("GET /api/namespaces/{namespace}/istio", s.istioConfigList)
 	mux.HandleFunc("GET /api/namespaces", s.namespaceList)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/workloads", s.workloadList)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/services", s.serviceList)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/apps", s.appList)
+	mux.HandleFunc("GET /api/namespaces/{namespace}/workloads", s.inNamespace(s.workloadList))
+	mux.HandleFunc("GET /api/namespaces/{namespace}/services", s.inNamespace(s.serviceList))
+	mux.HandleFunc("GET /api/namespaces/{namespace}/apps", s.inNamespace(s.appList))
 	mux.HandleFunc("GET /api/namespaces/{namespace}/istio/{kind}/{name}/validations", s.objectValidation)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, r.URL.Path))

@@ -70,29 +70,28 @@ func (s *Server) namespaceList(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, out)
 }
 
-// namespaceOf reads and checks the {namespace} of the path.
-func (s *Server) namespaceOf(w http.ResponseWriter, r *http.Request, snap *inventory.Snapshot) (string, bool) {
-	ns := r.PathValue("namespace")
-	if err := graph.ValidNamespace(ns); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return "", false
+// inNamespace serves list with the inventory and the {namespace} of the
+// path, once both are known to exist.
+func (s *Server) inNamespace(list func(http.ResponseWriter, *inventory.Snapshot, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		snap := s.snapshotOr404(w)
+		if snap == nil {
+			return
+		}
+		ns := r.PathValue("namespace")
+		if err := graph.ValidNamespace(ns); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if !snap.HasNamespace(ns) {
+			writeError(w, http.StatusNotFound, "namespace "+ns+" not found")
+			return
+		}
+		list(w, snap, ns)
 	}
-	if !snap.HasNamespace(ns) {
-		writeError(w, http.StatusNotFound, "namespace "+ns+" not found")
-		return "", false
-	}
-	return ns, true
 }
 
-func (s *Server) workloadList(w http.ResponseWriter, r *http.Request) {
-	snap := s.snapshotOr404(w)
-	if snap == nil {
-		return
-	}
-	ns, ok := s.namespaceOf(w, r, snap)
-	if !ok {
-		return
-	}
+func (s *Server) workloadList(w http.ResponseWriter, snap *inventory.Snapshot, ns string) {
 	out := []workloadItem{}
 	for _, wl := range snap.Workloads {
 		if wl.Namespace != ns {
@@ -107,15 +106,7 @@ func (s *Server) workloadList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"namespace": namespaceItem{Name: ns}, "workloads": out})
 }
 
-func (s *Server) serviceList(w http.ResponseWriter, r *http.Request) {
-	snap := s.snapshotOr404(w)
-	if snap == nil {
-		return
-	}
-	ns, ok := s.namespaceOf(w, r, snap)
-	if !ok {
-		return
-	}
+func (s *Server) serviceList(w http.ResponseWriter, snap *inventory.Snapshot, ns string) {
 	out := []serviceItem{}
 	for _, svc := range snap.Services {
 		if svc.Namespace != ns {
@@ -133,15 +124,7 @@ func (s *Server) serviceList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"namespace": namespaceItem{Name: ns}, "services": out})
 }
 
-func (s *Server) appList(w http.ResponseWriter, r *http.Request) {
-	snap := s.snapshotOr404(w)
-	if snap == nil {
-		return
-	}
-	ns, ok := s.namespaceOf(w, r, snap)
-	if !ok {
-		return
-	}
+func (s *Server) appList(w http.ResponseWriter, snap *inventory.Snapshot, ns string) {
 	apps := map[string]*appItem{}
 	for _, wl := range snap.Workloads {
 		if wl.Namespace != ns || wl.App == "" {

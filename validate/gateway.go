@@ -2,7 +2,6 @@ package validate
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -39,12 +38,7 @@ func (v *validation) gateways() {
 			}
 		}
 	}
-	keys := make([]string, 0, len(serving))
-	for k := range serving {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, key := range keys {
+	for _, key := range sortedKeys(serving) {
 		objs := serving[key]
 		distinct := map[*inventory.Object]bool{}
 		for _, o := range objs {

@@ -2,7 +2,6 @@ package validate
 
 import (
 	"fmt"
-	"sort"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
@@ -29,12 +28,7 @@ func (v *validation) serviceEntries() {
 			}
 		}
 	}
-	keys := make([]string, 0, len(defined))
-	for k := range defined {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, key := range keys {
+	for _, key := range sortedKeys(defined) {
 		uses := defined[key]
 		distinct := map[*inventory.Object]bool{}
 		protos := map[string]bool{}
