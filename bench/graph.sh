@@ -9,19 +9,14 @@ cd "$(dirname "$0")/.."
 make -s build
 BIN=./bin/meshlens
 SIZES=${SIZES:-"80:5 800:20 4000:50"}
-# Scrapes of 5,000 sidecars (1.5 million series) need more than 10s on 2 cores.
 REQUESTS=${REQUESTS:-20}
+# Scrapes of 5,000 sidecars (1.5 million series) need more than 10s on 2 cores.
 INTERVAL=${INTERVAL:-30s}
 SIM=127.0.0.1:${SIM_PORT:-17000}
 STORE=127.0.0.1:${STORE_PORT:-17090}
 WEB=127.0.0.1:${WEB_PORT:-17001}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
 
-metric() { curl -fsS "$1" | awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2; found = 1 } END { if (found) printf "%.0f\n", s }'; }
-wait_http() { for _ in $(seq 1 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "timeout: $1" >&2; return 1; }
 percentile() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; printf "%.3f", v[i] }'; }
 
 echo "| workloads | namespaces | nodes | edges | queries/graph | p50 s | p95 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB |"
@@ -67,7 +62,7 @@ for size in $SIZES; do
     "$(percentile 50 <"$work/times")" "$(percentile 95 <"$work/times")" \
     "$(awk -v b="$(wc -c <"$work/graph.json")" 'BEGIN { print b / 1024 }')" "$(awk -v b="$gz" 'BEGIN { print b / 1024 }')" \
     "$(awk -v a="$a0" -v b="$a1" -v n="$REQUESTS" 'BEGIN { print (b - a) / n / 1048576 }')" \
-    "$(awk '$1 == "VmHWM:" { printf "%.0f", $2 / 1024 }' "/proc/$serve/status")"
+    "$(rss_mib "$serve" VmHWM)"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()

@@ -13,16 +13,8 @@ INTERVAL=${INTERVAL:-15s}
 SIZES=${SIZES:-"800:20 4000:50"}   # services:namespaces (workloads = services * 1.25)
 SIM=127.0.0.1:${SIM_PORT:-17000}
 STORE=127.0.0.1:${STORE_PORT:-17090}
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
 
-metric() { # metric URL NAME: the sum of a metric's series in a /metrics page
-  curl -fsS "$1" | awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2; found = 1 } END { if (found) printf "%.0f\n", s }'
-}
-rss_mib() { awk -v k="$2:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
-wait_http() { for _ in $(seq 1 300); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "timeout: $1" >&2; return 1; }
 
 echo "| workloads | namespaces | targets | head series | samples/s ingested | store RSS MiB | store peak RSS MiB | store Go heap MiB |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -1,0 +1,22 @@
+# Helpers shared by the bench/ scripts; source it, don't run it.
+
+# metric URL NAME: the sum of a metric's series in a /metrics page.
+metric() {
+  curl -fsS "$1" | awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2; found = 1 } END { if (found) printf "%.0f\n", s }'
+}
+
+# wait_http URL: wait up to two minutes for URL to answer 2xx.
+wait_http() {
+  for _ in $(seq 1 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done
+  echo "timeout: $1" >&2
+  return 1
+}
+
+# rss_mib PID FIELD: a process's VmRSS or VmHWM in MiB.
+rss_mib() { awk -v k="$2:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+
+# Processes started by a script, stopped and reaped on exit with its work dir.
+pids=()
+work=$(mktemp -d)
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
