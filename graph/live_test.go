@@ -40,7 +40,7 @@ func startLive(t *testing.T, rate float64) *live {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(store.Options{DataDir: dir + "/tsdb", Config: cfg, ConfigText: yml, Logger: slog.New(slog.DiscardHandler)})
+	st, err := store.Open(store.Options{DataDir: dir + "/tsdb", Config: cfg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

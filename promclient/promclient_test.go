@@ -27,7 +27,7 @@ func storeWithOneSeries(t *testing.T) (*store.Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(store.Options{DataDir: t.TempDir(), Config: cfg, ConfigText: yml})
+	s, err := store.Open(store.Options{DataDir: t.TempDir(), Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,8 +41,6 @@ type Options struct {
 	// Config holds the scrape configuration (global and scrape_configs of
 	// Prometheus's own format); nil scrapes nothing.
 	Config *config.Config
-	// ConfigText is Config as the user wrote it, shown by /api/v1/status/config.
-	ConfigText string
 	// RemoteWriteReceiver serves /api/v1/write.
 	RemoteWriteReceiver bool
 	// ListenAddress is reported by the API (status/flags, target URLs).

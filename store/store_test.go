@@ -26,7 +26,7 @@ func startStore(t *testing.T, yml string, reg prometheus.Registerer) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(Options{DataDir: t.TempDir(), Config: cfg, ConfigText: yml, RemoteWriteReceiver: true, Registerer: reg})
+	s, err := Open(Options{DataDir: t.TempDir(), Config: cfg, RemoteWriteReceiver: true, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

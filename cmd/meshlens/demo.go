@@ -194,7 +194,7 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 		return nil, fmt.Errorf("scrape config: %w", err)
 	}
 	d.store, err = store.Open(store.Options{
-		DataDir: filepath.Join(d.dataDir, "tsdb"), Retention: c.retention, Config: cfg, ConfigText: yml,
+		DataDir: filepath.Join(d.dataDir, "tsdb"), Retention: c.retention, Config: cfg,
 		RemoteWriteReceiver: true, ListenAddress: d.storeL.Addr().String(), Version: version,
 		Flags:  map[string]string{"scrape-interval": c.scrapeInterval.String(), "data-dir": d.dataDir},
 		Logger: logger, Registerer: reg,

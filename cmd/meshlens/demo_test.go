@@ -297,3 +297,14 @@ func TestCommandLine(t *testing.T) {
 		})
 	}
 }
+
+// httpGetQuiet is httpGet for polling: an error is an empty body.
+func httpGetQuiet(url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}

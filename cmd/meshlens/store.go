@@ -38,18 +38,13 @@ func registerStore(app *kingpin.Application, commands map[string]func(context.Co
 }
 
 func runStore(ctx context.Context, c storeConfig, logger *slog.Logger, out io.Writer) error {
-	var (
-		cfg  *config.Config
-		text string
-		err  error
-	)
+	var cfg *config.Config
 	if c.configFile != "" {
 		b, err := os.ReadFile(c.configFile)
 		if err != nil {
 			return usageError{fmt.Errorf("--config.file: %w", err)}
 		}
-		text = string(b)
-		if cfg, err = config.Load(text, logger); err != nil {
+		if cfg, err = config.Load(string(b), logger); err != nil {
 			return usageError{fmt.Errorf("--config.file=%s: %w", c.configFile, err)}
 		}
 	}
@@ -59,7 +54,7 @@ func runStore(ctx context.Context, c storeConfig, logger *slog.Logger, out io.Wr
 	}
 	reg := newRegistry()
 	s, err := store.Open(store.Options{
-		DataDir: c.dataDir, Retention: c.retention, Config: cfg, ConfigText: text,
+		DataDir: c.dataDir, Retention: c.retention, Config: cfg,
 		RemoteWriteReceiver: c.remoteWrite, ListenAddress: l.Addr().String(), Version: version,
 		Logger: logger, Registerer: reg,
 		Flags: map[string]string{"config.file": c.configFile, "storage.tsdb.path": c.dataDir, "storage.tsdb.retention.time": c.retention.String()},

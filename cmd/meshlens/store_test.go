@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStoreCommand(t *testing.T) {
+	t.Run("a config that does not parse is a usage error naming the file", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "bad.yml")
+		os.WriteFile(bad, []byte("scrape_configs: [{job_name: 7, static_configs: nope}]\n"), 0o644)
+		var out, errOut strings.Builder
+		code := meshlens([]string{"store", "--config.file", bad, "--web.listen-address", "127.0.0.1:0", "--storage.tsdb.path", t.TempDir()}, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), "bad.yml") {
+			t.Errorf("exit %d, stderr %q", code, errOut.String())
+		}
+	})
+	t.Run("it serves the Prometheus API until stopped", func(t *testing.T) {
+		addr := freeAddress(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		var out strings.Builder
+		go func() {
+			done <- runStore(ctx, storeConfig{dataDir: t.TempDir(), retention: time.Hour, listenAddr: addr, remoteWrite: true}, slog.New(slog.DiscardHandler), &out)
+		}()
+		waitFor(t, "the store to be ready", 10*time.Second, func() bool {
+			body := httpGetQuiet("http://" + addr + "/-/ready")
+			return strings.Contains(body, "Ready")
+		})
+		if body := httpGet(t, "http://"+addr+"/api/v1/status/buildinfo"); !strings.Contains(body, `"version"`) {
+			t.Errorf("buildinfo: %s", body)
+		}
+		if body := httpGet(t, "http://"+addr+"/metrics"); !strings.Contains(body, "meshlens_build_info") || !strings.Contains(body, "prometheus_tsdb_head_series") {
+			t.Errorf("/metrics lacks meshlens's or the TSDB's metrics")
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("store stopped with %v", err)
+		}
+	})
+}
