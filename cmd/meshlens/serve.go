@@ -36,32 +36,36 @@ func registerServe(app *kingpin.Application, commands map[string]func(context.Co
 	cmd.Flag("web.listen-address", "Address of the console.").Default("127.0.0.1:20001").StringVar(&c.listenAddr)
 	cmd.Flag("inventory.file", "Kubernetes/Istio YAML file or directory to serve validations from (repeatable).").StringsVar(&c.inventoryFiles)
 	commands["serve"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
-		q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheusURL, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval})
-		if err != nil {
-			return usageError{err}
-		}
-		l, err := listen("web.listen-address", c.listenAddr)
-		if err != nil {
-			return err
-		}
-		reg := newRegistry()
-		srv := console.New(graph.NewBuilder(q, reg), logger)
-		if len(c.inventoryFiles) > 0 {
-			snap, errs := inventory.Load(c.inventoryFiles, nil)
-			for _, e := range errs {
-				logger.Warn("inventory file not loaded", "component", "inventory", "err", e)
-			}
-			srv.WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, reg)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/api/", srv.Handler())
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Healthy.") })
-		mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Ready.") })
-		fmt.Fprintf(out, "meshlens serve: console API on http://%s/api/ against %s\n", l.Addr(), c.prometheusURL)
-		var g run.Group
-		addContext(&g, ctx)
-		addServer(&g, l, mux)
-		return g.Run()
+		return runServe(ctx, c, logger, out)
 	}
+}
+
+func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Writer) error {
+	q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheusURL, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval})
+	if err != nil {
+		return usageError{err}
+	}
+	l, err := listen("web.listen-address", c.listenAddr)
+	if err != nil {
+		return err
+	}
+	reg := newRegistry()
+	srv := console.New(graph.NewBuilder(q, reg), logger)
+	if len(c.inventoryFiles) > 0 {
+		snap, errs := inventory.Load(c.inventoryFiles, nil)
+		for _, e := range errs {
+			logger.Warn("inventory file not loaded", "component", "inventory", "err", e)
+		}
+		srv.WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, reg)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", srv.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Healthy.") })
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Ready.") })
+	fmt.Fprintf(out, "meshlens serve: console API on http://%s/api/ against %s\n", l.Addr(), c.prometheusURL)
+	var g run.Group
+	addContext(&g, ctx)
+	addServer(&g, l, mux)
+	return g.Run()
 }

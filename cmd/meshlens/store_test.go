@@ -44,3 +44,35 @@ func TestStoreCommand(t *testing.T) {
 		}
 	})
 }
+
+func TestServeCommand(t *testing.T) {
+	d, _ := runningDemo(t, testDemoConfig(""))
+	addr := freeAddress(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out strings.Builder
+	go func() {
+		done <- runServe(ctx, serveConfig{
+			prometheusURL: "http://" + d.storeL.Addr().String(), timeout: 10 * time.Second, listenAddr: addr,
+			inventoryFiles: []string{"../../simulate/bookinfo.yaml"},
+		}, slog.New(slog.DiscardHandler), &out)
+	}()
+	base := "http://" + addr
+	waitFor(t, "serve to answer", 10*time.Second, func() bool { return strings.Contains(httpGetQuiet(base+"/-/healthy"), "Healthy") })
+	waitFor(t, "a graph with bookinfo's edges", 30*time.Second, func() bool {
+		return strings.Contains(httpGetQuiet(base+"/api/namespaces/graph?namespaces=bookinfo&duration=5s&graphType=workload"), `"workload":"reviews-v2"`)
+	})
+	for path, want := range map[string]string{
+		"/api/namespaces": `"bookinfo"`,
+		"/api/istio/validations?namespaces=bookinfo": `"checks":[]`,
+		"/metrics": "meshlens_graph_queries_total",
+	} {
+		if body := httpGet(t, base+path); !strings.Contains(body, want) {
+			t.Errorf("%s: %.200s lacks %s", path, body, want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve stopped with %v", err)
+	}
+}
