@@ -76,3 +76,43 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("serve stopped with %v", err)
 	}
 }
+
+func TestGraphCommand(t *testing.T) {
+	d, _ := runningDemo(t, testDemoConfig(""))
+	prom := "http://" + d.storeL.Addr().String()
+	waitFor(t, "traffic in the store", 30*time.Second, func() bool {
+		var out, errOut strings.Builder
+		meshlens([]string{"graph", "--prometheus", prom, "--namespaces", "bookinfo", "--duration", "5s"}, &out, &errOut)
+		return strings.Contains(out.String(), "reviews-v2")
+	})
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"a table of edges", []string{"--namespaces", "bookinfo"}, 0, "productpage-v1 (bookinfo)", ""},
+		{"Kiali's JSON", []string{"--namespaces", "bookinfo", "-o", "json"}, 0, `"elements"`, ""},
+		{"DOT", []string{"--namespaces", "bookinfo", "-o", "dot", "--type", "app"}, 0, "digraph mesh", ""},
+		{"Mermaid", []string{"--namespaces", "bookinfo", "-o", "mermaid", "--type", "service"}, 0, "flowchart LR", ""},
+		{"a namespace with PromQL in it is refused", []string{"--namespaces", `x"}`}, 1, "", "not a namespace name"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut strings.Builder
+			args := append([]string{"graph", "--prometheus", prom, "--duration", "5s"}, tc.args...)
+			code := meshlens(args, &out, &errOut)
+			if code != tc.code || !strings.Contains(out.String(), tc.stdout) || !strings.Contains(errOut.String(), tc.stderr) {
+				t.Errorf("exit %d, stdout %.300q, stderr %q", code, out.String(), errOut.String())
+			}
+		})
+	}
+	t.Run("a Prometheus that is down is a clear error", func(t *testing.T) {
+		var out, errOut strings.Builder
+		code := meshlens([]string{"graph", "--prometheus", "http://" + freeAddress(t), "--namespaces", "bookinfo", "--timeout", "1s"}, &out, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), "prometheus unavailable") {
+			t.Errorf("exit %d, stderr %q", code, errOut.String())
+		}
+	})
+}
