@@ -116,3 +116,28 @@ func TestGraphCommand(t *testing.T) {
 		}
 	})
 }
+
+func TestSimulateCommand(t *testing.T) {
+	addr := freeAddress(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out strings.Builder
+	go func() {
+		done <- runSimulate(ctx, meshFlags{services: 12, namespaces: 2, seed: 4, metricsOnly: true, loadRate: 50}, addr, slog.New(slog.DiscardHandler), &out)
+	}()
+	base := "http://" + addr
+	waitFor(t, "the control API", 10*time.Second, func() bool { return strings.Contains(httpGetQuiet(base+"/api/simulate/targets"), "__metrics_path__") })
+	if n := strings.Count(httpGet(t, base+"/api/simulate/targets"), `"targets"`); n != 12+3+1 {
+		t.Errorf("%d targets, want 16 (12 services, 3 second versions, the gateway)", n)
+	}
+	if body := httpGet(t, base+"/metrics"); !strings.Contains(body, "meshlens_build_info") {
+		t.Errorf("/metrics: %.200s", body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("simulate stopped with %v", err)
+	}
+	if !strings.Contains(out.String(), "http_sd_configs") {
+		t.Errorf("simulate did not print a Prometheus config: %s", out.String())
+	}
+}
