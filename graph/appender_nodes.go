@@ -2,16 +2,53 @@ package graph
 
 import (
 	"strings"
+
+	apinetworking "istio.io/api/networking/v1alpha3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+
+	"github.com/meshlens/meshlens/inventory"
 )
 
-// appendServiceEntries marks service nodes that stand for hosts outside the
-// cluster (ServiceEntry hosts): one node per host.
-func appendServiceEntries(g *Graph) {
+// appendServiceEntries marks service nodes that stand for ServiceEntry
+// hosts. With an inventory, the hosts of one ServiceEntry fold into one node
+// named after it, with the entry's location; without one, any host outside
+// the cluster's domain is taken for an external entry of its own.
+func appendServiceEntries(g *Graph, inv *inventory.Snapshot) {
+	if inv != nil {
+		for _, o := range inv.Of("ServiceEntry") {
+			se := o.Typed.(*networkingv1.ServiceEntry)
+			var matched []*Node
+			for _, n := range g.Nodes() {
+				if n.Kind != KindService || n.IsServiceEntry != nil {
+					continue
+				}
+				for _, h := range se.Spec.Hosts {
+					if hostCovers(h, n.Service) {
+						matched = append(matched, n)
+						break
+					}
+				}
+			}
+			if len(matched) == 0 {
+				continue
+			}
+			location := "MESH_EXTERNAL"
+			if se.Spec.Location == apinetworking.ServiceEntry_MESH_INTERNAL {
+				location = "MESH_INTERNAL"
+			}
+			keep := matched[0]
+			keep.IsServiceEntry = &ServiceEntry{Location: location, Hosts: append([]string(nil), se.Spec.Hosts...)}
+			keep.Service, keep.Namespace = o.Name, o.Namespace
+			for _, other := range matched[1:] {
+				g.mergeInto(other, keep)
+			}
+		}
+	}
 	for _, n := range g.nodes {
 		if n.Kind != KindService || n.Service == PassthroughCluster || n.Service == BlackHoleCluster {
 			continue
 		}
-		if strings.Contains(n.Service, ".") && !strings.HasSuffix(n.Service, ".svc.cluster.local") {
+		if n.IsServiceEntry == nil && strings.Contains(n.Service, ".") && !strings.HasSuffix(n.Service, ".svc.cluster.local") {
 			n.IsServiceEntry = &ServiceEntry{Location: "MESH_EXTERNAL", Hosts: []string{n.Service}}
 		}
 	}
@@ -136,4 +173,55 @@ func addBoxes(g *Graph, by []string) {
 			}
 		}
 	}
+}
+
+// hostCovers tells whether a ServiceEntry host (maybe "*.example.com") covers host.
+func hostCovers(pattern, host string) bool {
+	if pattern == host {
+		return true
+	}
+	return strings.HasPrefix(pattern, "*.") && strings.HasSuffix(host, pattern[1:])
+}
+
+// mergeInto moves every edge of from to to, adding up edges that meet, and
+// drops from.
+func (g *Graph) mergeInto(from, to *Node) {
+	for id, e := range g.edges {
+		if e.Source != from && e.Dest != from {
+			continue
+		}
+		delete(g.edges, id)
+		src, dst := e.Source, e.Dest
+		if src == from {
+			src = to
+		}
+		if dst == from {
+			dst = to
+		}
+		key := nodeID(src.ID + ">" + dst.ID + ">" + e.Protocol)
+		into, ok := g.edges[key]
+		if !ok {
+			e.ID, e.Source, e.Dest = key, src, dst
+			g.edges[key] = e
+			continue
+		}
+		into.Rates.add(e.Rates)
+		for code, r := range e.Responses {
+			have := into.Responses[code]
+			if have == nil {
+				into.Responses[code] = r
+				continue
+			}
+			for k, v := range r.Flags {
+				have.Flags[k] += v
+			}
+			for k, v := range r.Hosts {
+				have.Hosts[k] += v
+			}
+		}
+		into.Throughput += e.Throughput
+		into.HasThroughput = into.HasThroughput || e.HasThroughput
+	}
+	delete(g.nodes, from.ID)
+	g.sumNodes()
 }

@@ -90,7 +90,7 @@ func TestAppenders(t *testing.T) {
 		ext.dst.workload, ext.service, ext.host = telemetry.Unknown, ServiceName{Cluster: "c", Namespace: "ns", Name: "api.example.com"}, "api.example.com"
 		pass.dst.workload, pass.service, pass.host = telemetry.Unknown, ServiceName{Cluster: "c", Namespace: "ns", Name: PassthroughCluster}, PassthroughCluster
 		b := buildFrom(TypeWorkload, false, []row{ext, pass})
-		appendServiceEntries(b.g)
+		appendServiceEntries(b.g, nil)
 		for _, n := range b.g.Nodes() {
 			switch n.Service {
 			case "api.example.com":
@@ -192,4 +192,48 @@ func TestInventoryAppenders(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestServiceEntriesFoldFromInventory(t *testing.T) {
+	objects, errs := inventory.Parse("se.yaml", []byte(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: payments-apis, namespace: ns}
+spec:
+  hosts: [api-1.pay.example, "*.cards.example"]
+  location: MESH_EXTERNAL
+  ports: [{number: 443, name: tls, protocol: TLS}]
+`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	external := func(host string, value float64) row {
+		r := fineRow("v1", value)
+		r.dst.workload, r.service, r.host = telemetry.Unknown, ServiceName{Cluster: "c", Namespace: "ns", Name: host}, host
+		return r
+	}
+	b := buildFrom(TypeWorkload, false, []row{external("api-1.pay.example", 2), external("eu.cards.example", 3), external("other.example.org", 1)})
+	appendServiceEntries(b.g, inventory.NewSnapshot(objects))
+	var entries []*Node
+	for _, n := range b.g.Nodes() {
+		if n.IsServiceEntry != nil {
+			entries = append(entries, n)
+		}
+	}
+	if len(entries) != 2 {
+		t.Fatalf("%d service entry nodes, want the folded payments-apis and other.example.org", len(entries))
+	}
+	for _, n := range entries {
+		switch n.Service {
+		case "payments-apis":
+			if len(n.IsServiceEntry.Hosts) != 2 || n.In.HTTP != 5 {
+				t.Errorf("payments-apis: hosts %v, %v requests/s in, want 2 hosts and 5", n.IsServiceEntry.Hosts, n.In.HTTP)
+			}
+		case "other.example.org":
+		default:
+			t.Errorf("unexpected entry node %s", n.Service)
+		}
+	}
+	if len(b.g.Edges()) != 2 {
+		t.Errorf("%d edges, want 2 (the two hosts of payments-apis merged)", len(b.g.Edges()))
+	}
 }

@@ -287,7 +287,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		appendSecurity(bld, j.rows)
 	}
 	if o.runs(AppendServiceEntry) {
-		appendServiceEntries(g)
+		appendServiceEntries(g, o.Inventory)
 	}
 	if o.runs(AppendDeadNode) {
 		removeDeadNodes(g)
