@@ -180,7 +180,7 @@ func (e *Emitter) prepare(f *flow) {
 	if f.dst != nil && !f.dst.NoSidecar {
 		dst = f.dst.peer(e.mesh)
 	}
-	mtls := f.src != nil && f.dst != nil && !f.src.NoSidecar && !f.dst.NoSidecar && e.mesh.MTLS(f.dst.Namespace)
+	mtls := e.mesh.mutualTLS(f.src, f.dst)
 	f.srcEx = exchange{reporter: telemetry.ReporterSource, source: src, destination: dst, service: f.service,
 		protocol: f.service.Protocol, flags: telemetry.NoFlags, security: telemetry.Unknown}
 	f.dstEx = exchange{reporter: telemetry.ReporterDestination, source: src, destination: dst, service: f.service,

@@ -36,7 +36,7 @@ func (m *Mesh) Manifests() []byte {
 			inject = "\n      annotations: {sidecar.istio.io/inject: \"false\"}"
 		}
 		port := 8080
-		if svc := serviceOf(m, w); svc != nil {
+		if svc := m.ServiceOf(w); svc != nil {
 			port = svc.Port
 		}
 		doc("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: %s, namespace: %s}\nspec:\n  selector:\n    matchLabels: {%s}\n  template:\n    metadata:\n      labels: {%s}%s\n    spec:\n      serviceAccountName: %s\n      containers:\n        - name: %s\n          ports: [{containerPort: %d}]",
@@ -52,13 +52,4 @@ func (m *Mesh) Manifests() []byte {
 			s.Name, s.Namespace, s.App, s.Protocol, s.Port)
 	}
 	return []byte(b.String())
-}
-
-func serviceOf(m *Mesh, w *Workload) *Service {
-	for _, s := range m.Services {
-		if !s.External && s.Namespace == w.Namespace && s.App == w.App {
-			return s
-		}
-	}
-	return nil
 }

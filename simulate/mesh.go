@@ -159,6 +159,23 @@ func (m *Mesh) Backends(s *Service) []*Workload {
 	return out
 }
 
+// ServiceOf is the in-mesh service in front of w, or nil.
+func (m *Mesh) ServiceOf(w *Workload) *Service {
+	for _, svc := range m.Services {
+		if !svc.External && svc.Namespace == w.Namespace && svc.App == w.App {
+			return svc
+		}
+	}
+	return nil
+}
+
+// mutualTLS tells whether traffic from src to dst (nil: outside the mesh,
+// or an external host) is mutual TLS: both have a sidecar and the
+// destination's namespace asks for it.
+func (m *Mesh) mutualTLS(src, dst *Workload) bool {
+	return src != nil && dst != nil && !src.NoSidecar && !dst.NoSidecar && m.MTLS(dst.Namespace)
+}
+
 // Workload finds a workload by namespace and name.
 func (m *Mesh) Workload(namespace, name string) *Workload {
 	for _, w := range m.Workloads {

@@ -143,7 +143,7 @@ func (s *Sim) startPod(p *pod) error {
 		}
 		p.adminAddr = addr
 	}
-	if s.protocolOf(w) == telemetry.ProtocolTCP {
+	if svc := s.mesh.ServiceOf(w); svc != nil && svc.Protocol == telemetry.ProtocolTCP {
 		l, err := s.listen()
 		if err != nil {
 			return err
@@ -155,16 +155,6 @@ func (s *Sim) startPod(p *pod) error {
 	addr, err := s.serve(http.HandlerFunc(p.serveHTTP))
 	p.appAddr = addr
 	return err
-}
-
-// protocolOf is the protocol of the service in front of w (HTTP when none is).
-func (s *Sim) protocolOf(w *Workload) string {
-	for _, svc := range s.mesh.Services {
-		if !svc.External && svc.Namespace == w.Namespace && svc.App == w.App {
-			return svc.Protocol
-		}
-	}
-	return telemetry.ProtocolHTTP
 }
 
 // Close stops every server and waits for their goroutines.
@@ -242,12 +232,6 @@ func (s *Sim) endpoint(svc *Service) (addr string, dst *pod) {
 	return p.appAddr, p
 }
 
-// mtls tells whether traffic from src to dst is mutual TLS: both have a
-// sidecar and the destination's namespace asks for it.
-func (s *Sim) mtls(src *pod, dst *pod) bool {
-	return src != nil && dst != nil && !src.workload.NoSidecar && !dst.workload.NoSidecar && s.mesh.MTLS(dst.workload.Namespace)
-}
-
 // timeoutHeader carries the caller's remaining time budget in milliseconds,
 // as grpc-timeout does, so that a slow workload deep in the mesh times out
 // its own caller's call rather than the whole chain at once.
@@ -306,7 +290,11 @@ func (p *pod) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	buf := &responseBuffer{header: http.Header{}}
 	p.serveApp(buf, r)
 	if p.sidecar != nil && !p.workload.Gateway {
-		e := p.inboundExchange(source, r)
+		protocol := telemetry.ProtocolHTTP
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			protocol = telemetry.ProtocolGRPC
+		}
+		e := p.inboundExchange(source, protocol)
 		switch {
 		case buf.code == 0: // the client went away before the app answered
 			e.code, e.flags = "0", "DC"
@@ -339,31 +327,20 @@ func grpcStatus(h http.Header, code int) string {
 	return "14" // UNAVAILABLE: no gRPC answer at all
 }
 
-func (p *pod) inboundExchange(source peer, r *http.Request) exchange {
-	svc := p.sim.serviceFor(p.workload)
+// inboundExchange is a request or connection as the destination sidecar
+// sees it: mutual TLS when the source sent its identity (it has a
+// sidecar) and this namespace asks for mTLS.
+func (p *pod) inboundExchange(source peer, protocol string) exchange {
 	e := exchange{
-		reporter: telemetry.ReporterDestination, source: source, destination: p.self, service: svc,
-		protocol: telemetry.ProtocolHTTP, flags: telemetry.NoFlags, security: telemetry.SecurityNone,
-	}
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
-		e.protocol = telemetry.ProtocolGRPC
+		reporter: telemetry.ReporterDestination, source: source, destination: p.self, service: p.sim.mesh.ServiceOf(p.workload),
+		protocol: protocol, flags: telemetry.NoFlags, security: telemetry.SecurityNone,
 	}
 	if source.Workload != telemetry.Unknown && p.sim.mesh.MTLS(p.workload.Namespace) {
 		e.security = telemetry.SecurityMutualTLS
 	} else {
-		e.source = e.source.withoutPrincipal()
-		e.destination = e.destination.withoutPrincipal()
+		e.source, e.destination = e.source.withoutPrincipal(), e.destination.withoutPrincipal()
 	}
 	return e
-}
-
-func (s *Sim) serviceFor(w *Workload) *Service {
-	for _, svc := range s.mesh.Services {
-		if !svc.External && svc.Namespace == w.Namespace && svc.App == w.App {
-			return svc
-		}
-	}
-	return nil
 }
 
 // serveApp is the application itself: faults first, then the calls it makes.
@@ -506,7 +483,11 @@ func (p *pod) outboundExchange(svc *Service, dst *pod) exchange {
 	if dst != nil && !dst.workload.NoSidecar {
 		e.destination = dst.self
 	}
-	if !p.sim.mtls(p, dst) {
+	var dstWorkload *Workload
+	if dst != nil {
+		dstWorkload = dst.workload
+	}
+	if !p.sim.mesh.mutualTLS(p.workload, dstWorkload) {
 		e.source = e.source.withoutPrincipal()
 		e.destination = e.destination.withoutPrincipal()
 	}
@@ -574,16 +555,7 @@ func (p *pod) serveTCP(conn net.Conn) {
 	if err != nil {
 		return
 	}
-	source := decodePeer(strings.TrimSuffix(line, "\n"))
-	e := exchange{
-		reporter: telemetry.ReporterDestination, source: source, destination: p.self,
-		service: p.sim.serviceFor(p.workload), flags: telemetry.NoFlags, security: telemetry.SecurityNone,
-	}
-	if source.Workload != telemetry.Unknown && p.sim.mesh.MTLS(p.workload.Namespace) {
-		e.security = telemetry.SecurityMutualTLS
-	} else {
-		e.source, e.destination = e.source.withoutPrincipal(), e.destination.withoutPrincipal()
-	}
+	e := p.inboundExchange(decodePeer(strings.TrimSuffix(line, "\n")), telemetry.ProtocolTCP)
 	var sent, received int64
 	defer func() {
 		if p.sidecar != nil {
