@@ -114,7 +114,12 @@ func TestDemo(t *testing.T) {
 	// Every workload but the gateway (which reports only as a source) and
 	// mongodb (TCP, no requests) answers HTTP.
 	httpWorkloads := len(mesh.Workloads) - 2
-	waitFor(t, "a rate for every workload", 30*time.Second, func() bool { return len(query(t, p, perWorkload)) == httpWorkloads })
+	// The TCP edge to mongodb is scraped from its own sidecar, at its own
+	// offset: wait for it too, not only for the HTTP workloads.
+	tcpEdges := `sum(rate(istio_tcp_connections_opened_total{reporter="destination"}[5s])) by (source_workload, destination_workload)`
+	waitFor(t, "a rate for every workload and the TCP edge", 30*time.Second, func() bool {
+		return len(query(t, p, perWorkload)) == httpWorkloads && len(edges(query(t, p, tcpEdges))) > 0
+	})
 
 	t.Run("every workload behind the gateway has a non-zero rate", func(t *testing.T) {
 		got := map[string]float64{}
@@ -135,7 +140,7 @@ func TestDemo(t *testing.T) {
 		}
 		got := edges(query(t, p, `sum(rate(istio_requests_total{reporter="source"}[5s])) by (source_workload, destination_workload)`))
 		assertSet(t, "HTTP edges", got, want)
-		got = edges(query(t, p, `sum(rate(istio_tcp_connections_opened_total{reporter="destination"}[5s])) by (source_workload, destination_workload)`))
+		got = edges(query(t, p, tcpEdges))
 		assertSet(t, "TCP edges", got, []string{"ratings-v1 -> mongodb-v1"})
 	})
 	t.Run("the gateway's requests equal productpage's within a scrape's worth", func(t *testing.T) {
