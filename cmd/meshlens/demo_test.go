@@ -117,8 +117,11 @@ func TestDemo(t *testing.T) {
 	// The TCP edge to mongodb is scraped from its own sidecar, at its own
 	// offset: wait for it too, not only for the HTTP workloads.
 	tcpEdges := `sum(rate(istio_tcp_connections_opened_total{reporter="destination"}[5s])) by (source_workload, destination_workload)`
-	waitFor(t, "a rate for every workload and the TCP edge", 30*time.Second, func() bool {
-		return len(query(t, p, perWorkload)) == httpWorkloads && len(edges(query(t, p, tcpEdges))) > 0
+	httpEdges := `sum(rate(istio_requests_total{reporter="source"}[5s])) by (source_workload, destination_workload)`
+	const bookinfoHTTPEdges = 7
+	waitFor(t, "a rate for every workload and every edge", 30*time.Second, func() bool {
+		return len(query(t, p, perWorkload)) == httpWorkloads && len(edges(query(t, p, tcpEdges))) > 0 &&
+			len(edges(query(t, p, httpEdges))) >= bookinfoHTTPEdges
 	})
 
 	t.Run("every workload behind the gateway has a non-zero rate", func(t *testing.T) {
@@ -138,7 +141,7 @@ func TestDemo(t *testing.T) {
 			"productpage-v1 -> reviews-v1", "productpage-v1 -> reviews-v2", "productpage-v1 -> reviews-v3",
 			"reviews-v2 -> ratings-v1", "reviews-v3 -> ratings-v1",
 		}
-		got := edges(query(t, p, `sum(rate(istio_requests_total{reporter="source"}[5s])) by (source_workload, destination_workload)`))
+		got := edges(query(t, p, httpEdges))
 		assertSet(t, "HTTP edges", got, want)
 		got = edges(query(t, p, tcpEdges))
 		assertSet(t, "TCP edges", got, []string{"ratings-v1 -> mongodb-v1"})
