@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/validate"
 )
@@ -31,7 +32,7 @@ type Server struct {
 	// validations, when set, serves Istio config validations.
 	validations *validations
 	// inventory, when set, tells graphs what runs (idle nodes, sidecars).
-	inventory InventorySource
+	inventory inventory.Source
 }
 
 // New serves graphs built by graphs.
@@ -183,7 +184,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, o graph.Opti
 		return
 	}
 	if s.inventory != nil {
-		o.Inventory = s.inventory()
+		o.Inventory = s.inventory.Snapshot()
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()

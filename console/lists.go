@@ -55,7 +55,7 @@ func (s *Server) snapshotOr404(w http.ResponseWriter) *inventory.Snapshot {
 		writeError(w, http.StatusNotFound, "no inventory is configured (meshlens serve --inventory.file, or the demo)")
 		return nil
 	}
-	return s.inventory()
+	return s.inventory.Snapshot()
 }
 
 func (s *Server) namespaceList(w http.ResponseWriter, _ *http.Request) {

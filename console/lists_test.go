@@ -19,7 +19,7 @@ func TestLists(t *testing.T) {
 	}
 	objects, _ := inventory.Parse("bookinfo.yaml", b)
 	snap := inventory.NewSnapshot(objects)
-	srv := New(graph.NewBuilder(&seenQueries{}, nil), nil).WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, nil)
+	srv := New(graph.NewBuilder(&seenQueries{}, nil), nil).WithInventory(inventory.NewStatic(snap), validate.Options{}, nil)
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	get := func(path string, into any) int {

@@ -13,20 +13,18 @@ import (
 	"github.com/meshlens/meshlens/validate"
 )
 
-// InventorySource returns the inventory as it is now.
-type InventorySource func() *inventory.Snapshot
-
-// validations serves Istio config validations from an inventory.
+// validations serves Istio config validations from the server's inventory.
 type validations struct {
-	source  InventorySource
 	options validate.Options
 	gauge   *prometheus.GaugeVec
 }
 
-// WithValidations serves /api/istio/validations from source, and exports
-// meshlens_validations{code,severity} to reg when reg is not nil.
-func (s *Server) WithValidations(source InventorySource, o validate.Options, reg prometheus.Registerer) *Server {
-	v := &validations{source: source, options: o, gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+// WithInventory gives the console what runs: it serves the lists and the
+// validations from source, and graphs use it for idle nodes, sidecars and
+// service entries. meshlens_validations{code,severity} goes to reg when reg
+// is not nil.
+func (s *Server) WithInventory(source inventory.Source, o validate.Options, reg prometheus.Registerer) *Server {
+	v := &validations{options: o, gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "meshlens_validations",
 		Help: "Istio configuration findings by KIA code and severity, as of the last validation.",
 	}, []string{"code", "severity"})}
@@ -64,8 +62,7 @@ type istioValidation struct {
 
 // run validates the inventory and returns a validation per object of the
 // namespaces (all when none are given).
-func (v *validations) run(namespaces []string) []istioValidation {
-	snap := v.source()
+func (v *validations) run(snap *inventory.Snapshot, namespaces []string) []istioValidation {
 	findings := validate.Run(snap, v.options)
 	v.gauge.Reset()
 	for _, f := range findings {
@@ -125,7 +122,7 @@ func (s *Server) istioValidations(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, map[string]any{"validations": s.validations.run(namespaces)})
+	writeJSON(w, map[string]any{"validations": s.validations.run(s.inventory.Snapshot(), namespaces)})
 }
 
 func (s *Server) objectValidation(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +135,7 @@ func (s *Server) objectValidation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	for _, v := range s.validations.run([]string{ns}) {
+	for _, v := range s.validations.run(s.inventory.Snapshot(), []string{ns}) {
 		if equalFoldKind(v.ObjectGVK.Kind, kind) && v.Name == name {
 			writeJSON(w, v)
 			return
@@ -179,7 +176,7 @@ func (s *Server) istioConfigList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	items := []istioConfigItem{}
-	for _, v := range s.validations.run([]string{ns}) {
+	for _, v := range s.validations.run(s.inventory.Snapshot(), []string{ns}) {
 		if !strings.HasSuffix(v.ObjectGVK.Group, ".istio.io") {
 			continue
 		}

@@ -37,7 +37,7 @@ func TestValidationsAPI(t *testing.T) {
 	}
 	snap := inventory.NewSnapshot(objects)
 	reg := prometheus.NewRegistry()
-	srv := New(graph.NewBuilder(&seenQueries{}, nil), nil).WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, reg)
+	srv := New(graph.NewBuilder(&seenQueries{}, nil), nil).WithInventory(inventory.NewStatic(snap), validate.Options{}, reg)
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 
@@ -128,7 +128,7 @@ func TestGraphNodesCarryValidation(t *testing.T) {
 		t.Fatal(errs)
 	}
 	snap := inventory.NewSnapshot(objects)
-	srv := New(graph.NewBuilder(&manyEdges{}, nil), nil).WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, nil)
+	srv := New(graph.NewBuilder(&manyEdges{}, nil), nil).WithInventory(inventory.NewStatic(snap), validate.Options{}, nil)
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	code, body := getJSON(t, ts.URL+"/api/namespaces/graph?namespaces=bookinfo&graphType=workload&injectServiceNodes=true")

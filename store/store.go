@@ -206,9 +206,6 @@ func (s *Store) Engine() *promql.Engine { return s.engine }
 // Queryable reads the TSDB, for queries inside the process.
 func (s *Store) Queryable() storage.Queryable { return s.db }
 
-// DB is the TSDB itself.
-func (s *Store) DB() *tsdb.DB { return s.db }
-
 // Gatherer gathers the metrics of Prometheus's own packages inside the store.
 func (s *Store) Gatherer() prometheus.Gatherer {
 	return prometheus.Gatherers{s.internal, s.apiMetrics}

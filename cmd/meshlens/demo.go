@@ -214,7 +214,7 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 	for _, w := range d.runner.Mesh().Workloads {
 		snap.SetAvailable(w.Namespace, w.Name, 1)
 	}
-	d.console.WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, reg)
+	d.console.WithInventory(inventory.NewStatic(snap), validate.Options{}, reg)
 	d.web = d.webHandler(reg)
 	return d, nil
 }

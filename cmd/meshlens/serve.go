@@ -56,7 +56,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 		for _, e := range errs {
 			logger.Warn("inventory file not loaded", "component", "inventory", "err", e)
 		}
-		srv.WithValidations(func() *inventory.Snapshot { return snap }, validate.Options{}, reg)
+		srv.WithInventory(inventory.NewStatic(snap), validate.Options{}, reg)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", srv.Handler())
