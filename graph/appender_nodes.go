@@ -92,7 +92,7 @@ func markRootsAndOutside(g *Graph, namespaces []string) {
 }
 
 // focus keeps the node of f and its neighbours.
-func focus(g *Graph, f *Focus) error {
+func focus(g *Graph, f *Focus) {
 	match := func(n *Node) bool {
 		if n.Namespace != f.Namespace {
 			return false
@@ -129,7 +129,6 @@ func focus(g *Graph, f *Focus) error {
 		}
 	}
 	g.sumNodes()
-	return nil
 }
 
 // addBoxes groups nodes into app, namespace and cluster boxes, innermost first.

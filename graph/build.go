@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ const (
 	AppendIdleNode       = "idleNode"
 	AppendSidecarsCheck  = "sidecarsCheck"
 )
+
+// knownAppenders are every appender a request may name.
+var knownAppenders = []string{AppendDeadNode, AppendIdleNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendSidecarsCheck, AppendThroughput}
 
 // DefaultAppenders run when the request names none.
 var DefaultAppenders = []string{AppendDeadNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendSidecarsCheck, AppendThroughput}
@@ -102,10 +106,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: throughputType %q; use request or response", ErrBadRequest, o.Throughput)
 	}
 	for _, a := range o.Appenders {
-		switch a {
-		case AppendDeadNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendThroughput, AppendIdleNode, AppendSidecarsCheck:
-		default:
-			return fmt.Errorf("%w: appender %q; known: %s", ErrBadRequest, a, strings.Join(DefaultAppenders, ", "))
+		if !slices.Contains(knownAppenders, a) {
+			return fmt.Errorf("%w: appender %q; known: %s", ErrBadRequest, a, strings.Join(knownAppenders, ", "))
 		}
 	}
 	for _, b := range o.BoxBy {
@@ -131,27 +133,13 @@ func (o *Options) validate() error {
 	return nil
 }
 
+// runs tells whether an appender runs: named by the request, or by default
+// when the request names none.
 func (o *Options) runs(appender string) bool {
-	list := o.Appenders
-	if list == nil {
-		list = DefaultAppenders
+	if o.Appenders == nil {
+		return slices.Contains(DefaultAppenders, appender)
 	}
-	for _, a := range list {
-		if a == appender {
-			return true
-		}
-	}
-	return false
-}
-
-// runsExplicitly tells whether the request named the appender itself.
-func (o *Options) runsExplicitly(appender string) bool {
-	for _, a := range o.Appenders {
-		if a == appender {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(o.Appenders, appender)
 }
 
 // Builder builds graphs from what a Querier answers.
@@ -205,86 +193,60 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		namespaces = []string{o.Focus.Namespace}
 	}
 
-	// Independent queries run in parallel, a few at a time.
-	type job struct {
-		expr telemetry.Expr
-		rows []row
+	// Independent queries run in parallel, a few at a time, the slowest
+	// (the duration histogram's) first.
+	var jobs []*job
+	add := func(name string, e telemetry.Expr) *job {
+		j := &job{name: name, expr: e}
+		jobs = append(jobs, j)
+		return j
 	}
-	jobs := map[string]*job{
-		"requests": {expr: requestsQuery(namespaces, window)},
-		"tcp":      {expr: tcpQuery(namespaces, window)},
-	}
+	var quantile, durationSum, durationCount, throughput, security *job
 	if o.runs(AppendResponseTime) {
 		if o.ResponseTime == "avg" {
-			jobs["durationSum"] = &job{expr: durationSumQuery(namespaces, window, "_sum")}
-			jobs["durationCount"] = &job{expr: durationSumQuery(namespaces, window, "_count")}
+			durationSum = add("durationSum", durationSumQuery(namespaces, window, "_sum"))
+			durationCount = add("durationCount", durationSumQuery(namespaces, window, "_count"))
 		} else {
-			jobs["durationQuantile"] = &job{expr: durationQuantileQuery(namespaces, window, quantileOf(o.ResponseTime))}
+			quantile = add("durationQuantile", durationQuantileQuery(namespaces, window, quantileOf(o.ResponseTime)))
 		}
 	}
+	requests := add("requests", requestsQuery(namespaces, window))
 	if o.runs(AppendThroughput) {
 		metric := telemetry.RequestBytes
 		if o.Throughput == "response" {
 			metric = telemetry.ResponseBytes
 		}
-		jobs["throughput"] = &job{expr: throughputQuery(namespaces, window, metric)}
+		throughput = add("throughput", throughputQuery(namespaces, window, metric))
 	}
 	if o.runs(AppendSecurityPolicy) {
-		jobs["security"] = &job{expr: securityQuery(namespaces, window)}
+		security = add("security", securityQuery(namespaces, window))
 	}
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.SetLimit(b.parallel)
-	// The slowest query (the duration histogram's) starts first.
-	order := []string{"durationQuantile", "durationSum", "durationCount", "requests", "throughput", "security", "tcp"}
-	scheduled := 0
-	for _, name := range order {
-		j := jobs[name]
-		if j == nil {
-			continue
-		}
-		scheduled++
-		q, err := j.expr.Query()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
-		eg.Go(func() error {
-			b.queries.Inc()
-			vec, err := b.querier.Query(ectx, q, o.QueryTime)
-			if err != nil {
-				return fmt.Errorf("%s query: %w", name, err)
-			}
-			j.rows = rows(vec)
-			return nil
-		})
-	}
-	if err := eg.Wait(); err != nil {
+	tcp := add("tcp", tcpQuery(namespaces, window))
+	if err := b.run(ctx, jobs, o.QueryTime); err != nil {
 		return nil, err
-	}
-	if scheduled != len(jobs) {
-		return nil, fmt.Errorf("graph: %d queries prepared, %d sent: a query is missing from the order", len(jobs), scheduled)
 	}
 	g.Queries = len(jobs)
 
 	bld := &builder{g: g, inject: o.InjectServiceNodes}
 	if o.Type == TypeService {
-		bld.learnFronts(jobs["requests"].rows)
+		bld.learnFronts(requests.rows)
 	}
-	bld.addRequests(jobs["requests"].rows)
-	bld.addTCP(jobs["tcp"].rows)
+	bld.addRequests(requests.rows)
+	bld.addTCP(tcp.rows)
 	bld.frozen = true
 	g.sumNodes()
 
-	if j := jobs["durationQuantile"]; j != nil {
-		appendQuantile(bld, j.rows, jobs["requests"].rows)
+	if quantile != nil {
+		appendQuantile(bld, quantile.rows, requests.rows)
 	}
-	if j := jobs["durationSum"]; j != nil {
-		appendAverage(bld, j.rows, jobs["durationCount"].rows)
+	if durationSum != nil {
+		appendAverage(bld, durationSum.rows, durationCount.rows)
 	}
-	if j := jobs["throughput"]; j != nil {
-		appendThroughput(bld, j.rows)
+	if throughput != nil {
+		appendThroughput(bld, throughput.rows)
 	}
-	if j := jobs["security"]; j != nil {
-		appendSecurity(bld, j.rows)
+	if security != nil {
+		appendSecurity(bld, security.rows)
 	}
 	if o.runs(AppendServiceEntry) {
 		appendServiceEntries(g, o.Inventory)
@@ -293,7 +255,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		removeDeadNodes(g)
 	}
 	if o.Inventory != nil {
-		if o.IdleNodes || o.runsExplicitly(AppendIdleNode) {
+		if o.IdleNodes || slices.Contains(o.Appenders, AppendIdleNode) {
 			appendIdleNodes(bld, o.Inventory, namespaces)
 		}
 		if o.runs(AppendSidecarsCheck) {
@@ -302,12 +264,39 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	markRootsAndOutside(g, namespaces)
 	if o.Focus != nil {
-		if err := focus(g, o.Focus); err != nil {
-			return nil, err
-		}
+		focus(g, o.Focus)
 	}
 	addBoxes(g, o.BoxBy)
 	return g, nil
+}
+
+// job is one PromQL query of a graph and, once run, its rows.
+type job struct {
+	name string
+	expr telemetry.Expr
+	rows []row
+}
+
+// run sends the jobs' queries, at most b.parallel at a time, in order.
+func (b *Builder) run(ctx context.Context, jobs []*job, at time.Time) error {
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(b.parallel)
+	for _, j := range jobs {
+		q, err := j.expr.Query()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		eg.Go(func() error {
+			b.queries.Inc()
+			vec, err := b.querier.Query(ectx, q, at)
+			if err != nil {
+				return fmt.Errorf("%s query: %w", j.name, err)
+			}
+			j.rows = rows(vec)
+			return nil
+		})
+	}
+	return eg.Wait()
 }
 
 // window is the rate window: the duration asked for, but never shorter
