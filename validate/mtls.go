@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"fmt"
 	"strings"
 
 	apinetworking "istio.io/api/networking/v1alpha3"
@@ -149,23 +148,14 @@ func (v *validation) mtls() {
 		if s.strictIn(o.Namespace) || s.nsDRMode[o.Namespace] == mtlsStrict || s.meshDRMode == mtlsStrict {
 			continue
 		}
-		ap := &o.Typed.(*securityv1.AuthorizationPolicy).Spec
-		for i, rule := range ap.Rules {
-			if rule == nil {
-				continue
+		eachSource(&o.Typed.(*securityv1.AuthorizationPolicy).Spec, func(path string, src *apisecurity.Source) {
+			if len(src.Principals) > 0 {
+				v.add(KIA0105, o, path+"/principals", "principals are known only over mTLS, which %s does not require", o.Namespace)
 			}
-			for j, from := range rule.From {
-				if from == nil || from.Source == nil {
-					continue
-				}
-				if len(from.Source.Principals) > 0 {
-					v.add(KIA0105, o, fmt.Sprintf("spec/rules[%d]/from[%d]/source/principals", i, j), "principals are known only over mTLS, which %s does not require", o.Namespace)
-				}
-				if len(from.Source.Namespaces) > 0 {
-					v.add(KIA0105, o, fmt.Sprintf("spec/rules[%d]/from[%d]/source/namespaces", i, j), "source namespaces are known only over mTLS, which %s does not require", o.Namespace)
-				}
+			if len(src.Namespaces) > 0 {
+				v.add(KIA0105, o, path+"/namespaces", "source namespaces are known only over mTLS, which %s does not require", o.Namespace)
 			}
-		}
+		})
 	}
 }
 
