@@ -23,15 +23,7 @@ echo "| workloads | namespaces | nodes | edges | queries/graph | p50 s | p95 s |
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
   services=${size%%:*}; namespaces=${size##*:}
-  "$BIN" --log.level=warn simulate --metrics-only --services "$services" --namespaces "$namespaces" \
-    --load.rate 500 --listen-address "$SIM" >"$work/sim.log" 2>&1 &
-  pids+=($!)
-  wait_http "http://$SIM/api/simulate/targets"
-  "$BIN" demo --print-prometheus-config --web.listen-address "$SIM" --scrape-interval "$INTERVAL" >"$work/prometheus.yml"
-  "$BIN" --log.level=warn store --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/data-$services" \
-    --web.listen-address "$STORE" >"$work/store.log" 2>&1 &
-  pids+=($!)
-  wait_http "http://$STORE/-/ready"
+  start_mesh "$services" "$namespaces"
   "$BIN" --log.level=warn serve --prometheus.url "http://$STORE" --web.listen-address "$WEB" >"$work/serve.log" 2>&1 &
   serve=$!; pids+=("$serve")
   wait_http "http://$WEB/-/healthy"

@@ -20,16 +20,8 @@ echo "| workloads | namespaces | targets | head series | samples/s ingested | st
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
   services=${size%%:*}; namespaces=${size##*:}
-  "$BIN" --log.level=warn simulate --metrics-only --services "$services" --namespaces "$namespaces" \
-    --load.rate 500 --listen-address "$SIM" >"$work/sim.log" 2>&1 &
-  sim=$!; pids+=("$sim")
-  wait_http "http://$SIM/api/simulate/targets"
+  start_mesh "$services" "$namespaces"
   targets=$(curl -fsS "http://$SIM/api/simulate/targets" | grep -c '"targets"')
-  "$BIN" demo --print-prometheus-config --web.listen-address "$SIM" --scrape-interval "$INTERVAL" >"$work/prometheus.yml"
-  "$BIN" --log.level=warn store --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/data-$services" \
-    --web.listen-address "$STORE" >"$work/store.log" 2>&1 &
-  store=$!; pids+=("$store")
-  wait_http "http://$STORE/-/ready"
   # Let every target be scraped twice before measuring.
   sleep $(( 2 * ${INTERVAL%s} + 5 ))
   s0=$(metric "http://$STORE/metrics" prometheus_tsdb_head_samples_appended_total)
