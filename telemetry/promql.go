@@ -131,16 +131,6 @@ func (e Expr) Query() (string, error) {
 	return e.node.String(), nil
 }
 
-// String renders the expression, or a comment naming the error, so that a
-// broken expression can never be sent as a valid query by accident.
-func (e Expr) String() string {
-	q, err := e.Query()
-	if err != nil {
-		return "# " + err.Error()
-	}
-	return q
-}
-
 func rangeCall(fn string, s Selector, window time.Duration) Expr {
 	n, err := s.node()
 	if err != nil {
@@ -155,9 +145,6 @@ func rangeCall(fn string, s Selector, window time.Duration) Expr {
 
 // Rate is rate(selector[window]).
 func Rate(s Selector, window time.Duration) Expr { return rangeCall("rate", s, window) }
-
-// Increase is increase(selector[window]).
-func Increase(s Selector, window time.Duration) Expr { return rangeCall("increase", s, window) }
 
 func aggregate(op parser.ItemType, e Expr, by []string) Expr {
 	if e.err != nil {
