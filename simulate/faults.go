@@ -219,5 +219,3 @@ func writeJSONError(w http.ResponseWriter, code int, msg string) {
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(map[string]any{"error": msg, "code": code})
 }
-
-func randFloat() float64 { return rand.Float64() }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -382,7 +383,7 @@ func (p *pod) serveApp(w http.ResponseWriter, r *http.Request) {
 	}
 	code, body := http.StatusOK, []byte(nil)
 	for _, c := range p.workload.Calls {
-		if c.Probability > 0 && c.Probability < 1 && randFloat() >= c.Probability {
+		if c.Probability > 0 && c.Probability < 1 && rand.Float64() >= c.Probability {
 			continue
 		}
 		path := c.Path
