@@ -11,9 +11,7 @@ import (
 // DestinationRules whose hosts are that service: what a graph shows on the
 // service's node.
 func ByService(s *inventory.Snapshot, findings []Finding, o Options) map[string]Severity {
-	if o.ClusterDomain == "" {
-		o.ClusterDomain = "cluster.local"
-	}
+	o = o.withDefaults()
 	reg := newRegistry(s, o.ClusterDomain)
 	objects := map[string]*inventory.Object{}
 	for _, obj := range s.Objects {

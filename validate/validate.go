@@ -120,6 +120,17 @@ type Options struct {
 	NoAutoMTLS bool
 }
 
+// withDefaults fills in Istio's defaults for what o leaves empty.
+func (o Options) withDefaults() Options {
+	if o.ClusterDomain == "" {
+		o.ClusterDomain = "cluster.local"
+	}
+	if o.RootNamespace == "" {
+		o.RootNamespace = "istio-system"
+	}
+	return o
+}
+
 // validation is one run: the snapshot, its indexes and what was found.
 type validation struct {
 	snap     *inventory.Snapshot
@@ -140,12 +151,7 @@ func (v *validation) add(c Check, o *inventory.Object, path, detail string, args
 // Run checks every object of the snapshot and returns the findings sorted
 // by file, line and code.
 func Run(s *inventory.Snapshot, o Options) []Finding {
-	if o.ClusterDomain == "" {
-		o.ClusterDomain = "cluster.local"
-	}
-	if o.RootNamespace == "" {
-		o.RootNamespace = "istio-system"
-	}
+	o = o.withDefaults()
 	v := &validation{snap: s, opts: o, registry: newRegistry(s, o.ClusterDomain)}
 	v.virtualServices()
 	v.destinationRules()
