@@ -198,7 +198,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, o graph.Opti
 		return
 	}
 	if s.validations != nil && o.Inventory != nil {
-		findings := validate.Run(o.Inventory, s.validations.options)
+		findings := s.validations.findingsOf(o.Inventory)
 		marks := map[string]string{}
 		for svc, sev := range validate.ByService(o.Inventory, findings, s.validations.options) {
 			marks[svc] = string(sev)

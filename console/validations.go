@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,6 +18,28 @@ import (
 type validations struct {
 	options validate.Options
 	gauge   *prometheus.GaugeVec
+
+	// The findings of the last snapshot validated: a file inventory hands
+	// out one snapshot for good, so it is validated once, not per request.
+	mu       sync.Mutex
+	snap     *inventory.Snapshot
+	findings []validate.Finding
+}
+
+// findingsOf validates snap, or returns what validating it found before,
+// and keeps meshlens_validations up to date.
+func (v *validations) findingsOf(snap *inventory.Snapshot) []validate.Finding {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if snap == v.snap {
+		return v.findings
+	}
+	v.snap, v.findings = snap, validate.Run(snap, v.options)
+	v.gauge.Reset()
+	for _, f := range v.findings {
+		v.gauge.WithLabelValues(f.Code, string(f.Severity)).Inc()
+	}
+	return v.findings
 }
 
 // WithInventory gives the console what runs: it serves the lists and the
@@ -63,11 +86,7 @@ type istioValidation struct {
 // run validates the inventory and returns a validation per object of the
 // namespaces (all when none are given).
 func (v *validations) run(snap *inventory.Snapshot, namespaces []string) []istioValidation {
-	findings := validate.Run(snap, v.options)
-	v.gauge.Reset()
-	for _, f := range findings {
-		v.gauge.WithLabelValues(f.Code, string(f.Severity)).Inc()
-	}
+	findings := v.findingsOf(snap)
 	want := map[string]bool{}
 	for _, ns := range namespaces {
 		want[ns] = true
