@@ -65,7 +65,9 @@ func TestServeCommand(t *testing.T) {
 	for path, want := range map[string]string{
 		"/api/namespaces": `"bookinfo"`,
 		"/api/istio/validations?namespaces=bookinfo": `"checks":[]`,
-		"/metrics": "meshlens_graph_queries_total",
+		"/metrics":                       "meshlens_graph_queries_total",
+		"/debug/pprof/heap?debug=1":      "heap profile",
+		"/debug/pprof/goroutine?debug=1": "runServe",
 	} {
 		if body := httpGet(t, base+path); !strings.Contains(body, want) {
 			t.Errorf("%s: %.200s lacks %s", path, body, want)
