@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/promclient"
@@ -25,11 +25,11 @@ type seenQueries struct {
 	queries []string
 }
 
-func (s *seenQueries) Query(_ context.Context, q string, _ time.Time) (model.Vector, error) {
+func (s *seenQueries) Query(_ context.Context, q string, _ time.Time) (promclient.Vector, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queries = append(s.queries, q)
-	return model.Vector{}, nil
+	return promclient.Vector{}, nil
 }
 
 func (s *seenQueries) ScrapeInterval(context.Context) (time.Duration, error) {
@@ -187,20 +187,20 @@ func TestUnreachableOrSlowPrometheus(t *testing.T) {
 // manyEdges answers every query with 200 edges from distinct callers.
 type manyEdges struct{ seenQueries }
 
-func (m *manyEdges) Query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
+func (m *manyEdges) Query(ctx context.Context, q string, ts time.Time) (promclient.Vector, error) {
 	m.seenQueries.Query(ctx, q, ts)
-	var v model.Vector
+	var v promclient.Vector
 	if strings.Contains(q, "istio_tcp") {
 		return v, nil
 	}
 	for i := range 200 {
-		v = append(v, &model.Sample{Value: 1, Metric: model.Metric{
-			"reporter": "destination", "source_workload": model.LabelValue("caller-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26))),
+		v = append(v, promclient.Sample{Value: 1, Metric: labels.FromMap(map[string]string{
+			"reporter": "destination", "source_workload": "caller-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26)),
 			"source_workload_namespace": "bookinfo", "source_canonical_service": "caller", "source_canonical_revision": "v1",
 			"destination_workload": "details-v1", "destination_workload_namespace": "bookinfo", "destination_service": "details.bookinfo.svc.cluster.local",
 			"destination_service_name": "details", "destination_service_namespace": "bookinfo", "destination_canonical_service": "details",
 			"destination_canonical_revision": "v1", "request_protocol": "http", "response_code": "200", "response_flags": "-", "le": "+Inf",
-		}})
+		})})
 	}
 	return v, nil
 }

@@ -12,6 +12,9 @@ func appendSecurity(b *builder, rows []row) {
 	}
 	accs := map[*Edge]*acc{}
 	for _, r := range rows {
+		if r.reporter != telemetry.ReporterDestination {
+			continue
+		}
 		for _, e := range b.existingEdges(r, requestProtocol(r)) {
 			a := accs[e]
 			if a == nil {

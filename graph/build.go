@@ -201,7 +201,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		jobs = append(jobs, j)
 		return j
 	}
-	var quantile, durationSum, durationCount, throughput, security *job
+	var quantile, durationSum, durationCount, throughput *job
 	if o.runs(AppendResponseTime) {
 		if o.ResponseTime == "avg" {
 			durationSum = add("durationSum", durationSumQuery(namespaces, window, "_sum"))
@@ -210,16 +210,14 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 			quantile = add("durationQuantile", durationQuantileQuery(namespaces, window, quantileOf(o.ResponseTime)))
 		}
 	}
-	requests := add("requests", requestsQuery(namespaces, window))
+	security := o.runs(AppendSecurityPolicy)
+	requests := add("requests", requestsQuery(namespaces, window, security))
 	if o.runs(AppendThroughput) {
 		metric := telemetry.RequestBytes
 		if o.Throughput == "response" {
 			metric = telemetry.ResponseBytes
 		}
 		throughput = add("throughput", throughputQuery(namespaces, window, metric))
-	}
-	if o.runs(AppendSecurityPolicy) {
-		security = add("security", securityQuery(namespaces, window))
 	}
 	tcp := add("tcp", tcpQuery(namespaces, window))
 	if err := b.run(ctx, jobs, o.QueryTime); err != nil {
@@ -245,8 +243,8 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if throughput != nil {
 		appendThroughput(bld, throughput.rows)
 	}
-	if security != nil {
-		appendSecurity(bld, security.rows)
+	if security {
+		appendSecurity(bld, requests.rows)
 	}
 	if o.runs(AppendServiceEntry) {
 		appendServiceEntries(g, o.Inventory)
@@ -314,10 +312,10 @@ func (b *Builder) window(ctx context.Context, asked time.Duration, g *Graph) (ti
 	return asked.Truncate(time.Second), nil
 }
 
-func rows(v model.Vector) []row {
+func rows(v promclient.Vector) []row {
 	out := make([]row, 0, len(v))
 	for _, s := range v {
-		if math.IsNaN(float64(s.Value)) {
+		if math.IsNaN(s.Value) {
 			continue
 		}
 		out = append(out, parseRow(s))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/simulate"
@@ -23,7 +24,8 @@ var (
 	record = flag.Bool("record", false, "record the query results under testdata/ from a live simulated bookinfo")
 )
 
-// recording is what the store answered each query of the golden graphs.
+// recording is what the store answered each query of the golden graphs,
+// in the Prometheus API's JSON.
 type recording struct {
 	QueryTime      int64                   `json:"queryTime"`
 	ScrapeInterval string                  `json:"scrapeInterval"`
@@ -37,11 +39,17 @@ type recorder struct {
 	rec recording
 }
 
-func (r *recorder) Query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
+func (r *recorder) Query(ctx context.Context, q string, ts time.Time) (promclient.Vector, error) {
 	v, err := r.Querier.Query(ctx, q, ts)
 	if err == nil {
+		out := make(model.Vector, 0, len(v))
+		for _, s := range v {
+			m := model.Metric{}
+			s.Metric.Range(func(l labels.Label) { m[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+			out = append(out, &model.Sample{Metric: m, Value: model.SampleValue(s.Value), Timestamp: model.TimeFromUnixNano(ts.UnixNano())})
+		}
 		r.mu.Lock()
-		r.rec.Queries[q] = v
+		r.rec.Queries[q] = out
 		r.mu.Unlock()
 	}
 	return v, err
@@ -51,7 +59,7 @@ func (r *recorder) Query(ctx context.Context, q string, ts time.Time) (model.Vec
 // answer for: a changed query means the recording must be made again.
 type replay struct{ rec recording }
 
-func (p replay) Query(_ context.Context, q string, _ time.Time) (model.Vector, error) {
+func (p replay) Query(_ context.Context, q string, _ time.Time) (promclient.Vector, error) {
 	v, ok := p.rec.Queries[q]
 	if !ok {
 		if len(q) > 160 {
@@ -59,7 +67,16 @@ func (p replay) Query(_ context.Context, q string, _ time.Time) (model.Vector, e
 		}
 		return nil, fmt.Errorf("query not in the recording (run go test ./graph -run TestGolden -record -update): %s", q)
 	}
-	return v, nil
+	out := make(promclient.Vector, 0, len(v))
+	for _, s := range v {
+		b := labels.NewScratchBuilder(len(s.Metric))
+		for k, v := range s.Metric {
+			b.Add(string(k), string(v))
+		}
+		b.Sort()
+		out = append(out, promclient.Sample{Metric: b.Labels(), Value: float64(s.Value)})
+	}
+	return out, nil
 }
 
 func (p replay) ScrapeInterval(context.Context) (time.Duration, error) {

@@ -77,9 +77,15 @@ func rateOfEach(metrics []telemetry.Selector, namespaces []string, destinationOn
 
 func one(metric string) []telemetry.Selector { return []telemetry.Selector{telemetry.Select(metric)} }
 
-func requestsQuery(ns []string, w time.Duration) telemetry.Expr {
-	return rateOf(one(telemetry.RequestsTotal), ns, false, w,
-		with(edgeLabels, telemetry.RequestProtocol, telemetry.ResponseCode, telemetry.GRPCResponseStatus, telemetry.ResponseFlags))
+// requestsQuery counts requests per edge, response code and flags; with
+// security, also per connection security policy and principals, so that
+// the security appender reads the same rows instead of asking again.
+func requestsQuery(ns []string, w time.Duration, security bool) telemetry.Expr {
+	by := with(edgeLabels, telemetry.RequestProtocol, telemetry.ResponseCode, telemetry.GRPCResponseStatus, telemetry.ResponseFlags)
+	if security {
+		by = with(by, telemetry.ConnectionSecurityPolicy, telemetry.SourcePrincipal, telemetry.DestinationPrincipal)
+	}
+	return rateOf(one(telemetry.RequestsTotal), ns, false, w, by)
 }
 
 func tcpQuery(ns []string, w time.Duration) telemetry.Expr {
@@ -103,9 +109,4 @@ func durationSumQuery(ns []string, w time.Duration, suffix string) telemetry.Exp
 
 func throughputQuery(ns []string, w time.Duration, metric string) telemetry.Expr {
 	return rateOf(one(metric+"_sum"), ns, false, w, with(edgeLabels, telemetry.RequestProtocol))
-}
-
-func securityQuery(ns []string, w time.Duration) telemetry.Expr {
-	return rateOf(one(telemetry.RequestsTotal), ns, true, w,
-		with(edgeLabels, telemetry.RequestProtocol, telemetry.ConnectionSecurityPolicy, telemetry.SourcePrincipal, telemetry.DestinationPrincipal))
 }

@@ -6,8 +6,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/telemetry"
 )
 
@@ -32,39 +33,57 @@ type row struct {
 	value                              float64
 }
 
-func label(m model.Metric, name string) string { return string(m[model.LabelName(name)]) }
-
-func parseRow(s *model.Sample) row {
-	m := s.Metric
-	r := row{
-		reporter: label(m, telemetry.Reporter),
-		src: endpoint{
-			cluster: label(m, telemetry.SourceCluster), namespace: label(m, telemetry.SourceWorkloadNamespace),
-			workload: label(m, telemetry.SourceWorkload), app: label(m, telemetry.SourceCanonicalService),
-			version: label(m, telemetry.SourceCanonicalRevision),
-		},
-		dst: endpoint{
-			cluster: label(m, telemetry.DestinationCluster), namespace: label(m, telemetry.DestinationWorkloadNamespace),
-			workload: label(m, telemetry.DestinationWorkload), app: label(m, telemetry.DestinationCanonicalService),
-			version: label(m, telemetry.DestinationCanonicalRevision),
-		},
-		service: ServiceName{
-			Cluster: label(m, telemetry.DestinationCluster), Namespace: label(m, telemetry.DestinationServiceNamespace),
-			Name: label(m, telemetry.DestinationServiceName),
-		},
-		host:         label(m, telemetry.DestinationService),
-		protocol:     label(m, telemetry.RequestProtocol),
-		code:         label(m, telemetry.ResponseCode),
-		grpc:         label(m, telemetry.GRPCResponseStatus),
-		flags:        label(m, telemetry.ResponseFlags),
-		policy:       label(m, telemetry.ConnectionSecurityPolicy),
-		srcPrincipal: label(m, telemetry.SourcePrincipal),
-		dstPrincipal: label(m, telemetry.DestinationPrincipal),
-		value:        float64(s.Value),
-	}
-	if le, ok := m["le"]; ok {
-		r.le, _ = strconv.ParseFloat(string(le), 64)
-	}
+// parseRow reads a sample's labels in one pass over them.
+func parseRow(s promclient.Sample) row {
+	r := row{value: s.Value}
+	s.Metric.Range(func(l labels.Label) {
+		switch l.Name {
+		case telemetry.Reporter:
+			r.reporter = l.Value
+		case telemetry.SourceCluster:
+			r.src.cluster = l.Value
+		case telemetry.SourceWorkloadNamespace:
+			r.src.namespace = l.Value
+		case telemetry.SourceWorkload:
+			r.src.workload = l.Value
+		case telemetry.SourceCanonicalService:
+			r.src.app = l.Value
+		case telemetry.SourceCanonicalRevision:
+			r.src.version = l.Value
+		case telemetry.DestinationCluster:
+			r.dst.cluster, r.service.Cluster = l.Value, l.Value
+		case telemetry.DestinationWorkloadNamespace:
+			r.dst.namespace = l.Value
+		case telemetry.DestinationWorkload:
+			r.dst.workload = l.Value
+		case telemetry.DestinationCanonicalService:
+			r.dst.app = l.Value
+		case telemetry.DestinationCanonicalRevision:
+			r.dst.version = l.Value
+		case telemetry.DestinationServiceNamespace:
+			r.service.Namespace = l.Value
+		case telemetry.DestinationServiceName:
+			r.service.Name = l.Value
+		case telemetry.DestinationService:
+			r.host = l.Value
+		case telemetry.RequestProtocol:
+			r.protocol = l.Value
+		case telemetry.ResponseCode:
+			r.code = l.Value
+		case telemetry.GRPCResponseStatus:
+			r.grpc = l.Value
+		case telemetry.ResponseFlags:
+			r.flags = l.Value
+		case telemetry.ConnectionSecurityPolicy:
+			r.policy = l.Value
+		case telemetry.SourcePrincipal:
+			r.srcPrincipal = l.Value
+		case telemetry.DestinationPrincipal:
+			r.dstPrincipal = l.Value
+		case labels.BucketLabel:
+			r.le, _ = strconv.ParseFloat(l.Value, 64)
+		}
+	})
 	if r.service.Name == "" {
 		r.service.Name = r.host
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 )
@@ -26,7 +24,7 @@ func NewEngine(engine *promql.Engine, queryable storage.Queryable, interval time
 }
 
 // Query implements Querier.
-func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
+func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (Vector, error) {
 	qry, err := e.engine.NewInstantQuery(ctx, e.queryable, nil, q, ts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
@@ -40,11 +38,9 @@ func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (model.Vecto
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
 	}
-	out := make(model.Vector, 0, len(vec))
+	out := make(Vector, 0, len(vec))
 	for _, s := range vec {
-		m := make(model.Metric, s.Metric.Len())
-		s.Metric.Range(func(l labels.Label) { m[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
-		out = append(out, &model.Sample{Metric: m, Value: model.SampleValue(s.F), Timestamp: model.Time(s.T)})
+		out = append(out, Sample{Metric: s.Metric, Value: s.F})
 	}
 	return out, nil
 }

@@ -5,7 +5,6 @@ package promclient
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	jsoniter "github.com/json-iterator/go"
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
@@ -24,7 +22,7 @@ import (
 // Querier answers instant PromQL queries with a vector.
 type Querier interface {
 	// Query evaluates q at ts and returns its vector.
-	Query(ctx context.Context, q string, ts time.Time) (model.Vector, error)
+	Query(ctx context.Context, q string, ts time.Time) (Vector, error)
 	// ScrapeInterval is the interval at which the data behind the querier
 	// was scraped, or 0 when unknown.
 	ScrapeInterval(ctx context.Context) (time.Duration, error)
@@ -73,7 +71,7 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 // Query implements Querier. It decodes the answer in one pass into what
 // graphs need: client_golang's API client decodes every answer twice, which
 // was two thirds of a large graph's time.
-func (h *HTTP) Query(ctx context.Context, q string, ts time.Time) (model.Vector, error) {
+func (h *HTTP) Query(ctx context.Context, q string, ts time.Time) (Vector, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	form := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(ts.UnixMilli())/1000, 'f', -1, 64)}}
@@ -86,73 +84,20 @@ func (h *HTTP) Query(ctx context.Context, q string, ts time.Time) (model.Vector,
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	var answer queryAnswer
-	if err := fastJSON.Unmarshal(body, &answer); err != nil {
+	a, err := decodeAnswer(body)
+	if err != nil {
 		return nil, fmt.Errorf("%w: answer (HTTP %d) is not the Prometheus API's: %v", ErrUnavailable, resp.StatusCode, err)
 	}
-	if answer.Status != "success" {
-		if answer.ErrorType == string(promv1.ErrBadData) || answer.ErrorType == string(promv1.ErrExec) {
-			return nil, fmt.Errorf("%w: %s: %s", ErrBadQuery, answer.ErrorType, answer.Error)
+	if a.status != "success" {
+		if a.errorType == string(promv1.ErrBadData) || a.errorType == string(promv1.ErrExec) {
+			return nil, fmt.Errorf("%w: %s: %s", ErrBadQuery, a.errorType, a.errorText)
 		}
-		return nil, fmt.Errorf("%w: HTTP %d: %s %s", ErrUnavailable, resp.StatusCode, answer.ErrorType, answer.Error)
+		return nil, fmt.Errorf("%w: HTTP %d: %s %s", ErrUnavailable, resp.StatusCode, a.errorType, a.errorText)
 	}
-	if answer.Data.ResultType != "vector" {
-		return nil, fmt.Errorf("%w: query answered a %s, not a vector", ErrBadQuery, answer.Data.ResultType)
+	if a.resultType != "vector" {
+		return nil, fmt.Errorf("%w: query answered a %s, not a vector", ErrBadQuery, a.resultType)
 	}
-	out := make(model.Vector, 0, len(answer.Data.Result))
-	for _, r := range answer.Data.Result {
-		m := make(model.Metric, len(r.Metric))
-		for k, v := range r.Metric {
-			m[model.LabelName(k)] = model.LabelValue(v)
-		}
-		out = append(out, &model.Sample{Metric: m, Value: r.Value.v, Timestamp: r.Value.t})
-	}
-	return out, nil
-}
-
-// fastJSON decodes answers with json-iterator (what client_golang and
-// Prometheus's API use): a third less CPU than encoding/json on the graph's
-// large vectors.
-var fastJSON = jsoniter.ConfigCompatibleWithStandardLibrary
-
-type queryAnswer struct {
-	Status    string `json:"status"`
-	ErrorType string `json:"errorType"`
-	Error     string `json:"error"`
-	Data      struct {
-		ResultType string `json:"resultType"`
-		Result     []struct {
-			Metric map[string]string `json:"metric"`
-			Value  samplePair        `json:"value"`
-		} `json:"result"`
-	} `json:"data"`
-}
-
-// samplePair is [<unix seconds>, "<value>"].
-type samplePair struct {
-	t model.Time
-	v model.SampleValue
-}
-
-func (p *samplePair) UnmarshalJSON(b []byte) error {
-	var raw [2]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	secs, err := strconv.ParseFloat(string(raw[0]), 64)
-	if err != nil {
-		return fmt.Errorf("sample time %s: %w", raw[0], err)
-	}
-	var v string
-	if err := json.Unmarshal(raw[1], &v); err != nil {
-		return err
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		return fmt.Errorf("sample value %q: %w", v, err)
-	}
-	p.t, p.v = model.Time(secs*1000), model.SampleValue(f)
-	return nil
+	return a.vector, nil
 }
 
 func classify(err error) error {

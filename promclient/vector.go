@@ -1,0 +1,111 @@
+package promclient
+
+import (
+	"fmt"
+	"strconv"
+
+	jsoniter "github.com/json-iterator/go"
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Sample is one series of an instant vector: its labels and value at the
+// query's time. Labels are Prometheus's own packed type, so that a vector
+// from the engine in the same process needs no copying, and one decoded
+// from JSON costs one allocation per series for all its labels.
+type Sample struct {
+	Metric labels.Labels `json:"metric"`
+	Value  float64       `json:"value"`
+}
+
+// Vector is the answer to an instant query.
+type Vector []Sample
+
+// answer is what /api/v1/query says, read in one pass.
+type answer struct {
+	status, errorType, errorText string
+	resultType                   string
+	vector                       Vector
+}
+
+// decodeAnswer reads a /api/v1/query answer. A result that is not a vector
+// leaves vector empty and says so in resultType.
+func decodeAnswer(body []byte) (answer, error) {
+	var a answer
+	it := jsoniter.ConfigFastest.BorrowIterator(body)
+	defer jsoniter.ConfigFastest.ReturnIterator(it)
+	for field := it.ReadObject(); field != ""; field = it.ReadObject() {
+		switch field {
+		case "status":
+			a.status = it.ReadString()
+		case "errorType":
+			a.errorType = it.ReadString()
+		case "error":
+			a.errorText = it.ReadString()
+		case "data":
+			decodeData(it, &a)
+		default:
+			it.Skip()
+		}
+	}
+	if it.Error != nil {
+		return a, it.Error
+	}
+	return a, nil
+}
+
+func decodeData(it *jsoniter.Iterator, a *answer) {
+	for field := it.ReadObject(); field != ""; field = it.ReadObject() {
+		switch field {
+		case "resultType":
+			a.resultType = it.ReadString()
+		case "result":
+			if it.WhatIsNext() != jsoniter.ArrayValue || (a.resultType != "" && a.resultType != "vector") {
+				it.Skip()
+				continue
+			}
+			var b labels.ScratchBuilder
+			for it.ReadArray() {
+				if it.WhatIsNext() != jsoniter.ObjectValue {
+					// A scalar's [time, value]: not a vector.
+					it.Skip()
+					continue
+				}
+				a.vector = append(a.vector, decodeSample(it, &b))
+			}
+		default:
+			it.Skip()
+		}
+	}
+}
+
+func decodeSample(it *jsoniter.Iterator, b *labels.ScratchBuilder) Sample {
+	var s Sample
+	for field := it.ReadObject(); field != ""; field = it.ReadObject() {
+		switch field {
+		case "metric":
+			b.Reset()
+			for name := it.ReadObject(); name != ""; name = it.ReadObject() {
+				b.Add(name, it.ReadString())
+			}
+			b.Sort()
+			s.Metric = b.Labels()
+		case "value":
+			// [<unix seconds>, "<value>"]
+			it.ReadArray()
+			it.Skip()
+			it.ReadArray()
+			v := it.ReadString()
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				it.ReportError("sample value", fmt.Sprintf("%q is not a number", v))
+			}
+			s.Value = f
+			for it.ReadArray() {
+				it.Skip()
+			}
+		default:
+			it.Skip()
+		}
+	}
+	return s
+}

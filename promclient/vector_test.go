@@ -1,0 +1,119 @@
+package promclient
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+func TestDecodeAnswer(t *testing.T) {
+	cases := []struct {
+		name       string
+		body       string
+		wantType   string
+		want       Vector
+		wantStatus string
+		wantErr    bool
+	}{
+		{
+			name:     "a vector, labels sorted and unescaped",
+			body:     `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"z":"1","a":"q\"uo\\te\u00e9\n"},"value":[1700000000.5,"2.5"]},{"metric":{},"value":[1700000000,"NaN"]}]}}`,
+			wantType: "vector", wantStatus: "success",
+			want: Vector{{Metric: labels.FromStrings("a", "q\"uo\\teé\n", "z", "1"), Value: 2.5}, {Metric: labels.EmptyLabels(), Value: math.NaN()}},
+		},
+		{
+			name:     "result before resultType, unknown fields skipped",
+			body:     `{"data":{"result":[{"metric":{"a":"b"},"value":[1,"+Inf"],"extra":{"x":[1,2]}}],"resultType":"vector"},"status":"success","warnings":["w"]}`,
+			wantType: "vector", wantStatus: "success",
+			want: Vector{{Metric: labels.FromStrings("a", "b"), Value: math.Inf(1)}},
+		},
+		{
+			name:     "a scalar is no vector",
+			body:     `{"status":"success","data":{"resultType":"scalar","result":[1700000000,"1"]}}`,
+			wantType: "scalar", wantStatus: "success",
+		},
+		{
+			name:     "a matrix is no vector",
+			body:     `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"b"},"values":[[1,"1"],[2,"2"]]}]}}`,
+			wantType: "matrix", wantStatus: "success",
+		},
+		{
+			name:       "an error",
+			body:       `{"status":"error","errorType":"bad_data","error":"parse error"}`,
+			wantStatus: "error",
+		},
+		{name: "not JSON", body: `<html>502 Bad Gateway</html>`, wantErr: true},
+		{name: "cut short", body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"b"},"val`, wantErr: true},
+		{name: "a value that is no number", body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"many"]}]}}`, wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := decodeAnswer([]byte(tc.body))
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("no error, decoded %+v", a)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.status != tc.wantStatus || a.resultType != tc.wantType {
+				t.Errorf("status %q type %q", a.status, a.resultType)
+			}
+			if tc.wantType != "vector" {
+				if len(a.vector) != 0 {
+					t.Errorf("a %s decoded as the vector %v", tc.wantType, a.vector)
+				}
+				return
+			}
+			if len(a.vector) != len(tc.want) {
+				t.Fatalf("got %v, want %v", a.vector, tc.want)
+			}
+			for i, s := range a.vector {
+				w := tc.want[i]
+				sameValue := s.Value == w.Value || (math.IsNaN(s.Value) && math.IsNaN(w.Value))
+				if !labels.Equal(s.Metric, w.Metric) || !sameValue {
+					t.Errorf("sample %d: got %v %v, want %v %v", i, s.Metric, s.Value, w.Metric, w.Value)
+				}
+			}
+		})
+	}
+	t.Run("the error type and text are kept", func(t *testing.T) {
+		a, _ := decodeAnswer([]byte(cases[4].body))
+		if a.errorType != "bad_data" || a.errorText != "parse error" {
+			t.Errorf("%+v", a)
+		}
+	})
+}
+
+// graphAnswer is an answer like a graph's requests query at 1,000
+// workloads: n series of 22 labels.
+func graphAnswer(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"status":"success","data":{"resultType":"vector","result":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"metric":{"reporter":"destination","source_cluster":"Kubernetes","source_workload_namespace":"mesh-%02[1]d","source_workload":"svc-%[2]d-v1","source_canonical_service":"svc-%[2]d","source_canonical_revision":"v1","destination_cluster":"Kubernetes","destination_service_namespace":"mesh-%02[1]d","destination_service":"svc-%[3]d.mesh-%02[1]d.svc.cluster.local","destination_service_name":"svc-%[3]d","destination_workload_namespace":"mesh-%02[1]d","destination_workload":"svc-%[3]d-v1","destination_canonical_service":"svc-%[3]d","destination_canonical_revision":"v1","request_protocol":"http","response_code":"200","grpc_response_status":"","response_flags":"-","connection_security_policy":"mutual_tls","source_principal":"spiffe://cluster.local/ns/mesh-%02[1]d/sa/svc-%[2]d","destination_principal":"spiffe://cluster.local/ns/mesh-%02[1]d/sa/svc-%[3]d"},"value":[1700000000.123,"%[4]g"]}`,
+			i%20, i, i+1, float64(i)/7)
+	}
+	b.WriteString(`]}}`)
+	return []byte(b.String())
+}
+
+func BenchmarkDecodeAnswer(b *testing.B) {
+	body := graphAnswer(2600)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		a, err := decodeAnswer(body)
+		if err != nil || len(a.vector) != 2600 {
+			b.Fatal(err, len(a.vector))
+		}
+	}
+}
