@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
-	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/util/notifications"
@@ -55,7 +54,7 @@ func newAPI(s *Store, reg *prometheus.Registry) *v1.API {
 		false, // admin API: no deletes over HTTP
 		false, 0,
 		s.logger.With("component", "api"),
-		func(context.Context) v1.RulesRetriever { return noRules{} },
+		func(context.Context) v1.RulesRetriever { return s.rules },
 		5e7, 10, 1<<20, // remote read: sample limit, concurrency, bytes per frame (Prometheus's defaults)
 		false,
 		anyOrigin,
@@ -85,11 +84,6 @@ type noAlertmanagers struct{}
 
 func (noAlertmanagers) Alertmanagers() []*url.URL        { return nil }
 func (noAlertmanagers) DroppedAlertmanagers() []*url.URL { return nil }
-
-type noRules struct{}
-
-func (noRules) RuleGroups() []*rules.Group           { return nil }
-func (noRules) AlertingRules() []*rules.AlertingRule { return nil }
 
 // adminStats answers the TSDB status endpoints from the head block.
 type adminStats struct{ db *tsdb.DB }

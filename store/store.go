@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ import (
 	_ "github.com/prometheus/prometheus/discovery/http" // http_sd_configs
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
@@ -64,6 +66,10 @@ type Store struct {
 	engine    *promql.Engine
 	discovery *discovery.Manager
 	scrape    *scrape.Manager
+	// rules evaluates the configuration's rule_files (recording rules,
+	// such as the graph's); ruleFiles are their names, globs expanded.
+	rules     *rules.Manager
+	ruleFiles []string
 	// internal holds the metrics of Prometheus's packages (prometheus_*),
 	// apiMetrics those of the HTTP API (kept apart, see newAPI).
 	internal, apiMetrics *prometheus.Registry
@@ -152,6 +158,20 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.rules = rules.NewManager(&rules.ManagerOptions{
+		AppendableV2: db, Queryable: db,
+		QueryFunc:  rules.EngineQueryFunc(s.engine, db),
+		NotifyFunc: func(context.Context, string, ...*rules.Alert) {}, // no Alertmanager: alerts only show in /api/v1/alerts
+		Context:    context.Background(),
+		Logger:     opts.Logger.With("component", "rule manager"),
+		Registerer: s.internal,
+		Parser:     parser.NewParser(parser.Options{}),
+	})
+	if err := s.loadRuleFiles(opts.Config); err != nil {
+		cancel()
+		db.Close()
+		return nil, err
+	}
 	s.handler = s.newHandler()
 	return s, nil
 }
@@ -174,11 +194,37 @@ func (s *Store) applyConfig(cfg *config.Config) error {
 	return nil
 }
 
-// Run discovers and scrapes targets until ctx is done.
+// loadRuleFiles expands the rule_files globs of cfg and checks every file,
+// so that a bad rule fails Open with the file's own error messages.
+func (s *Store) loadRuleFiles(cfg *config.Config) error {
+	var files []string
+	for _, pattern := range cfg.RuleFiles {
+		matches, err := filepath.Glob(pattern)
+		if err != nil {
+			return fmt.Errorf("rule_files: %q: %w", pattern, err)
+		}
+		files = append(files, matches...)
+	}
+	g := cfg.GlobalConfig
+	if _, errs := s.rules.LoadGroups(time.Duration(g.EvaluationInterval), g.ExternalLabels, "", nil, false, files...); len(errs) > 0 {
+		return fmt.Errorf("rule_files: %w", errors.Join(errs...))
+	}
+	s.ruleFiles = files
+	return nil
+}
+
+// Run discovers and scrapes targets, and evaluates rules, until ctx is done.
 func (s *Store) Run(ctx context.Context) error {
 	var g run.Group
 	g.Add(func() error { return s.discovery.Run() }, func(error) { s.cancelDiscovery() })
 	g.Add(func() error { return s.scrape.Run(s.discovery.SyncCh()) }, func(error) { s.scrape.Stop() })
+	// Rule groups start only once the manager runs: update it here, where
+	// it is sure to be stopped again.
+	glob := s.opts.Config.GlobalConfig
+	if err := s.rules.Update(time.Duration(glob.EvaluationInterval), s.ruleFiles, glob.ExternalLabels, "", nil); err != nil {
+		return fmt.Errorf("rule_files: %w", err)
+	}
+	g.Add(func() error { s.rules.Run(); return nil }, func(error) { s.rules.Stop() })
 	g.Add(func() error { <-ctx.Done(); return nil }, func(error) {})
 	s.ready.Store(true)
 	err := g.Run()

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -261,4 +262,41 @@ func TestAPIEndpointsAnswerLikePrometheus(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRuleFilesAreEvaluated(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "requests_total{code=\"200\"} 10\nrequests_total{code=\"500\"} 5\n")
+	}))
+	t.Cleanup(target.Close)
+	dir := t.TempDir()
+	rulesFile := dir + "/rules.yml"
+	if err := os.WriteFile(rulesFile, []byte("groups:\n  - name: g\n    interval: 200ms\n    rules:\n      - record: job:requests:sum\n        expr: sum by (job) (requests_total)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := startStore(t, scrapeConfig(target.Listener.Addr().String())+"rule_files: ["+dir+"/*.yml]\n", nil)
+	waitFor(t, "the recorded series", 10*time.Second, func() bool {
+		_, r := get(t, base, "/api/v1/query", url.Values{"query": {"job:requests:sum"}})
+		return strings.Contains(string(r.Data), `"job":"job0"},"value":[`) && strings.Contains(string(r.Data), `"15"`)
+	})
+	if _, r := get(t, base, "/api/v1/rules", nil); !strings.Contains(string(r.Data), `"name":"job:requests:sum"`) || !strings.Contains(string(r.Data), `"health":"ok"`) {
+		t.Errorf("/api/v1/rules: %s", r.Data)
+	}
+
+	t.Run("a bad rule file fails Open, naming the file and the fault", func(t *testing.T) {
+		bad := dir + "/bad.yaml"
+		os.WriteFile(bad, []byte("groups:\n  - name: g\n    rules:\n      - record: x\n        expr: sum(\n"), 0o644)
+		cfg, err := config.Load("rule_files: ["+bad+"]\n", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(Options{DataDir: t.TempDir(), Config: cfg})
+		if err == nil {
+			s.Close()
+			t.Fatal("Open accepted a rule with a broken expression")
+		}
+		if !strings.Contains(err.Error(), "bad.yaml") || !strings.Contains(err.Error(), "parse error") {
+			t.Errorf("error does not say which file and what: %v", err)
+		}
+	})
 }

@@ -23,6 +23,10 @@ var ErrInvalidQuery = errors.New("invalid query input")
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
+// metricNameRE also admits the colons of recording rules' names
+// (level:metric:operations).
+var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+
 // Selector selects the series of one metric by label matchers. It is a value:
 // each method returns a new Selector and leaves the receiver unchanged.
 type Selector struct {
@@ -34,10 +38,21 @@ type Selector struct {
 // Select starts a selector for metric.
 func Select(metric string) Selector {
 	s := Selector{metric: metric}
-	if !nameRE.MatchString(metric) {
+	if !metricNameRE.MatchString(metric) {
 		s.err = fmt.Errorf("%w: metric name %q", ErrInvalidQuery, metric)
 	}
 	return s
+}
+
+// WithMetric is the selector with the same matchers on another metric (a
+// histogram's _count beside its _sum).
+func (s Selector) WithMetric(metric string) Selector {
+	out := Select(metric)
+	out.matchers = s.matchers
+	if s.err != nil {
+		out.err = s.err
+	}
+	return out
 }
 
 // Eq adds name="value".
@@ -146,6 +161,9 @@ func rangeCall(fn string, s Selector, window time.Duration) Expr {
 // Rate is rate(selector[window]).
 func Rate(s Selector, window time.Duration) Expr { return rangeCall("rate", s, window) }
 
+// AvgOverTime is avg_over_time(selector[window]).
+func AvgOverTime(s Selector, window time.Duration) Expr { return rangeCall("avg_over_time", s, window) }
+
 func aggregate(op parser.ItemType, e Expr, by []string) Expr {
 	if e.err != nil {
 		return e
@@ -214,13 +232,26 @@ func Or(exprs ...Expr) Expr {
 }
 
 // Add is a + b, matching series by all their labels.
-func Add(a, b Expr) Expr {
+func Add(a, b Expr) Expr { return binary(parser.ADD, a, b) }
+
+// Div is a / b, matching series by all their labels.
+func Div(a, b Expr) Expr { return binary(parser.DIV, a, b) }
+
+func binary(op parser.ItemType, a, b Expr) Expr {
 	if a.err != nil {
 		return a
 	}
 	if b.err != nil {
 		return b
 	}
-	return Expr{node: &parser.BinaryExpr{Op: parser.ADD, LHS: a.node, RHS: b.node,
+	return Expr{node: &parser.BinaryExpr{Op: op, LHS: a.node, RHS: b.node,
 		VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne}}}
+}
+
+// AtLeast keeps the series of e whose value is >= v; NaN is never kept.
+func AtLeast(e Expr, v float64) Expr {
+	if e.err != nil {
+		return e
+	}
+	return Expr{node: &parser.BinaryExpr{Op: parser.GTE, LHS: e.node, RHS: &parser.NumberLiteral{Val: v}}}
 }

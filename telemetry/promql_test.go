@@ -131,6 +131,17 @@ func TestBuiltQueries(t *testing.T) {
 			HistogramQuantile(0.95, Sum(Rate(Select(RequestDurationMilliseconds+"_bucket").Neq(ResponseCode, "0"), 90*time.Second), "le")),
 			`histogram_quantile(0.95, sum by (le) (rate(istio_request_duration_milliseconds_bucket{response_code!="0"}[1m30s])))`,
 		},
+		{
+			"mean duration, NaN (no requests) left out",
+			AtLeast(Div(Sum(Rate(Select(RequestDurationMilliseconds+"_sum"), time.Minute), DestinationWorkload),
+				Sum(Rate(Select(RequestDurationMilliseconds+"_count"), time.Minute), DestinationWorkload)), 0),
+			`sum by (destination_workload) (rate(istio_request_duration_milliseconds_sum[1m])) / sum by (destination_workload) (rate(istio_request_duration_milliseconds_count[1m])) >= 0`,
+		},
+		{
+			"average of a recorded series over a window",
+			AvgOverTime(Select("meshlens_edge:x:p95").Eq(Reporter, ReporterSource), 10*time.Minute),
+			`avg_over_time(meshlens_edge:x:p95{reporter="source"}[10m])`,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
