@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -148,7 +149,17 @@ type Builder struct {
 	parallel int
 	queries  prometheus.Counter
 	duration prometheus.Histogram
+	// responseTimes counts graphs by where their response times came from:
+	// recorded (RecordingRules) or buckets.
+	responseTimes *prometheus.CounterVec
+	// noRulesUntil (unix nanoseconds): the recorded series were missing for
+	// a graph of now; until then, read the buckets without asking first.
+	noRulesUntil atomic.Int64
 }
+
+// rulesRecheck is how long a Builder trusts that the store lacks the
+// recording rules before it looks again.
+const rulesRecheck = 5 * time.Minute
 
 // NewBuilder builds graphs from q; its metrics go to reg when not nil.
 func NewBuilder(q promclient.Querier, reg prometheus.Registerer) *Builder {
@@ -162,9 +173,13 @@ func NewBuilder(q promclient.Querier, reg prometheus.Registerer) *Builder {
 			Name: "meshlens_graph_build_duration_seconds", Help: "Time to build one graph.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
 		}),
+		responseTimes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshlens_graph_response_times_total",
+			Help: "Graphs with response times, by source: recorded (the store runs meshlens's recording rules) or buckets.",
+		}, []string{"source"}),
 	}
 	if reg != nil {
-		reg.MustRegister(b.queries, b.duration)
+		reg.MustRegister(b.queries, b.duration, b.responseTimes)
 	}
 	return b
 }
@@ -201,14 +216,24 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		jobs = append(jobs, j)
 		return j
 	}
-	var quantile, durationSum, durationCount, throughput *job
-	if o.runs(AppendResponseTime) {
+	var recorded, throughput *job
+	responseTime := o.runs(AppendResponseTime)
+	if responseTime && time.Now().UnixNano() >= b.noRulesUntil.Load() {
+		recorded = add("recordedDuration", recordedDurationQuery(namespaces, window, o.ResponseTime))
+	}
+	var quantile, durationSum, durationCount *job
+	// fromBuckets adds the queries that compute response times from the
+	// duration histogram itself.
+	fromBuckets := func(add func(string, telemetry.Expr) *job) {
 		if o.ResponseTime == "avg" {
 			durationSum = add("durationSum", durationSumQuery(namespaces, window, "_sum"))
 			durationCount = add("durationCount", durationSumQuery(namespaces, window, "_count"))
 		} else {
 			quantile = add("durationQuantile", durationQuantileQuery(namespaces, window, quantileOf(o.ResponseTime)))
 		}
+	}
+	if responseTime && recorded == nil {
+		fromBuckets(add)
 	}
 	security := o.runs(AppendSecurityPolicy)
 	requests := add("requests", requestsQuery(namespaces, window, security))
@@ -224,6 +249,30 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		return nil, err
 	}
 	g.Queries = len(jobs)
+	if recorded != nil && len(recorded.rows) == 0 {
+		// No recorded response times: the store has no rules, or had none
+		// then. Ask the buckets.
+		if time.Since(o.QueryTime) < 2*window {
+			b.noRulesUntil.Store(time.Now().Add(rulesRecheck).UnixNano())
+		}
+		var more []*job
+		fromBuckets(func(name string, e telemetry.Expr) *job {
+			j := &job{name: name, expr: e}
+			more = append(more, j)
+			return j
+		})
+		if err := b.run(ctx, more, o.QueryTime); err != nil {
+			return nil, err
+		}
+		g.Queries += len(more)
+		recorded = nil
+	}
+	switch {
+	case recorded != nil:
+		b.responseTimes.WithLabelValues("recorded").Inc()
+	case responseTime:
+		b.responseTimes.WithLabelValues("buckets").Inc()
+	}
 
 	bld := &builder{g: g, inject: o.InjectServiceNodes}
 	if o.Type == TypeService {
@@ -234,6 +283,9 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	bld.frozen = true
 	g.sumNodes()
 
+	if recorded != nil {
+		appendQuantile(bld, recorded.rows, requests.rows)
+	}
 	if quantile != nil {
 		appendQuantile(bld, quantile.rows, requests.rows)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"os"
 	"testing"
 	"time"
 
@@ -35,7 +37,14 @@ func startLive(t *testing.T, rate float64) *live {
 	if err := simulate.WriteTargetsFile(targets, sim.Targets()); err != nil {
 		t.Fatal(err)
 	}
-	yml := simulate.ScrapeConfig{Interval: liveInterval, TargetsFile: targets}.YAML()
+	rules, err := RecordingRules(liveInterval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/rules.yml", rules, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yml := simulate.ScrapeConfig{Interval: liveInterval, TargetsFile: targets, RuleFiles: []string{dir + "/rules.yml"}}.YAML()
 	cfg, err := config.Load(yml, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -199,6 +208,37 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		e := edgeSet(g)["productpage-v1 -> reviews-v2 (http)"]
 		if e == nil || e.Rates.HTTP5xx != 0 || !g.Timestamp.Equal(beforeFaults) {
 			t.Errorf("graph at %s: edge %+v", g.Timestamp, e)
+		}
+	})
+	t.Run("recorded response times cover the same edges as the buckets, with close values", func(t *testing.T) {
+		for _, rt := range []string{"95", "avg"} {
+			o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 4 * liveInterval, ResponseTime: rt, QueryTime: time.Now()}
+			recorded, err := b.Build(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := NewBuilder(l.querier, nil)
+			raw.noRulesUntil.Store(time.Now().Add(time.Hour).UnixNano())
+			buckets, err := raw.Build(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := edgeSet(buckets)
+			for k, e := range edgeSet(recorded) {
+				w := want[k]
+				if e.HasResponseTime != w.HasResponseTime {
+					t.Errorf("%s %s: recorded has a response time %v, buckets %v", rt, k, e.HasResponseTime, w.HasResponseTime)
+					continue
+				}
+				// Means over slightly different windows of a few hundred
+				// microseconds: close, not equal.
+				if diff := math.Abs(e.ResponseTime - w.ResponseTime); diff > 2 && diff > 0.5*w.ResponseTime {
+					t.Errorf("%s %s: recorded %.2f ms, buckets %.2f ms", rt, k, e.ResponseTime, w.ResponseTime)
+				}
+			}
+			if len(edgeSet(recorded)) != len(want) {
+				t.Errorf("%d edges from recorded rules, %d from buckets", len(edgeSet(recorded)), len(want))
+			}
 		}
 	})
 	t.Run("added latency shows in p95", func(t *testing.T) {

@@ -18,6 +18,9 @@ type ScrapeConfig struct {
 	Interval    time.Duration
 	TargetsFile string
 	TargetsURL  string
+	// RuleFiles are rule files for the Prometheus to evaluate (the graph's
+	// recording rules).
+	RuleFiles []string
 }
 
 // YAML renders a Prometheus configuration that scrapes the sidecars. It uses
@@ -32,6 +35,12 @@ func (c ScrapeConfig) YAML() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Scrapes the sidecars of the mesh that meshlens simulates.\n")
 	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n", model.Duration(interval), model.Duration(timeout))
+	if len(c.RuleFiles) > 0 {
+		fmt.Fprintf(&b, "rule_files:\n")
+		for _, f := range c.RuleFiles {
+			fmt.Fprintf(&b, "  - %q\n", f)
+		}
+	}
 	fmt.Fprintf(&b, "scrape_configs:\n  - job_name: %s\n", JobName)
 	if c.TargetsFile != "" {
 		fmt.Fprintf(&b, "    file_sd_configs:\n      - files: [%q]\n        refresh_interval: 30s\n", c.TargetsFile)

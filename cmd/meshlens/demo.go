@@ -184,7 +184,11 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 	if err := simulate.WriteTargetsFile(targetsFile, d.runner.Targets()); err != nil {
 		return nil, fmt.Errorf("write scrape targets: %w", err)
 	}
-	yml := simulate.ScrapeConfig{Interval: c.scrapeInterval, TargetsFile: targetsFile}.YAML()
+	rulesFile := filepath.Join(d.dataDir, "meshlens-rules.yml")
+	if err := writeRules(rulesFile, c.scrapeInterval); err != nil {
+		return nil, err
+	}
+	yml := simulate.ScrapeConfig{Interval: c.scrapeInterval, TargetsFile: targetsFile, RuleFiles: []string{rulesFile}}.YAML()
 	d.configFile = filepath.Join(d.dataDir, "prometheus.yml")
 	if err := os.WriteFile(d.configFile, []byte(yml), 0o644); err != nil {
 		return nil, err

@@ -284,6 +284,7 @@ func TestCommandLine(t *testing.T) {
 		{"help lists the commands", []string{"--help"}, 0, "demo", ""},
 		{"every command has help", []string{"demo", "--help"}, 0, "--scrape-interval", ""},
 		{"store has help", []string{"store", "--help"}, 0, "--storage.tsdb.path", ""},
+		{"rules has help", []string{"rules", "--help"}, 0, "--interval", ""},
 		{"a stub says it is not implemented and exits 2", []string{"dashboards"}, 2, "", "not implemented yet"},
 		{"validate without files says what is missing", []string{"validate"}, 2, "", "--filename"},
 		{"validate of clean bookinfo exits 0", []string{"validate", "-f", "../../simulate/bookinfo.yaml"}, 0, "0 errors, 0 warnings", ""},

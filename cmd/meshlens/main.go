@@ -61,6 +61,7 @@ func meshlens(args []string, stdout, stderr io.Writer) int {
 	registerGraph(app, commands)
 	registerServe(app, commands)
 	registerValidate(app, commands)
+	registerRules(app, commands)
 	for _, stub := range []struct{ name, help string }{
 		{"collect", "Scrape sidecars, thin and remote-write (not implemented yet)."},
 		{"sigv4-proxy", "A reverse proxy that signs requests with AWS SigV4 (not implemented yet)."},

@@ -301,3 +301,25 @@ func compareGraphs(a, b *graph.Graph) string {
 	}
 	return ""
 }
+
+func TestRulesPassPromtool(t *testing.T) {
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("Debian's promtool is not installed; `make test` installs it (apt-get install prometheus)")
+	}
+	var out, errOut strings.Builder
+	if code := meshlens([]string{"rules", "--interval", "30s"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	file := filepath.Join(t.TempDir(), "rules.yml")
+	if err := os.WriteFile(file, []byte(out.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check, err := exec.Command(bin, "check", "rules", file).CombinedOutput()
+	if err != nil || !strings.Contains(string(check), "SUCCESS: 5 rules found") {
+		t.Errorf("promtool check rules: %v\n%s", err, check)
+	}
+	if code := meshlens([]string{"rules", "--interval", "0s"}, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "--interval") {
+		t.Errorf("--interval 0s: exit %d, %s", code, errOut.String())
+	}
+}

@@ -1,0 +1,148 @@
+package graph
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+
+	"github.com/meshlens/meshlens/telemetry"
+)
+
+// Response time is the costly part of a graph: a quantile reads twenty
+// bucket series per workload pair, response code and pod (at 1,000
+// workloads, 53,000 series and most of a graph's time). Recording rules
+// evaluated by the store once per scrape interval keep one series per edge
+// and quantile instead; a graph then averages those over its window.
+// Without the rules (a Prometheus that was not given them) the graph
+// computes response times from the buckets, as before.
+const (
+	// RuleGroup is the name of the rule group RecordingRules returns.
+	RuleGroup = "meshlens-graph"
+	// recordedBuckets are the duration buckets' rates per edge.
+	recordedBuckets = "meshlens_edge:istio_request_duration_milliseconds_bucket:rate"
+	// recordedDuration + "p50", "p95", "p99" or "avg" is an edge's response time.
+	recordedDuration = "meshlens_edge:istio_request_duration_milliseconds:"
+)
+
+// recordedQuantiles are the response times RecordingRules keep, by the
+// name the responseTime parameter gives them.
+var recordedQuantiles = map[string]float64{"50": 0.5, "95": 0.95, "99": 0.99}
+
+// recordedScopes are the observations an edge's response time counts: the
+// scopes of the graph's queries without the namespaces, which the graph
+// applies when it reads the recorded series.
+func recordedScopes(metric string) []telemetry.Selector {
+	src := telemetry.Select(metric).Eq(telemetry.Reporter, telemetry.ReporterSource)
+	return []telemetry.Selector{
+		telemetry.Select(metric).Eq(telemetry.Reporter, telemetry.ReporterDestination).Neq(telemetry.ResponseCode, "0"),
+		src.Eq(telemetry.DestinationWorkload, telemetry.Unknown),
+		src.Neq(telemetry.DestinationWorkload, telemetry.Unknown).Neq(telemetry.ResponseFlags, telemetry.NoFlags),
+	}
+}
+
+// ruleFile is Prometheus's rule file format, the part recording rules use.
+type ruleFile struct {
+	Groups []ruleGroup `yaml:"groups"`
+}
+
+type ruleGroup struct {
+	Name     string         `yaml:"name"`
+	Interval model.Duration `yaml:"interval"`
+	Rules    []rule         `yaml:"rules"`
+}
+
+type rule struct {
+	Record string `yaml:"record"`
+	Expr   string `yaml:"expr"`
+}
+
+// RecordingRules is a Prometheus rule file (also what AMP, Mimir and
+// Thanos rulers take) that records per-edge response times every
+// interval, over twice the interval as every rate of the graph.
+func RecordingRules(interval time.Duration) ([]byte, error) {
+	if interval <= 0 {
+		return nil, fmt.Errorf("rule evaluation interval must be positive, got %s", interval)
+	}
+	window := 2 * interval
+	by := with(edgeLabels, telemetry.RequestProtocol)
+	perScope := func(metric string, f func(telemetry.Selector) telemetry.Expr) telemetry.Expr {
+		var parts []telemetry.Expr
+		for _, s := range recordedScopes(metric) {
+			parts = append(parts, f(s))
+		}
+		return telemetry.Or(parts...)
+	}
+	type recordingRule struct {
+		record string
+		expr   telemetry.Expr
+	}
+	exprs := []recordingRule{{
+		recordedBuckets,
+		perScope(telemetry.RequestDurationMilliseconds+"_bucket", func(s telemetry.Selector) telemetry.Expr {
+			return telemetry.Sum(telemetry.Rate(s, window), with(by, "le")...)
+		}),
+	}}
+	for _, name := range []string{"50", "95", "99"} {
+		exprs = append(exprs, recordingRule{recordedDuration + "p" + name, telemetry.AtLeast(
+			telemetry.HistogramQuantile(recordedQuantiles[name], telemetry.Select(recordedBuckets).Instant()), 0)})
+	}
+	exprs = append(exprs, recordingRule{recordedDuration + "avg", perScope(telemetry.RequestDurationMilliseconds+"_sum", func(s telemetry.Selector) telemetry.Expr {
+		count := s.WithMetric(telemetry.RequestDurationMilliseconds + "_count")
+		return telemetry.AtLeast(telemetry.Div(
+			telemetry.Sum(telemetry.Rate(s, window), by...),
+			telemetry.Sum(telemetry.Rate(count, window), by...)), 0)
+	})})
+
+	g := ruleGroup{Name: RuleGroup, Interval: model.Duration(interval)}
+	for _, e := range exprs {
+		q, err := e.expr.Query()
+		if err != nil {
+			return nil, err
+		}
+		g.Rules = append(g.Rules, rule{Record: e.record, Expr: q})
+	}
+	var out bytes.Buffer
+	out.WriteString("# Recording rules of meshlens's graph: per-edge response times, so that a\n" +
+		"# graph reads one series per edge instead of every duration bucket.\n")
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(ruleFile{Groups: []ruleGroup{g}}); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// recordedDurationQuery is the response time of every edge touching the
+// namespaces, from the recorded series averaged over the window. The
+// recorded series hold only what recordedScopes counts; the parts here
+// are the graph's scopes by namespace.
+func recordedDurationQuery(ns []string, w time.Duration, responseTime string) telemetry.Expr {
+	sel := telemetry.Select(recordedDuration + recordedName(responseTime))
+	dst := sel.Eq(telemetry.Reporter, telemetry.ReporterDestination)
+	src := sel.Eq(telemetry.Reporter, telemetry.ReporterSource)
+	var parts []telemetry.Expr
+	for _, s := range []telemetry.Selector{
+		dst.In(telemetry.DestinationServiceNamespace, ns...),
+		dst.In(telemetry.SourceWorkloadNamespace, ns...).NotIn(telemetry.DestinationServiceNamespace, ns...),
+		src.In(telemetry.SourceWorkloadNamespace, ns...),
+		src.NotIn(telemetry.SourceWorkloadNamespace, ns...).In(telemetry.DestinationServiceNamespace, ns...).Neq(telemetry.DestinationWorkload, telemetry.Unknown),
+	} {
+		parts = append(parts, telemetry.AvgOverTime(s, w))
+	}
+	return telemetry.Or(parts...)
+}
+
+// recordedName is the suffix of the recorded series for a responseTime
+// parameter: avg, or p50, p95, p99.
+func recordedName(responseTime string) string {
+	if responseTime == "avg" {
+		return "avg"
+	}
+	if _, ok := recordedQuantiles[responseTime]; ok {
+		return "p" + responseTime
+	}
+	return "p95"
+}
