@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"fmt"
 	"hash/fnv"
 	"strconv"
 	"strings"
@@ -95,7 +94,9 @@ func isUnknown(s string) bool { return s == "" || s == telemetry.Unknown }
 func nodeID(key string) string {
 	h := fnv.New64a()
 	h.Write([]byte(key))
-	return fmt.Sprintf("%016x", h.Sum64())
+	var b [16]byte
+	hex := strconv.AppendUint(b[:0], h.Sum64(), 16)
+	return strings.Repeat("0", 16-len(hex)) + string(hex)
 }
 
 // builder turns rows into the nodes and edges of one graph type.
@@ -107,11 +108,18 @@ type builder struct {
 	fronts map[endpoint][]ServiceName
 	// frozen: the traffic is in; later rows may only find nodes, not add them.
 	frozen bool
+	// byKey finds a node by its key without hashing it again: every row
+	// of every query looks its nodes up.
+	byKey map[string]*Node
 }
 
 func (b *builder) node(key string, fill func(*Node)) *Node {
+	if n, ok := b.byKey[key]; ok && b.g.nodes[n.ID] == n { // not removed since
+		return n
+	}
 	id := nodeID(key)
 	if n, ok := b.g.nodes[id]; ok {
+		b.remember(key, n)
 		return n
 	}
 	if b.frozen {
@@ -120,7 +128,15 @@ func (b *builder) node(key string, fill func(*Node)) *Node {
 	n := &Node{ID: id}
 	fill(n)
 	b.g.nodes[id] = n
+	b.remember(key, n)
 	return n
+}
+
+func (b *builder) remember(key string, n *Node) {
+	if b.byKey == nil {
+		b.byKey = map[string]*Node{}
+	}
+	b.byKey[key] = n
 }
 
 func (b *builder) unknownNode() *Node {

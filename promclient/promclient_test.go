@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +121,35 @@ func TestScrapeIntervalOf(t *testing.T) {
 				t.Errorf("%v %v, want %v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestLoopbackAnswersAreNotCompressed(t *testing.T) {
+	asked := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- r.Header.Get("Accept-Encoding"):
+		default:
+		}
+		io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+	}))
+	defer srv.Close()
+	h, err := NewHTTP(HTTPOptions{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Query(context.Background(), "up", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if enc := <-asked; strings.Contains(enc, "gzip") {
+		t.Errorf("a Prometheus on 127.0.0.1 was asked for gzip (Accept-Encoding %q)", enc)
+	}
+	for url, want := range map[string]bool{
+		"http://127.0.0.1:9090": true, "http://localhost:9090/prometheus": true, "http://[::1]:9090": true,
+		"http://10.0.0.7:9090": false, "https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1": false, "::bad": false,
+	} {
+		if got := onThisMachine(url); got != want {
+			t.Errorf("onThisMachine(%q) = %v, want %v", url, got, want)
+		}
 	}
 }
