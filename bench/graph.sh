@@ -19,8 +19,8 @@ WEB=127.0.0.1:${WEB_PORT:-17001}
 
 percentile() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; printf "%.3f", v[i] }'; }
 
-echo "| workloads | namespaces | nodes | edges | queries/graph | p50 s | p95 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| workloads | namespaces | nodes | edges | queries/graph | response times | p50 s | p95 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB |"
+echo "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
   services=${size%%:*}; namespaces=${size##*:}
   start_mesh "$services" "$namespaces"
@@ -38,6 +38,12 @@ for size in $SIZES; do
   [ "${scraped:-0}" -ge "$targets" ] || { echo "only ${scraped:-0} of $targets targets scraped three times" >&2; exit 1; }
   ns=$(seq -f "mesh-%02g" 0 $(( namespaces - 1 )) | paste -sd, -),istio-system
   url="http://$WEB/api/namespaces/graph?namespaces=$ns&graphType=versionedApp&duration=60s&injectServiceNodes=true"
+  # Wait for the recording rules to have run over scraped data.
+  for _ in $(seq 1 120); do
+    recorded=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count(meshlens_edge:istio_request_duration_milliseconds:p95)' | grep -c '"value"' || true)
+    [ "$recorded" -ge 1 ] && break
+    sleep 2
+  done
   curl -fsS "$url" -o "$work/graph.json"   # warm-up, and the answer to describe
   a0=$(metric "http://$WEB/metrics" go_memstats_alloc_bytes_total)
   : >"$work/times"
@@ -49,8 +55,10 @@ for size in $SIZES; do
   nodes=$(grep -o '"nodeType"' "$work/graph.json" | wc -l)
   edges=$(grep -o '"source"' "$work/graph.json" | wc -l)
   queries=$(grep -o '"queries":[0-9]*' "$work/graph.json" | tr -dc 0-9)
-  printf "| %d | %d | %d | %d | %s | %s | %s | %.0f (%.0f) | %.1f | %s |\n" \
-    "$(( services + services / 4 ))" "$namespaces" "$nodes" "$edges" "$queries" \
+  source=recorded
+  [ "$(metric "http://$WEB/metrics" 'meshlens_graph_response_times_total{source="buckets"}')" = "" ] || source=buckets
+  printf "| %d | %d | %d | %d | %s | %s | %s | %s | %.0f (%.0f) | %.1f | %s |\n" \
+    "$(( services + services / 4 ))" "$namespaces" "$nodes" "$edges" "$queries" "$source" \
     "$(percentile 50 <"$work/times")" "$(percentile 95 <"$work/times")" \
     "$(awk -v b="$(wc -c <"$work/graph.json")" 'BEGIN { print b / 1024 }')" "$(awk -v b="$gz" 'BEGIN { print b / 1024 }')" \
     "$(awk -v a="$a0" -v b="$a1" -v n="$REQUESTS" 'BEGIN { print (b - a) / n / 1048576 }')" \

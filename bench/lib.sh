@@ -16,13 +16,17 @@ wait_http() {
 rss_mib() { awk -v k="$2:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 # start_mesh SERVICES NAMESPACES: a metrics-only synthetic mesh on $SIM and
-# `meshlens store` on $STORE scraping it every $INTERVAL; sets sim, store.
+# `meshlens store` on $STORE scraping it and evaluating the graph's
+# recording rules every $INTERVAL; sets sim, store.
 start_mesh() {
   "$BIN" --log.level=warn simulate --metrics-only --services "$1" --namespaces "$2" \
     --load.rate 500 --listen-address "$SIM" >"$work/sim.log" 2>&1 &
   sim=$!; pids+=("$sim")
   wait_http "http://$SIM/api/simulate/targets"
-  "$BIN" demo --print-prometheus-config --web.listen-address "$SIM" --scrape-interval "$INTERVAL" >"$work/prometheus.yml"
+  # The graph's recording rules, evaluated every scrape interval, as the demo does.
+  "$BIN" rules --interval "$INTERVAL" >"$work/rules.yml"
+  { echo "rule_files: [\"$work/rules.yml\"]"
+    "$BIN" demo --print-prometheus-config --web.listen-address "$SIM" --scrape-interval "$INTERVAL"; } >"$work/prometheus.yml"
   "$BIN" --log.level=warn store --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/data-$1" \
     --web.listen-address "$STORE" >"$work/store.log" 2>&1 &
   store=$!; pids+=("$store")
