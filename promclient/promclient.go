@@ -38,8 +38,11 @@ var ErrBadQuery = errors.New("prometheus rejected the query")
 
 // HTTP queries a Prometheus HTTP API.
 type HTTP struct {
-	client  api.Client
-	api     promv1.API
+	client api.Client
+	api    promv1.API
+	// http sends queries itself, so that answers are decoded as they
+	// arrive rather than read whole first.
+	http    *http.Client
 	timeout time.Duration
 	// interval, when set, overrides what the server's config says.
 	interval time.Duration
@@ -69,7 +72,11 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prometheus url %q: %w", o.URL, err)
 	}
-	return &HTTP{client: c, api: promv1.NewAPI(c), timeout: o.Timeout, interval: o.ScrapeInterval}, nil
+	rt := o.RoundTripper
+	if rt == nil {
+		rt = api.DefaultRoundTripper
+	}
+	return &HTTP{client: c, api: promv1.NewAPI(c), http: &http.Client{Transport: rt}, timeout: o.Timeout, interval: o.ScrapeInterval}, nil
 }
 
 // uncompressed asks for answers as they are: over loopback, gzip costs
@@ -93,9 +100,9 @@ func onThisMachine(rawURL string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Query implements Querier. It decodes the answer in one pass into what
-// graphs need: client_golang's API client decodes every answer twice, which
-// was two thirds of a large graph's time.
+// Query implements Querier. It decodes the answer in one pass, as it
+// arrives: client_golang's API client reads every answer whole and decodes
+// it twice, which was two thirds of a large graph's time and memory.
 func (h *HTTP) Query(ctx context.Context, q string, ts time.Time) (Vector, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
@@ -105,11 +112,12 @@ func (h *HTTP) Query(ctx context.Context, q string, ts time.Time) (Vector, error
 		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, body, err := h.client.Do(ctx, req)
+	resp, err := h.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	a, err := decodeAnswer(body)
+	defer resp.Body.Close()
+	a, err := decodeAnswer(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: answer (HTTP %d) is not the Prometheus API's: %v", ErrUnavailable, resp.StatusCode, err)
 	}

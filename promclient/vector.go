@@ -2,6 +2,7 @@ package promclient
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 
 	jsoniter "github.com/json-iterator/go"
@@ -29,10 +30,9 @@ type answer struct {
 
 // decodeAnswer reads a /api/v1/query answer. A result that is not a vector
 // leaves vector empty and says so in resultType.
-func decodeAnswer(body []byte) (answer, error) {
+func decodeAnswer(body io.Reader) (answer, error) {
 	var a answer
-	it := jsoniter.ConfigFastest.BorrowIterator(body)
-	defer jsoniter.ConfigFastest.ReturnIterator(it)
+	it := jsoniter.Parse(jsoniter.ConfigFastest, body, 64<<10)
 	for field := it.ReadObject(); field != ""; field = it.ReadObject() {
 		switch field {
 		case "status":
@@ -48,6 +48,7 @@ func decodeAnswer(body []byte) (answer, error) {
 		}
 	}
 	if it.Error != nil {
+		// io.EOF included: the answer was cut short.
 		return a, it.Error
 	}
 	return a, nil

@@ -1,6 +1,7 @@
 package promclient
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"strings"
@@ -51,7 +52,7 @@ func TestDecodeAnswer(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := decodeAnswer([]byte(tc.body))
+			a, err := decodeAnswer(strings.NewReader(tc.body))
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("no error, decoded %+v", a)
@@ -83,7 +84,7 @@ func TestDecodeAnswer(t *testing.T) {
 		})
 	}
 	t.Run("the error type and text are kept", func(t *testing.T) {
-		a, _ := decodeAnswer([]byte(cases[4].body))
+		a, _ := decodeAnswer(strings.NewReader(cases[4].body))
 		if a.errorType != "bad_data" || a.errorText != "parse error" {
 			t.Errorf("%+v", a)
 		}
@@ -111,7 +112,7 @@ func BenchmarkDecodeAnswer(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		a, err := decodeAnswer(body)
+		a, err := decodeAnswer(bytes.NewReader(body))
 		if err != nil || len(a.vector) != 2600 {
 			b.Fatal(err, len(a.vector))
 		}
