@@ -15,7 +15,7 @@ func requestProtocol(r row) string {
 // workloads) gets their average weighted by request rate: close to, not
 // exactly, the quantile of the union.
 func appendQuantile(b *builder, quantiles, requests []row) {
-	weight := map[string]float64{}
+	weight := map[edgeKey]float64{}
 	for _, r := range requests {
 		weight[r.edgeKey()] += r.value
 	}

@@ -108,9 +108,10 @@ type builder struct {
 	fronts map[endpoint][]ServiceName
 	// frozen: the traffic is in; later rows may only find nodes, not add them.
 	frozen bool
-	// byKey finds a node by its key without hashing it again: every row
-	// of every query looks its nodes up.
-	byKey map[string]*Node
+	// byKey finds a node by its key and edgesByRef an edge by its ends
+	// without hashing again: every row of every query looks them up.
+	byKey      map[string]*Node
+	edgesByRef map[edgeRef]*Edge
 }
 
 func (b *builder) node(key string, fill func(*Node)) *Node {
@@ -214,14 +215,33 @@ func (n *Node) addDestService(s ServiceName) {
 	n.DestServices = append(n.DestServices, s)
 }
 
+// edgeRef names an edge by its ends, to find it without hashing its ID.
+type edgeRef struct {
+	src, dst *Node
+	protocol string
+}
+
 func (b *builder) edge(src, dst *Node, protocol string) *Edge {
-	id := nodeID(src.ID + ">" + dst.ID + ">" + protocol)
-	e, ok := b.g.edges[id]
-	if !ok {
-		e = &Edge{ID: id, Source: src, Dest: dst, Protocol: protocol, Responses: map[string]*Response{}}
-		b.g.edges[id] = e
+	if e := b.findEdge(src, dst, protocol); e != nil {
+		return e
 	}
+	id := nodeID(src.ID + ">" + dst.ID + ">" + protocol)
+	e := &Edge{ID: id, Source: src, Dest: dst, Protocol: protocol, Responses: map[string]*Response{}}
+	b.g.edges[id] = e
+	if b.edgesByRef == nil {
+		b.edgesByRef = map[edgeRef]*Edge{}
+	}
+	b.edgesByRef[edgeRef{src, dst, protocol}] = e
 	return e
+}
+
+// findEdge is the edge from src to dst, if the graph still has it (dead
+// nodes and service entries remove and merge edges).
+func (b *builder) findEdge(src, dst *Node, protocol string) *Edge {
+	if e, ok := b.edgesByRef[edgeRef{src, dst, protocol}]; ok && b.g.edges[e.ID] == e && e.Source == src && e.Dest == dst {
+		return e
+	}
+	return nil
 }
 
 // edgesOf returns the edges a row's traffic flows along.
@@ -332,7 +352,7 @@ func (b *builder) existingEdges(r row, protocol string) []*Edge {
 		if p[i] == nil || p[i+1] == nil {
 			continue
 		}
-		if e, ok := b.g.edges[nodeID(p[i].ID+">"+p[i+1].ID+">"+protocol)]; ok {
+		if e := b.findEdge(p[i], p[i+1], protocol); e != nil {
 			out = append(out, e)
 		}
 	}
@@ -352,8 +372,12 @@ func (g *Graph) sumNodes() {
 
 // edgeKey identifies the workload-to-workload edge of a row, whatever else
 // (response code, flags) the row is split by.
-func (r row) edgeKey() string {
-	return strings.Join([]string{r.reporter, r.src.cluster, r.src.namespace, r.src.workload, r.src.app, r.src.version,
-		r.dst.cluster, r.service.Namespace, r.host, r.service.Name, r.dst.namespace, r.dst.workload, r.dst.app, r.dst.version,
-		requestProtocol(r)}, "\xff")
+type edgeKey struct {
+	reporter, host, protocol string
+	src, dst                 endpoint
+	service                  ServiceName
+}
+
+func (r row) edgeKey() edgeKey {
+	return edgeKey{reporter: r.reporter, host: r.host, protocol: requestProtocol(r), src: r.src, dst: r.dst, service: r.service}
 }
