@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
+	"unsafe"
 
 	jsoniter "github.com/json-iterator/go"
 
@@ -68,8 +71,8 @@ type cyServiceEntry struct {
 }
 
 type cyNodeTraffic struct {
-	Protocol string            `json:"protocol"`
-	Rates    map[string]string `json:"rates"`
+	Protocol string `json:"protocol"`
+	Rates    object `json:"rates"`
 }
 
 type cyEdge struct {
@@ -89,67 +92,118 @@ type cyEdgeData struct {
 }
 
 type cyEdgeTraffic struct {
-	Protocol  string                `json:"protocol"`
-	Rates     map[string]string     `json:"rates"`
-	Responses map[string]cyResponse `json:"responses,omitempty"`
+	Protocol  string      `json:"protocol"`
+	Rates     object      `json:"rates"`
+	Responses cyResponses `json:"responses,omitempty"`
 }
 
+// cyResponses are the responses by code, an object keyed by code.
+type cyResponses []cyResponse
+
 type cyResponse struct {
-	Flags map[string]string `json:"flags"`
-	Hosts map[string]string `json:"hosts"`
+	code         string
+	Flags, Hosts object
+}
+
+// object is a JSON object of strings written with its keys sorted, as
+// encoding/json writes a map, without a map per edge: a large graph has
+// tens of thousands of them.
+type object []field
+
+type field struct{ key, value string }
+
+func (o *object) put(key, value string) { *o = append(*o, field{key, value}) }
+
+// The encoders of object and cyResponses write HTML-escaped strings, as
+// encoding/json and cytoscapeJSON do everywhere else.
+func init() {
+	jsoniter.RegisterTypeEncoderFunc("graph.object", func(ptr unsafe.Pointer, s *jsoniter.Stream) {
+		writeObject(*(*object)(ptr), s)
+	}, func(ptr unsafe.Pointer) bool { return len(*(*object)(ptr)) == 0 })
+	jsoniter.RegisterTypeEncoderFunc("graph.cyResponses", func(ptr unsafe.Pointer, s *jsoniter.Stream) {
+		rs := *(*cyResponses)(ptr)
+		slices.SortFunc(rs, func(a, b cyResponse) int { return strings.Compare(a.code, b.code) })
+		s.WriteObjectStart()
+		for i, r := range rs {
+			if i > 0 {
+				s.WriteMore()
+			}
+			s.WriteStringWithHTMLEscaped(r.code)
+			s.WriteRaw(`:{"flags":`)
+			writeObject(r.Flags, s)
+			s.WriteRaw(`,"hosts":`)
+			writeObject(r.Hosts, s)
+			s.WriteRaw("}")
+		}
+		s.WriteObjectEnd()
+	}, func(ptr unsafe.Pointer) bool { return len(*(*cyResponses)(ptr)) == 0 })
+}
+
+func writeObject(o object, s *jsoniter.Stream) {
+	slices.SortFunc(o, func(a, b field) int { return strings.Compare(a.key, b.key) })
+	s.WriteObjectStart()
+	for i, f := range o {
+		if i > 0 {
+			s.WriteMore()
+		}
+		s.WriteStringWithHTMLEscaped(f.key)
+		s.WriteRaw(":")
+		s.WriteStringWithHTMLEscaped(f.value)
+	}
+	s.WriteObjectEnd()
 }
 
 func rate(v float64) string    { return strconv.FormatFloat(v, 'f', 2, 64) }
 func percent(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
 // put sets key to the rate v when v rounds to something; always when base.
-func put(m map[string]string, key string, v float64, base bool) {
+func put(o *object, key string, v float64, base bool) {
 	if base || v >= 0.005 {
-		m[key] = rate(v)
+		o.put(key, rate(v))
 	}
 }
 
-func putPercent(m map[string]string, key string, v float64) {
+func putPercent(o *object, key string, v float64) {
 	if v >= 0.05 {
-		m[key] = percent(v)
+		o.put(key, percent(v))
 	}
 }
 
 func nodeTraffic(n *Node) []cyNodeTraffic {
 	var out []cyNodeTraffic
 	if n.In.HTTP > 0 || n.Out.HTTP > 0 {
-		r := map[string]string{}
+		var r object
 		if n.In.HTTP > 0 {
-			put(r, "httpIn", n.In.HTTP, true)
-			put(r, "httpIn3xx", n.In.HTTP3xx, false)
-			put(r, "httpIn4xx", n.In.HTTP4xx, false)
-			put(r, "httpIn5xx", n.In.HTTP5xx, false)
-			put(r, "httpInNoResponse", n.In.HTTPNoResponse, false)
+			put(&r, "httpIn", n.In.HTTP, true)
+			put(&r, "httpIn3xx", n.In.HTTP3xx, false)
+			put(&r, "httpIn4xx", n.In.HTTP4xx, false)
+			put(&r, "httpIn5xx", n.In.HTTP5xx, false)
+			put(&r, "httpInNoResponse", n.In.HTTPNoResponse, false)
 		}
 		if n.Out.HTTP > 0 {
-			put(r, "httpOut", n.Out.HTTP, true)
+			put(&r, "httpOut", n.Out.HTTP, true)
 		}
 		out = append(out, cyNodeTraffic{Protocol: telemetry.ProtocolHTTP, Rates: r})
 	}
 	if n.In.GRPC > 0 || n.Out.GRPC > 0 {
-		r := map[string]string{}
+		var r object
 		if n.In.GRPC > 0 {
-			put(r, "grpcIn", n.In.GRPC, true)
-			put(r, "grpcInErr", n.In.GRPCErr, false)
-			put(r, "grpcInNoResponse", n.In.GRPCNoResponse, false)
+			put(&r, "grpcIn", n.In.GRPC, true)
+			put(&r, "grpcInErr", n.In.GRPCErr, false)
+			put(&r, "grpcInNoResponse", n.In.GRPCNoResponse, false)
 		}
 		if n.Out.GRPC > 0 {
-			put(r, "grpcOut", n.Out.GRPC, true)
+			put(&r, "grpcOut", n.Out.GRPC, true)
 		}
 		out = append(out, cyNodeTraffic{Protocol: telemetry.ProtocolGRPC, Rates: r})
 	}
 	if n.In.TCP > 0 || n.Out.TCP > 0 {
-		r := map[string]string{}
+		var r object
 		if n.In.TCP > 0 {
-			put(r, "tcpIn", n.In.TCP, true)
+			put(&r, "tcpIn", n.In.TCP, true)
 		}
 		if n.Out.TCP > 0 {
-			put(r, "tcpOut", n.Out.TCP, true)
+			put(&r, "tcpOut", n.Out.TCP, true)
 		}
 		out = append(out, cyNodeTraffic{Protocol: telemetry.ProtocolTCP, Rates: r})
 	}
@@ -157,49 +211,49 @@ func nodeTraffic(n *Node) []cyNodeTraffic {
 }
 
 func edgeTraffic(e *Edge) cyEdgeTraffic {
-	r := map[string]string{}
+	var r object
 	var total float64
 	switch e.Protocol {
 	case telemetry.ProtocolTCP:
 		total = e.Rates.TCP
-		put(r, "tcp", total, true)
+		put(&r, "tcp", total, true)
 	case telemetry.ProtocolGRPC:
 		total = e.Rates.GRPC
-		put(r, "grpc", total, true)
-		put(r, "grpcErr", e.Rates.GRPCErr, false)
-		put(r, "grpcNoResponse", e.Rates.GRPCNoResponse, false)
+		put(&r, "grpc", total, true)
+		put(&r, "grpcErr", e.Rates.GRPCErr, false)
+		put(&r, "grpcNoResponse", e.Rates.GRPCNoResponse, false)
 		if total > 0 {
-			putPercent(r, "grpcPercentErr", 100*(e.Rates.GRPCErr+e.Rates.GRPCNoResponse)/total)
+			putPercent(&r, "grpcPercentErr", 100*(e.Rates.GRPCErr+e.Rates.GRPCNoResponse)/total)
 		}
 		if out := e.Source.Out.GRPC; out > 0 {
-			putPercent(r, "grpcPercentReq", 100*total/out)
+			putPercent(&r, "grpcPercentReq", 100*total/out)
 		}
 	default:
 		total = e.Rates.HTTP
-		put(r, "http", total, true)
-		put(r, "http3xx", e.Rates.HTTP3xx, false)
-		put(r, "http4xx", e.Rates.HTTP4xx, false)
-		put(r, "http5xx", e.Rates.HTTP5xx, false)
-		put(r, "httpNoResponse", e.Rates.HTTPNoResponse, false)
+		put(&r, "http", total, true)
+		put(&r, "http3xx", e.Rates.HTTP3xx, false)
+		put(&r, "http4xx", e.Rates.HTTP4xx, false)
+		put(&r, "http5xx", e.Rates.HTTP5xx, false)
+		put(&r, "httpNoResponse", e.Rates.HTTPNoResponse, false)
 		if total > 0 {
-			putPercent(r, "httpPercentErr", 100*(e.Rates.HTTP4xx+e.Rates.HTTP5xx+e.Rates.HTTPNoResponse)/total)
+			putPercent(&r, "httpPercentErr", 100*(e.Rates.HTTP4xx+e.Rates.HTTP5xx+e.Rates.HTTPNoResponse)/total)
 		}
 		if out := e.Source.Out.HTTP; out > 0 {
-			putPercent(r, "httpPercentReq", 100*total/out)
+			putPercent(&r, "httpPercentReq", 100*total/out)
 		}
 	}
 	t := cyEdgeTraffic{Protocol: e.Protocol, Rates: r}
 	if total > 0 && len(e.Responses) > 0 {
-		t.Responses = map[string]cyResponse{}
+		t.Responses = make(cyResponses, 0, len(e.Responses))
 		for code, resp := range e.Responses {
-			cr := cyResponse{Flags: map[string]string{}, Hosts: map[string]string{}}
+			cr := cyResponse{code: code, Flags: make(object, 0, len(resp.Flags)), Hosts: make(object, 0, len(resp.Hosts))}
 			for k, v := range resp.Flags {
-				cr.Flags[k] = percent(100 * v / total)
+				cr.Flags.put(k, percent(100*v/total))
 			}
 			for k, v := range resp.Hosts {
-				cr.Hosts[k] = percent(100 * v / total)
+				cr.Hosts.put(k, percent(100*v/total))
 			}
-			t.Responses[code] = cr
+			t.Responses = append(t.Responses, cr)
 		}
 	}
 	return t
