@@ -111,6 +111,7 @@ type builder struct {
 	// byKey finds a node by its key and edgesByRef an edge by its ends
 	// without hashing again: every row of every query looks them up.
 	byKey      map[string]*Node
+	byEndpoint map[endpoint]*Node
 	edgesByRef map[edgeRef]*Edge
 }
 
@@ -155,6 +156,20 @@ func (b *builder) serviceNode(s ServiceName) *Node {
 
 // workloadNode is the node of e in the graph's type.
 func (b *builder) workloadNode(e endpoint) *Node {
+	if n, ok := b.byEndpoint[e]; ok && b.g.nodes[n.ID] == n {
+		return n
+	}
+	n := b.newWorkloadNode(e)
+	if n != nil {
+		if b.byEndpoint == nil {
+			b.byEndpoint = map[endpoint]*Node{}
+		}
+		b.byEndpoint[e] = n
+	}
+	return n
+}
+
+func (b *builder) newWorkloadNode(e endpoint) *Node {
 	switch b.g.Type {
 	case TypeApp:
 		if !isUnknown(e.app) {
