@@ -25,6 +25,10 @@ type seenQueries struct {
 	queries []string
 }
 
+func (s *seenQueries) LabelValues(context.Context, string, time.Time, time.Time) ([]string, error) {
+	return nil, nil
+}
+
 func (s *seenQueries) Query(_ context.Context, q string, _ time.Time) (promclient.Vector, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -207,6 +207,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if o.Focus != nil {
 		namespaces = []string{o.Focus.Namespace}
 	}
+	sc := scope{namespaces: namespaces, allDestinations: b.holdAllDestinations(ctx, namespaces, o.QueryTime.Add(-window), o.QueryTime)}
 
 	// Independent queries run in parallel, a few at a time, the slowest
 	// (the duration histogram's) first.
@@ -219,32 +220,32 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	var recorded, throughput *job
 	responseTime := o.runs(AppendResponseTime)
 	if responseTime && time.Now().UnixNano() >= b.noRulesUntil.Load() {
-		recorded = add("recordedDuration", recordedDurationQuery(namespaces, window, o.ResponseTime))
+		recorded = add("recordedDuration", recordedDurationQuery(sc, window, o.ResponseTime))
 	}
 	var quantile, durationSum, durationCount *job
 	// fromBuckets adds the queries that compute response times from the
 	// duration histogram itself.
 	fromBuckets := func(add func(string, telemetry.Expr) *job) {
 		if o.ResponseTime == "avg" {
-			durationSum = add("durationSum", durationSumQuery(namespaces, window, "_sum"))
-			durationCount = add("durationCount", durationSumQuery(namespaces, window, "_count"))
+			durationSum = add("durationSum", durationSumQuery(sc, window, "_sum"))
+			durationCount = add("durationCount", durationSumQuery(sc, window, "_count"))
 		} else {
-			quantile = add("durationQuantile", durationQuantileQuery(namespaces, window, quantileOf(o.ResponseTime)))
+			quantile = add("durationQuantile", durationQuantileQuery(sc, window, quantileOf(o.ResponseTime)))
 		}
 	}
 	if responseTime && recorded == nil {
 		fromBuckets(add)
 	}
 	security := o.runs(AppendSecurityPolicy)
-	requests := add("requests", requestsQuery(namespaces, window, security))
+	requests := add("requests", requestsQuery(sc, window, security))
 	if o.runs(AppendThroughput) {
 		metric := telemetry.RequestBytes
 		if o.Throughput == "response" {
 			metric = telemetry.ResponseBytes
 		}
-		throughput = add("throughput", throughputQuery(namespaces, window, metric))
+		throughput = add("throughput", throughputQuery(sc, window, metric))
 	}
-	tcp := add("tcp", tcpQuery(namespaces, window))
+	tcp := add("tcp", tcpQuery(sc, window))
 	if err := b.run(ctx, jobs, o.QueryTime); err != nil {
 		return nil, err
 	}
@@ -318,6 +319,23 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	addBoxes(g, o.BoxBy)
 	return g, nil
+}
+
+// holdAllDestinations tells whether every destination namespace the store
+// has between start and end is one of namespaces (a graph of the whole
+// mesh), which lets the queries leave out their namespace matchers. When
+// the store cannot say, the queries keep them: slower, never wrong.
+func (b *Builder) holdAllDestinations(ctx context.Context, namespaces []string, start, end time.Time) bool {
+	seen, err := b.querier.LabelValues(ctx, telemetry.DestinationServiceNamespace, start, end)
+	if err != nil {
+		return false
+	}
+	for _, ns := range seen {
+		if !slices.Contains(namespaces, ns) {
+			return false
+		}
+	}
+	return true
 }
 
 // job is one PromQL query of a graph and, once run, its rows.

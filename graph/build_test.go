@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,10 @@ func (n *noRules) Query(_ context.Context, q string, _ time.Time) (promclient.Ve
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.queries = append(n.queries, q)
+	return nil, nil
+}
+
+func (n *noRules) LabelValues(context.Context, string, time.Time, time.Time) ([]string, error) {
 	return nil, nil
 }
 
@@ -94,4 +99,50 @@ func TestResponseTimesFallBackToBucketsWithoutRules(t *testing.T) {
 			t.Errorf("queries: %q", q.queries)
 		}
 	})
+}
+
+// listed answers LabelValues with values (or err) and every query with nothing.
+type listed struct {
+	noRules
+	values []string
+	err    error
+}
+
+func (l *listed) LabelValues(context.Context, string, time.Time, time.Time) ([]string, error) {
+	return l.values, l.err
+}
+
+func TestNamespaceMatchersDropOutForTheWholeMesh(t *testing.T) {
+	cases := []struct {
+		name         string
+		values       []string
+		err          error
+		wantMatchers bool
+	}{
+		{"the namespaces hold every destination", []string{"bookinfo"}, nil, false},
+		{"a destination namespace outside", []string{"bookinfo", "shop"}, nil, true},
+		{"the store cannot list values", nil, errors.New("404"), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			q := &listed{values: tc.values, err: tc.err}
+			if _, err := NewBuilder(q, nil).Build(context.Background(), Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: time.Minute}); err != nil {
+				t.Fatal(err)
+			}
+			requests := ""
+			for _, qq := range q.queries {
+				if strings.Contains(qq, "rate(istio_requests_total") {
+					requests = qq
+				}
+			}
+			has := strings.Contains(requests, `destination_service_namespace="bookinfo"`)
+			if has != tc.wantMatchers {
+				t.Errorf("destination namespace matcher in the requests query: %v, want %v\n%s", has, tc.wantMatchers, requests)
+			}
+			// Sources outside the namespaces are never the graph's business.
+			if !strings.Contains(requests, `source_workload_namespace="bookinfo"`) {
+				t.Errorf("the source-reported parts lost their namespace matcher:\n%s", requests)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -78,6 +79,18 @@ func (p replay) Query(_ context.Context, q string, _ time.Time) (promclient.Vect
 	}
 	return out, nil
 }
+
+// LabelValues fails, for recorder and replay alike: the golden graphs keep
+// every namespace matcher, as against a store that cannot list values.
+func (replay) LabelValues(context.Context, string, time.Time, time.Time) ([]string, error) {
+	return nil, errNoLabelValues
+}
+
+func (*recorder) LabelValues(context.Context, string, time.Time, time.Time) ([]string, error) {
+	return nil, errNoLabelValues
+}
+
+var errNoLabelValues = errors.New("label values are not recorded")
 
 func (p replay) ScrapeInterval(context.Context) (time.Duration, error) {
 	d, err := model.ParseDuration(p.rec.ScrapeInterval)

@@ -1,8 +1,11 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"log/slog"
 	"math"
 	"os"
@@ -66,6 +69,13 @@ func startLive(t *testing.T, rate float64) *live {
 		st.Close()
 	})
 	return &live{sim: sim, store: st, querier: promclient.NewEngine(st.Engine(), st.Queryable(), liveInterval)}
+}
+
+// unlisted is a querier that cannot list label values.
+type unlisted struct{ promclient.Querier }
+
+func (unlisted) LabelValues(context.Context, string, time.Time, time.Time) ([]string, error) {
+	return nil, errors.New("no label values here")
 }
 
 // waitGraph builds graphs until ok accepts one or the timeout passes.
@@ -211,11 +221,28 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		}
 	})
 	t.Run("recorded response times cover the same edges as the buckets, with close values", func(t *testing.T) {
+		// The rules need a few evaluations over scraped data first.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			v, err := l.querier.Query(context.Background(), "count("+recordedDuration+"avg) and count("+recordedDuration+"p95)", time.Now().Add(-3*liveInterval))
+			if err == nil && len(v) == 1 && v[0].Value >= 7 { // bookinfo's seven HTTP edges
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no recorded response times after 20s: %v %v", v, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 		for _, rt := range []string{"95", "avg"} {
-			o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 4 * liveInterval, ResponseTime: rt, QueryTime: time.Now()}
+			o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 4 * liveInterval, ResponseTime: rt, QueryTime: time.Now().Add(-3 * liveInterval)}
+			b.noRulesUntil.Store(0)
+			before := testutil.ToFloat64(b.responseTimes.WithLabelValues("recorded"))
 			recorded, err := b.Build(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if testutil.ToFloat64(b.responseTimes.WithLabelValues("recorded")) != before+1 {
+				t.Fatalf("%s: the graph did not read the recorded series", rt)
 			}
 			raw := NewBuilder(l.querier, nil)
 			raw.noRulesUntil.Store(time.Now().Add(time.Hour).UnixNano())
@@ -239,6 +266,31 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 			if len(edgeSet(recorded)) != len(want) {
 				t.Errorf("%d edges from recorded rules, %d from buckets", len(edgeSet(recorded)), len(want))
 			}
+		}
+	})
+	t.Run("without namespace matchers the graph of the whole mesh is the same", func(t *testing.T) {
+		// A time whose scrapes and rule evaluations are all written: both
+		// graphs must read the same samples.
+		o := Options{Namespaces: []string{"bookinfo"}, Type: TypeVersionedApp, InjectServiceNodes: true, Duration: 4 * liveInterval, QueryTime: time.Now().Add(-3 * liveInterval)}
+		if !b.holdAllDestinations(context.Background(), o.Namespaces, o.QueryTime.Add(-o.Duration), o.QueryTime) {
+			t.Fatal("bookinfo holds every destination of the demo, but the builder does not see it")
+		}
+		// Both builders take response times from the same place: the
+		// recorded series when they are there, else the buckets.
+		b.noRulesUntil.Store(0)
+		fast, err := b.Build(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, err := NewBuilder(unlisted{l.querier}, nil).Build(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, c bytes.Buffer
+		fast.WriteTable(&a)
+		slow.WriteTable(&c)
+		if a.String() != c.String() {
+			t.Errorf("without matchers:\n%s\nwith them:\n%s", a.String(), c.String())
 		}
 	})
 	t.Run("added latency shows in p95", func(t *testing.T) {

@@ -30,37 +30,51 @@ func with(base []string, extra ...string) []string {
 //     if it saw them, reports response_code="0" and is left out above).
 //
 // Including reporter in every grouping keeps the parts of the union apart.
-func scopes(metric telemetry.Selector, namespaces []string, destinationOnly bool) []telemetry.Selector {
+// When the namespaces hold every destination, "into the namespaces" is
+// every series and "from outside into them" or "from them to outside"
+// none: those matchers and parts drop out, and with them most of the
+// store's work of selecting series.
+func scopes(metric telemetry.Selector, sc scope) []telemetry.Selector {
+	ns := sc.namespaces
 	dst := metric.Eq(telemetry.Reporter, telemetry.ReporterDestination).Neq(telemetry.ResponseCode, "0")
-	out := []telemetry.Selector{
-		dst.In(telemetry.DestinationServiceNamespace, namespaces...),
-		dst.In(telemetry.SourceWorkloadNamespace, namespaces...).NotIn(telemetry.DestinationServiceNamespace, namespaces...),
-	}
-	if destinationOnly {
-		return out
-	}
 	src := metric.Eq(telemetry.Reporter, telemetry.ReporterSource)
 	failed := src.Neq(telemetry.DestinationWorkload, telemetry.Unknown).Neq(telemetry.ResponseFlags, telemetry.NoFlags)
-	return append(out,
-		src.In(telemetry.SourceWorkloadNamespace, namespaces...).Eq(telemetry.DestinationWorkload, telemetry.Unknown),
-		failed.In(telemetry.SourceWorkloadNamespace, namespaces...),
-		failed.NotIn(telemetry.SourceWorkloadNamespace, namespaces...).In(telemetry.DestinationServiceNamespace, namespaces...),
-	)
+	if sc.allDestinations {
+		return []telemetry.Selector{
+			dst,
+			src.In(telemetry.SourceWorkloadNamespace, ns...).Eq(telemetry.DestinationWorkload, telemetry.Unknown),
+			failed.In(telemetry.SourceWorkloadNamespace, ns...),
+		}
+	}
+	return []telemetry.Selector{
+		dst.In(telemetry.DestinationServiceNamespace, ns...),
+		dst.In(telemetry.SourceWorkloadNamespace, ns...).NotIn(telemetry.DestinationServiceNamespace, ns...),
+		src.In(telemetry.SourceWorkloadNamespace, ns...).Eq(telemetry.DestinationWorkload, telemetry.Unknown),
+		failed.In(telemetry.SourceWorkloadNamespace, ns...),
+		failed.NotIn(telemetry.SourceWorkloadNamespace, ns...).In(telemetry.DestinationServiceNamespace, ns...),
+	}
+}
+
+// scope is the namespaces a graph covers, and whether they hold every
+// destination namespace the store has (at the graph's time).
+type scope struct {
+	namespaces      []string
+	allDestinations bool
 }
 
 // rateOf is the union over the scopes of sum by (by) (rate(scope[window])),
 // added up over the metrics (TCP bytes: sent + received).
-func rateOf(metrics []telemetry.Selector, namespaces []string, destinationOnly bool, window time.Duration, by []string) telemetry.Expr {
-	return rateOfEach(metrics, namespaces, destinationOnly, window, by, nil)
+func rateOf(metrics []telemetry.Selector, sc scope, window time.Duration, by []string) telemetry.Expr {
+	return rateOfEach(metrics, sc, window, by, nil)
 }
 
 // rateOfEach is rateOf with each part of the union wrapped by wrap first, so
 // that the union works on the smaller results.
-func rateOfEach(metrics []telemetry.Selector, namespaces []string, destinationOnly bool, window time.Duration, by []string, wrap func(telemetry.Expr) telemetry.Expr) telemetry.Expr {
+func rateOfEach(metrics []telemetry.Selector, sc scope, window time.Duration, by []string, wrap func(telemetry.Expr) telemetry.Expr) telemetry.Expr {
 	var parts []telemetry.Expr
 	perMetric := make([][]telemetry.Selector, len(metrics))
 	for i, m := range metrics {
-		perMetric[i] = scopes(m, namespaces, destinationOnly)
+		perMetric[i] = scopes(m, sc)
 	}
 	for i := range perMetric[0] {
 		sum := telemetry.Sum(telemetry.Rate(perMetric[0][i], window), by...)
@@ -80,33 +94,33 @@ func one(metric string) []telemetry.Selector { return []telemetry.Selector{telem
 // requestsQuery counts requests per edge, response code and flags; with
 // security, also per connection security policy and principals, so that
 // the security appender reads the same rows instead of asking again.
-func requestsQuery(ns []string, w time.Duration, security bool) telemetry.Expr {
+func requestsQuery(sc scope, w time.Duration, security bool) telemetry.Expr {
 	by := with(edgeLabels, telemetry.RequestProtocol, telemetry.ResponseCode, telemetry.GRPCResponseStatus, telemetry.ResponseFlags)
 	if security {
 		by = with(by, telemetry.ConnectionSecurityPolicy, telemetry.SourcePrincipal, telemetry.DestinationPrincipal)
 	}
-	return rateOf(one(telemetry.RequestsTotal), ns, false, w, by)
+	return rateOf(one(telemetry.RequestsTotal), sc, w, by)
 }
 
-func tcpQuery(ns []string, w time.Duration) telemetry.Expr {
-	return rateOf([]telemetry.Selector{telemetry.Select(telemetry.TCPSentBytesTotal), telemetry.Select(telemetry.TCPReceivedBytesTotal)}, ns, false, w,
+func tcpQuery(sc scope, w time.Duration) telemetry.Expr {
+	return rateOf([]telemetry.Selector{telemetry.Select(telemetry.TCPSentBytesTotal), telemetry.Select(telemetry.TCPReceivedBytesTotal)}, sc, w,
 		with(edgeLabels, telemetry.ResponseFlags))
 }
 
 // durationQuantileQuery is quantile q of the request durations of every
 // workload-to-workload edge. The quantile is taken by Prometheus: the
 // buckets themselves would be twenty times as many series to ship.
-func durationQuantileQuery(ns []string, w time.Duration, q float64) telemetry.Expr {
-	return rateOfEach(one(telemetry.RequestDurationMilliseconds+"_bucket"), ns, false, w,
+func durationQuantileQuery(sc scope, w time.Duration, q float64) telemetry.Expr {
+	return rateOfEach(one(telemetry.RequestDurationMilliseconds+"_bucket"), sc, w,
 		with(edgeLabels, telemetry.RequestProtocol, "le"),
 		func(e telemetry.Expr) telemetry.Expr { return telemetry.HistogramQuantile(q, e) })
 }
 
-func durationSumQuery(ns []string, w time.Duration, suffix string) telemetry.Expr {
-	return rateOf(one(telemetry.RequestDurationMilliseconds+suffix), ns, false, w,
+func durationSumQuery(sc scope, w time.Duration, suffix string) telemetry.Expr {
+	return rateOf(one(telemetry.RequestDurationMilliseconds+suffix), sc, w,
 		with(edgeLabels, telemetry.RequestProtocol))
 }
 
-func throughputQuery(ns []string, w time.Duration, metric string) telemetry.Expr {
-	return rateOf(one(metric+"_sum"), ns, false, w, with(edgeLabels, telemetry.RequestProtocol))
+func throughputQuery(sc scope, w time.Duration, metric string) telemetry.Expr {
+	return rateOf(one(metric+"_sum"), sc, w, with(edgeLabels, telemetry.RequestProtocol))
 }

@@ -119,17 +119,22 @@ func RecordingRules(interval time.Duration) ([]byte, error) {
 // namespaces, from the recorded series averaged over the window. The
 // recorded series hold only what recordedScopes counts; the parts here
 // are the graph's scopes by namespace.
-func recordedDurationQuery(ns []string, w time.Duration, responseTime string) telemetry.Expr {
+func recordedDurationQuery(sc scope, w time.Duration, responseTime string) telemetry.Expr {
+	ns := sc.namespaces
 	sel := telemetry.Select(recordedDuration + recordedName(responseTime))
 	dst := sel.Eq(telemetry.Reporter, telemetry.ReporterDestination)
 	src := sel.Eq(telemetry.Reporter, telemetry.ReporterSource)
-	var parts []telemetry.Expr
-	for _, s := range []telemetry.Selector{
+	selectors := []telemetry.Selector{
 		dst.In(telemetry.DestinationServiceNamespace, ns...),
 		dst.In(telemetry.SourceWorkloadNamespace, ns...).NotIn(telemetry.DestinationServiceNamespace, ns...),
 		src.In(telemetry.SourceWorkloadNamespace, ns...),
 		src.NotIn(telemetry.SourceWorkloadNamespace, ns...).In(telemetry.DestinationServiceNamespace, ns...).Neq(telemetry.DestinationWorkload, telemetry.Unknown),
-	} {
+	}
+	if sc.allDestinations {
+		selectors = []telemetry.Selector{dst, src.In(telemetry.SourceWorkloadNamespace, ns...)}
+	}
+	var parts []telemetry.Expr
+	for _, s := range selectors {
 		parts = append(parts, telemetry.AvgOverTime(s, w))
 	}
 	return telemetry.Or(parts...)

@@ -47,3 +47,17 @@ func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (Vector, err
 
 // ScrapeInterval implements Querier.
 func (e *Engine) ScrapeInterval(context.Context) (time.Duration, error) { return e.interval, nil }
+
+// LabelValues implements Querier.
+func (e *Engine) LabelValues(ctx context.Context, name string, start, end time.Time) ([]string, error) {
+	q, err := e.queryable.Querier(start.UnixMilli(), end.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	defer q.Close()
+	vals, _, err := q.LabelValues(ctx, name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return vals, nil
+}

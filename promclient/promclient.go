@@ -27,6 +27,9 @@ type Querier interface {
 	// ScrapeInterval is the interval at which the data behind the querier
 	// was scraped, or 0 when unknown.
 	ScrapeInterval(ctx context.Context) (time.Duration, error)
+	// LabelValues are the values label name has on any series between
+	// start and end: a read of the index, much cheaper than a query.
+	LabelValues(ctx context.Context, name string, start, end time.Time) ([]string, error)
 }
 
 // ErrUnavailable wraps errors from a Prometheus that could not be reached
@@ -131,6 +134,21 @@ func (h *HTTP) Query(ctx context.Context, q string, ts time.Time) (Vector, error
 		return nil, fmt.Errorf("%w: query answered a %s, not a vector", ErrBadQuery, a.resultType)
 	}
 	return a.vector, nil
+}
+
+// LabelValues implements Querier.
+func (h *HTTP) LabelValues(ctx context.Context, name string, start, end time.Time) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	vals, _, _, err := h.api.LabelValues(ctx, name, nil, start, end)
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = string(v)
+	}
+	return out, nil
 }
 
 func classify(err error) error {

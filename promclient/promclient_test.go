@@ -68,6 +68,14 @@ func TestHTTPAndEngineAnswerAlike(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	t.Run("label values are alike", func(t *testing.T) {
+		now := time.Now()
+		a, errA := h.LabelValues(context.Background(), "destination_workload", now.Add(-time.Minute), now)
+		b, errB := e.LabelValues(context.Background(), "destination_workload", now.Add(-time.Minute), now)
+		if errA != nil || errB != nil || len(a) != 1 || a[0] != `a"b` || len(b) != 1 || b[0] != a[0] {
+			t.Errorf("HTTP %q %v, engine %q %v", a, errA, b, errB)
+		}
+	})
 	t.Run("the scrape interval is the shortest in the store's config", func(t *testing.T) {
 		d, err := h.ScrapeInterval(context.Background())
 		if err != nil || d != 100*time.Millisecond {
