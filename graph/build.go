@@ -207,7 +207,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if o.Focus != nil {
 		namespaces = []string{o.Focus.Namespace}
 	}
-	sc := scope{namespaces: namespaces, allDestinations: b.holdAllDestinations(ctx, namespaces, o.QueryTime.Add(-window), o.QueryTime)}
+	sc := b.newScope(ctx, namespaces, o.QueryTime.Add(-window), o.QueryTime)
 
 	// Independent queries run in parallel, a few at a time, the slowest
 	// (the duration histogram's) first.
@@ -319,23 +319,6 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	addBoxes(g, o.BoxBy)
 	return g, nil
-}
-
-// holdAllDestinations tells whether every destination namespace the store
-// has between start and end is one of namespaces (a graph of the whole
-// mesh), which lets the queries leave out their namespace matchers. When
-// the store cannot say, the queries keep them: slower, never wrong.
-func (b *Builder) holdAllDestinations(ctx context.Context, namespaces []string, start, end time.Time) bool {
-	seen, err := b.querier.LabelValues(ctx, telemetry.DestinationServiceNamespace, start, end)
-	if err != nil {
-		return false
-	}
-	for _, ns := range seen {
-		if !slices.Contains(namespaces, ns) {
-			return false
-		}
-	}
-	return true
 }
 
 // job is one PromQL query of a graph and, once run, its rows.

@@ -101,32 +101,57 @@ func TestResponseTimesFallBackToBucketsWithoutRules(t *testing.T) {
 	})
 }
 
-// listed answers LabelValues with values (or err) and every query with nothing.
+// listed answers LabelValues from values by label (or err) and every query
+// with nothing.
 type listed struct {
 	noRules
-	values []string
+	values map[string][]string
 	err    error
 }
 
-func (l *listed) LabelValues(context.Context, string, time.Time, time.Time) ([]string, error) {
-	return l.values, l.err
+func (l *listed) LabelValues(_ context.Context, name string, _, _ time.Time) ([]string, error) {
+	return l.values[name], l.err
 }
 
-func TestNamespaceMatchersDropOutForTheWholeMesh(t *testing.T) {
+func TestNamespaceMatchersTakeTheCheaperForm(t *testing.T) {
+	many := []string{"a", "b", "c", "d"}
 	cases := []struct {
-		name         string
-		values       []string
-		err          error
-		wantMatchers bool
+		name   string
+		asked  []string
+		values map[string][]string
+		err    error
+		// in the requests query
+		want, wantNot    []string
+		destinationParts int
 	}{
-		{"the namespaces hold every destination", []string{"bookinfo"}, nil, false},
-		{"a destination namespace outside", []string{"bookinfo", "shop"}, nil, true},
-		{"the store cannot list values", nil, errors.New("404"), true},
+		{
+			name: "the whole mesh: no destination matcher, sources by the one value outside", asked: many,
+			values:  map[string][]string{dstNS: many, srcNS: append([]string{"unknown"}, many...)},
+			want:    []string{`source_workload_namespace!="unknown"`},
+			wantNot: []string{`destination_service_namespace=`, `destination_service_namespace!`, `source_workload_namespace=~`},
+			// "from the namespaces to outside" can't happen: one part of
+			// destination-reported requests, not two.
+			destinationParts: 1,
+		},
+		{
+			name: "one namespace of several: plain matchers", asked: []string{"a"},
+			values: map[string][]string{dstNS: many, srcNS: many},
+			want:   []string{`destination_service_namespace="a"`, `source_workload_namespace="a"`, `destination_service_namespace!="a"`},
+		},
+		{
+			name: "the store cannot list values: plain matchers", asked: many, err: errors.New("404"),
+			want: []string{`destination_service_namespace=~"a|b|c|d"`, `source_workload_namespace=~"a|b|c|d"`, `destination_service_namespace!~"a|b|c|d"`},
+		},
+		{
+			name: "namespaces without any traffic: plain matchers, a query that finds nothing", asked: []string{"quiet"},
+			values: map[string][]string{dstNS: many, srcNS: many},
+			want:   []string{`destination_service_namespace="quiet"`},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			q := &listed{values: tc.values, err: tc.err}
-			if _, err := NewBuilder(q, nil).Build(context.Background(), Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: time.Minute}); err != nil {
+			if _, err := NewBuilder(q, nil).Build(context.Background(), Options{Namespaces: tc.asked, Type: TypeWorkload, Duration: time.Minute}); err != nil {
 				t.Fatal(err)
 			}
 			requests := ""
@@ -135,13 +160,18 @@ func TestNamespaceMatchersDropOutForTheWholeMesh(t *testing.T) {
 					requests = qq
 				}
 			}
-			has := strings.Contains(requests, `destination_service_namespace="bookinfo"`)
-			if has != tc.wantMatchers {
-				t.Errorf("destination namespace matcher in the requests query: %v, want %v\n%s", has, tc.wantMatchers, requests)
+			for _, w := range tc.want {
+				if !strings.Contains(requests, w) {
+					t.Errorf("the requests query lacks %s:\n%s", w, requests)
+				}
 			}
-			// Sources outside the namespaces are never the graph's business.
-			if !strings.Contains(requests, `source_workload_namespace="bookinfo"`) {
-				t.Errorf("the source-reported parts lost their namespace matcher:\n%s", requests)
+			if n := strings.Count(requests, `reporter="destination"`); tc.destinationParts > 0 && n != tc.destinationParts {
+				t.Errorf("%d parts of destination-reported requests, want %d:\n%s", n, tc.destinationParts, requests)
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(requests, w) {
+					t.Errorf("the requests query has %s:\n%s", w, requests)
+				}
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -257,10 +258,15 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 					t.Errorf("%s %s: recorded has a response time %v, buckets %v", rt, k, e.HasResponseTime, w.HasResponseTime)
 					continue
 				}
-				// Means over slightly different windows of a few hundred
-				// microseconds: close, not equal.
-				if diff := math.Abs(e.ResponseTime - w.ResponseTime); diff > 2 && diff > 0.5*w.ResponseTime {
-					t.Errorf("%s %s: recorded %.2f ms, buckets %.2f ms", rt, k, e.ResponseTime, w.ResponseTime)
+				// Means agree closely. A p95 recorded per 2s window and
+				// averaged is not the p95 of the whole window: with Envoy's
+				// 1ms-5ms bucket both can land anywhere inside it.
+				diff := math.Abs(e.ResponseTime - w.ResponseTime)
+				if rt == "avg" && diff > 0.5 && diff > 0.5*w.ResponseTime {
+					t.Errorf("mean %s: recorded %.2f ms, buckets %.2f ms", k, e.ResponseTime, w.ResponseTime)
+				}
+				if rt == "95" && (e.ResponseTime > 5*w.ResponseTime || w.ResponseTime > 5*e.ResponseTime) {
+					t.Errorf("p95 %s: recorded %.2f ms, buckets %.2f ms", k, e.ResponseTime, w.ResponseTime)
 				}
 			}
 			if len(edgeSet(recorded)) != len(want) {
@@ -272,8 +278,9 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		// A time whose scrapes and rule evaluations are all written: both
 		// graphs must read the same samples.
 		o := Options{Namespaces: []string{"bookinfo"}, Type: TypeVersionedApp, InjectServiceNodes: true, Duration: 4 * liveInterval, QueryTime: time.Now().Add(-3 * liveInterval)}
-		if !b.holdAllDestinations(context.Background(), o.Namespaces, o.QueryTime.Add(-o.Duration), o.QueryTime) {
-			t.Fatal("bookinfo holds every destination of the demo, but the builder does not see it")
+		sc := b.newScope(context.Background(), o.Namespaces, o.QueryTime.Add(-o.Duration), o.QueryTime)
+		if dst, ok := sc.values[dstNS]; !ok || !slices.Equal(dst, []string{"bookinfo"}) {
+			t.Fatalf("destination namespaces of bookinfo's demo: %q (%v)", dst, ok)
 		}
 		// Both builders take response times from the same place: the
 		// recorded series when they are there, else the buckets.
@@ -299,6 +306,13 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		}
 		defer l.sim.Faults().Clear()
 		o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 2 * liveInterval, ResponseTime: "95"}
+		b.noRulesUntil.Store(0)
+		before := testutil.ToFloat64(b.responseTimes.WithLabelValues("recorded"))
+		defer func() {
+			if testutil.ToFloat64(b.responseTimes.WithLabelValues("recorded")) == before {
+				t.Error("no graph read the recorded response times")
+			}
+		}()
 		waitGraph(t, b, o, 10*time.Second, func(g *Graph) error {
 			e := edgeSet(g)["productpage-v1 -> details-v1 (http)"]
 			if e == nil || !e.HasResponseTime || e.ResponseTime < 250 || e.ResponseTime > 600 {

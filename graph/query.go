@@ -20,48 +20,6 @@ func with(base []string, extra ...string) []string {
 	return append(append([]string(nil), base...), extra...)
 }
 
-// scopes are the selectors that together count every request touching the
-// namespaces exactly once, as Istio's reporters define them:
-//   - what a destination sidecar saw and answered (reporter="destination"),
-//     into the namespaces or from them to other namespaces;
-//   - what only the source saw (reporter="source"): destinations without a
-//     sidecar (external hosts, PassthroughCluster), and requests that failed
-//     before the destination answered (response flags set; the destination,
-//     if it saw them, reports response_code="0" and is left out above).
-//
-// Including reporter in every grouping keeps the parts of the union apart.
-// When the namespaces hold every destination, "into the namespaces" is
-// every series and "from outside into them" or "from them to outside"
-// none: those matchers and parts drop out, and with them most of the
-// store's work of selecting series.
-func scopes(metric telemetry.Selector, sc scope) []telemetry.Selector {
-	ns := sc.namespaces
-	dst := metric.Eq(telemetry.Reporter, telemetry.ReporterDestination).Neq(telemetry.ResponseCode, "0")
-	src := metric.Eq(telemetry.Reporter, telemetry.ReporterSource)
-	failed := src.Neq(telemetry.DestinationWorkload, telemetry.Unknown).Neq(telemetry.ResponseFlags, telemetry.NoFlags)
-	if sc.allDestinations {
-		return []telemetry.Selector{
-			dst,
-			src.In(telemetry.SourceWorkloadNamespace, ns...).Eq(telemetry.DestinationWorkload, telemetry.Unknown),
-			failed.In(telemetry.SourceWorkloadNamespace, ns...),
-		}
-	}
-	return []telemetry.Selector{
-		dst.In(telemetry.DestinationServiceNamespace, ns...),
-		dst.In(telemetry.SourceWorkloadNamespace, ns...).NotIn(telemetry.DestinationServiceNamespace, ns...),
-		src.In(telemetry.SourceWorkloadNamespace, ns...).Eq(telemetry.DestinationWorkload, telemetry.Unknown),
-		failed.In(telemetry.SourceWorkloadNamespace, ns...),
-		failed.NotIn(telemetry.SourceWorkloadNamespace, ns...).In(telemetry.DestinationServiceNamespace, ns...),
-	}
-}
-
-// scope is the namespaces a graph covers, and whether they hold every
-// destination namespace the store has (at the graph's time).
-type scope struct {
-	namespaces      []string
-	allDestinations bool
-}
-
 // rateOf is the union over the scopes of sum by (by) (rate(scope[window])),
 // added up over the metrics (TCP bytes: sent + received).
 func rateOf(metrics []telemetry.Selector, sc scope, window time.Duration, by []string) telemetry.Expr {

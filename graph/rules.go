@@ -120,21 +120,16 @@ func RecordingRules(interval time.Duration) ([]byte, error) {
 // recorded series hold only what recordedScopes counts; the parts here
 // are the graph's scopes by namespace.
 func recordedDurationQuery(sc scope, w time.Duration, responseTime string) telemetry.Expr {
-	ns := sc.namespaces
 	sel := telemetry.Select(recordedDuration + recordedName(responseTime))
 	dst := sel.Eq(telemetry.Reporter, telemetry.ReporterDestination)
 	src := sel.Eq(telemetry.Reporter, telemetry.ReporterSource)
-	selectors := []telemetry.Selector{
-		dst.In(telemetry.DestinationServiceNamespace, ns...),
-		dst.In(telemetry.SourceWorkloadNamespace, ns...).NotIn(telemetry.DestinationServiceNamespace, ns...),
-		src.In(telemetry.SourceWorkloadNamespace, ns...),
-		src.NotIn(telemetry.SourceWorkloadNamespace, ns...).In(telemetry.DestinationServiceNamespace, ns...).Neq(telemetry.DestinationWorkload, telemetry.Unknown),
-	}
-	if sc.allDestinations {
-		selectors = []telemetry.Selector{dst, src.In(telemetry.SourceWorkloadNamespace, ns...)}
-	}
 	var parts []telemetry.Expr
-	for _, s := range selectors {
+	for _, s := range sc.selectors([]part{
+		{dst, []cond{{dstNS, true}}},
+		{dst, []cond{{srcNS, true}, {dstNS, false}}},
+		{src, []cond{{srcNS, true}}},
+		{src.Neq(telemetry.DestinationWorkload, telemetry.Unknown), []cond{{srcNS, false}, {dstNS, true}}},
+	}) {
 		parts = append(parts, telemetry.AvgOverTime(s, w))
 	}
 	return telemetry.Or(parts...)
