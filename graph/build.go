@@ -8,11 +8,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshlens/meshlens/inventory"
@@ -152,14 +152,7 @@ type Builder struct {
 	// responseTimes counts graphs by where their response times came from:
 	// recorded (RecordingRules) or buckets.
 	responseTimes *prometheus.CounterVec
-	// noRulesUntil (unix nanoseconds): the recorded series were missing for
-	// a graph of now; until then, read the buckets without asking first.
-	noRulesUntil atomic.Int64
 }
-
-// rulesRecheck is how long a Builder trusts that the store lacks the
-// recording rules before it looks again.
-const rulesRecheck = 5 * time.Minute
 
 // NewBuilder builds graphs from q; its metrics go to reg when not nil.
 func NewBuilder(q promclient.Querier, reg prometheus.Registerer) *Builder {
@@ -198,7 +191,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	g := newGraph(o.Type)
 	g.Timestamp = o.QueryTime
-	window, err := b.window(ctx, o.Duration, g)
+	window, interval, err := b.window(ctx, o.Duration, g)
 	if err != nil {
 		return nil, err
 	}
@@ -219,8 +212,12 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	var recorded, throughput *job
 	responseTime := o.runs(AppendResponseTime)
-	if responseTime && time.Now().UnixNano() >= b.noRulesUntil.Load() {
-		recorded = add("recordedDuration", recordedDurationQuery(sc, window, o.ResponseTime))
+	// The rules write a sample per edge every interval once they have
+	// evaluated, which on a busy store comes late or skips a turn: read
+	// two intervals more than the window, so that an edge has one.
+	recordedWindow := window + 2*interval
+	if responseTime && b.hasRecorded(ctx, o.ResponseTime, o.QueryTime.Add(-recordedWindow), o.QueryTime) {
+		recorded = add("recordedDuration", recordedDurationQuery(sc, recordedWindow, o.ResponseTime))
 	}
 	var quantile, durationSum, durationCount *job
 	// fromBuckets adds the queries that compute response times from the
@@ -251,11 +248,9 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	g.Queries = len(jobs)
 	if recorded != nil && len(recorded.rows) == 0 {
-		// No recorded response times: the store has no rules, or had none
-		// then. Ask the buckets.
-		if time.Since(o.QueryTime) < 2*window {
-			b.noRulesUntil.Store(time.Now().Add(rulesRecheck).UnixNano())
-		}
+		// The rules have not written any for the namespaces in the
+		// window (they have only just started, or the store cannot list
+		// metric names). Ask the buckets.
 		var more []*job
 		fromBuckets(func(name string, e telemetry.Expr) *job {
 			j := &job{name: name, expr: e}
@@ -321,6 +316,17 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	return g, nil
 }
 
+// hasRecorded tells whether the store has the recorded response times
+// asked for between start and end, from the index's metric names; when it
+// cannot say, the graph asks for them and falls back to the buckets.
+func (b *Builder) hasRecorded(ctx context.Context, responseTime string, start, end time.Time) bool {
+	names, err := b.querier.LabelValues(ctx, labels.MetricName, start, end)
+	if err != nil {
+		return true
+	}
+	return slices.Contains(names, recordedDuration+recordedName(responseTime))
+}
+
 // job is one PromQL query of a graph and, once run, its rows.
 type job struct {
 	name string
@@ -351,18 +357,19 @@ func (b *Builder) run(ctx context.Context, jobs []*job, at time.Time) error {
 }
 
 // window is the rate window: the duration asked for, but never shorter
-// than two scrape intervals, where a rate would have too few samples.
-func (b *Builder) window(ctx context.Context, asked time.Duration, g *Graph) (time.Duration, error) {
+// than two scrape intervals, where a rate would have too few samples. It
+// also returns the scrape interval.
+func (b *Builder) window(ctx context.Context, asked time.Duration, g *Graph) (time.Duration, time.Duration, error) {
 	interval, err := b.querier.ScrapeInterval(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if min := 2 * interval; asked < min {
 		g.Warnings = append(g.Warnings, fmt.Sprintf("duration %s is shorter than twice the scrape interval (%s); rates are computed over %s",
 			model.Duration(asked), model.Duration(interval), model.Duration(min)))
-		return min, nil
+		return min, interval, nil
 	}
-	return asked.Truncate(time.Second), nil
+	return asked.Truncate(time.Second), interval, nil
 }
 
 func rows(v promclient.Vector) []row {

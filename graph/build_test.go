@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/meshlens/meshlens/promclient"
 )
@@ -48,54 +49,56 @@ func (n *noRules) count(substr string) int {
 	return c
 }
 
-func TestResponseTimesFallBackToBucketsWithoutRules(t *testing.T) {
-	q := &noRules{}
-	reg := prometheus.NewRegistry()
-	b := NewBuilder(q, reg)
+func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 	o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: time.Minute}
-	g, err := b.Build(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := q.count(recordedDuration); got != 1 {
-		t.Errorf("recorded series asked %d times, want once", got)
-	}
-	if got := q.count("histogram_quantile"); got != 1 {
-		t.Errorf("buckets asked %d times after the recorded series were missing, want once", got)
-	}
-	if g.Queries != 5 {
-		t.Errorf("the graph says it sent %d queries, it sent 5", g.Queries)
-	}
-	if _, err := b.Build(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	if got := q.count(recordedDuration); got != 1 {
-		t.Errorf("the next graph asked for the missing recorded series again (%d)", got)
-	}
-	if got := q.count("histogram_quantile"); got != 2 {
-		t.Errorf("the next graph asked the buckets %d times in all, want 2", got)
-	}
-	if got := testutil.ToFloat64(b.responseTimes.WithLabelValues("buckets")); got != 2 {
-		t.Errorf("meshlens_graph_response_times_total{source=\"buckets\"} = %v, want 2", got)
-	}
-
-	t.Run("a replay of a time before the rules does not stop the next graph from using them", func(t *testing.T) {
-		q := &noRules{}
-		b := NewBuilder(q, nil)
-		old := o
-		old.QueryTime = time.Now().Add(-time.Hour)
-		b.Build(context.Background(), old)
-		b.Build(context.Background(), o)
-		if got := q.count(recordedDuration); got != 2 {
-			t.Errorf("recorded series asked %d times, want 2", got)
+	t.Run("the index lists no recorded series: the buckets, straight away", func(t *testing.T) {
+		q := &listed{}
+		reg := prometheus.NewRegistry()
+		b := NewBuilder(q, reg)
+		g, err := b.Build(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := q.count(recordedDuration); got != 0 {
+			t.Errorf("recorded series asked %d times, though the store has none", got)
+		}
+		if got := q.count("histogram_quantile"); got != 1 || g.Queries != 4 {
+			t.Errorf("buckets asked %d times, %d queries in all; want 1 and 4", got, g.Queries)
+		}
+		if got := testutil.ToFloat64(b.responseTimes.WithLabelValues("buckets")); got != 1 {
+			t.Errorf("meshlens_graph_response_times_total{source=\"buckets\"} = %v, want 1", got)
 		}
 	})
-	t.Run("avg falls back to the histogram's sum and count", func(t *testing.T) {
-		q := &noRules{}
+	for _, tc := range []struct {
+		name string
+		q    *listed
+	}{
+		{"listed, but none in the window's namespaces: the buckets after", &listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}}}},
+		{"the store cannot list names: asked, then the buckets", &listed{err: errors.New("404")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := NewBuilder(tc.q, nil).Build(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.q.count(recordedDuration) != 1 || tc.q.count("histogram_quantile") != 1 || g.Queries != 5 {
+				t.Errorf("recorded asked %d, buckets %d, queries %d; want 1, 1, 5", tc.q.count(recordedDuration), tc.q.count("histogram_quantile"), g.Queries)
+			}
+		})
+	}
+	t.Run("avg comes from the histogram's sum and count", func(t *testing.T) {
+		q := &listed{}
 		avg := o
 		avg.ResponseTime = "avg"
 		NewBuilder(q, nil).Build(context.Background(), avg)
-		if q.count(recordedDuration+"avg") != 1 || q.count("istio_request_duration_milliseconds_sum") != 1 || q.count("istio_request_duration_milliseconds_count") != 1 {
+		if q.count("istio_request_duration_milliseconds_sum") != 1 || q.count("istio_request_duration_milliseconds_count") != 1 {
+			t.Errorf("queries: %q", q.queries)
+		}
+	})
+	t.Run("recorded series are read over two intervals more than the window", func(t *testing.T) {
+		q := &listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}}}
+		NewBuilder(q, nil).Build(context.Background(), o)
+		if q.count(recordedDuration+"p95{") == 0 || q.count("[1m30s])") == 0 {
 			t.Errorf("queries: %q", q.queries)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,14 @@ func startLive(t *testing.T, rate float64) *live {
 		st.Close()
 	})
 	return &live{sim: sim, store: st, querier: promclient.NewEngine(st.Engine(), st.Queryable(), liveInterval)}
+}
+
+// noRecorded is a querier whose store seems to lack the recorded series.
+type noRecorded struct{ promclient.Querier }
+
+func (n noRecorded) LabelValues(ctx context.Context, name string, start, end time.Time) ([]string, error) {
+	v, err := n.Querier.LabelValues(ctx, name, start, end)
+	return slices.DeleteFunc(v, func(s string) bool { return strings.HasPrefix(s, recordedDuration) }), err
 }
 
 // unlisted is a querier that cannot list label values.
@@ -236,7 +245,6 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		}
 		for _, rt := range []string{"95", "avg"} {
 			o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 4 * liveInterval, ResponseTime: rt, QueryTime: time.Now().Add(-3 * liveInterval)}
-			b.noRulesUntil.Store(0)
 			before := testutil.ToFloat64(b.responseTimes.WithLabelValues("recorded"))
 			recorded, err := b.Build(context.Background(), o)
 			if err != nil {
@@ -245,8 +253,7 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 			if testutil.ToFloat64(b.responseTimes.WithLabelValues("recorded")) != before+1 {
 				t.Fatalf("%s: the graph did not read the recorded series", rt)
 			}
-			raw := NewBuilder(l.querier, nil)
-			raw.noRulesUntil.Store(time.Now().Add(time.Hour).UnixNano())
+			raw := NewBuilder(noRecorded{l.querier}, nil)
 			buckets, err := raw.Build(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
@@ -284,7 +291,6 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		}
 		// Both builders take response times from the same place: the
 		// recorded series when they are there, else the buckets.
-		b.noRulesUntil.Store(0)
 		fast, err := b.Build(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
@@ -306,7 +312,6 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		}
 		defer l.sim.Faults().Clear()
 		o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 2 * liveInterval, ResponseTime: "95"}
-		b.noRulesUntil.Store(0)
 		before := testutil.ToFloat64(b.responseTimes.WithLabelValues("recorded"))
 		defer func() {
 			if testutil.ToFloat64(b.responseTimes.WithLabelValues("recorded")) == before {

@@ -14,7 +14,9 @@ import (
 // equal forms: with many namespaces asked, "source_workload_namespace=~
 // <fifty names>" makes the store merge fifty postings lists per selector,
 // while "!=\"unknown\"" (the one value outside) costs next to nothing; and
-// a condition no series can meet drops its part of the union.
+// a condition no series can meet drops its part of the union. (The two
+// forms differ only on series without the label, and Istio always sets
+// both, to "unknown" when it knows no better.)
 type scope struct {
 	namespaces []string
 	// values by label (srcNS, dstNS); a label is missing when unknown.
