@@ -113,6 +113,8 @@ type builder struct {
 	byKey      map[string]*Node
 	byEndpoint map[endpoint]*Node
 	edgesByRef map[edgeRef]*Edge
+	// pathBuf backs what path returns, one path at a time.
+	pathBuf []*Node
 }
 
 func (b *builder) node(key string, fill func(*Node)) *Node {
@@ -190,7 +192,8 @@ func (b *builder) newWorkloadNode(e endpoint) *Node {
 	})
 }
 
-// path is the chain of nodes a row's traffic goes through.
+// path is the chain of nodes a row's traffic goes through, valid until the
+// next call.
 func (b *builder) path(r row) []*Node {
 	var src *Node
 	switch {
@@ -209,16 +212,19 @@ func (b *builder) path(r row) []*Node {
 	if b.g.Type == TypeService || isUnknown(r.dst.workload) {
 		// Service graph, or a destination without a sidecar (an external
 		// host, PassthroughCluster): the service is the end.
-		return []*Node{src, b.serviceNode(r.service)}
+		b.pathBuf = append(b.pathBuf[:0], src, b.serviceNode(r.service))
+		return b.pathBuf
 	}
 	dst := b.workloadNode(r.dst)
 	if dst != nil {
 		dst.addDestService(r.service)
 	}
 	if b.inject {
-		return []*Node{src, b.serviceNode(r.service), dst}
+		b.pathBuf = append(b.pathBuf[:0], src, b.serviceNode(r.service), dst)
+	} else {
+		b.pathBuf = append(b.pathBuf[:0], src, dst)
 	}
-	return []*Node{src, dst}
+	return b.pathBuf
 }
 
 func (n *Node) addDestService(s ServiceName) {
