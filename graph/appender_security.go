@@ -8,7 +8,7 @@ import "github.com/meshlens/meshlens/telemetry"
 func appendSecurity(b *builder, rows []row) {
 	type acc struct {
 		total, mtls float64
-		src, dst    map[string]float64
+		src, dst    shares
 	}
 	accs := map[*Edge]*acc{}
 	for _, r := range rows {
@@ -18,14 +18,14 @@ func appendSecurity(b *builder, rows []row) {
 		for _, e := range b.existingEdges(r, requestProtocol(r)) {
 			a := accs[e]
 			if a == nil {
-				a = &acc{src: map[string]float64{}, dst: map[string]float64{}}
+				a = &acc{}
 				accs[e] = a
 			}
 			a.total += r.value
 			if r.policy == telemetry.SecurityMutualTLS {
 				a.mtls += r.value
-				a.src[r.srcPrincipal] += r.value
-				a.dst[r.dstPrincipal] += r.value
+				a.src.add(r.srcPrincipal, r.value)
+				a.dst.add(r.dstPrincipal, r.value)
 			}
 		}
 	}
@@ -34,16 +34,39 @@ func appendSecurity(b *builder, rows []row) {
 			continue
 		}
 		e.MTLS, e.HasMTLS = 100*a.mtls/a.total, true
-		e.SourcePrincipal, e.DestPrincipal = busiest(a.src), busiest(a.dst)
+		e.SourcePrincipal, e.DestPrincipal = a.src.busiest(), a.dst.busiest()
 	}
 }
 
-// busiest is the key with the largest value (the first by name on a tie).
-func busiest(m map[string]float64) string {
+// shares add up values by key; an edge has one or two principals, so a
+// slice beats a map.
+type shares []share
+
+type share struct {
+	key   string
+	value float64
+}
+
+func (s *shares) add(key string, v float64) {
+	for i := range *s {
+		if (*s)[i].key == key {
+			(*s)[i].value += v
+			return
+		}
+	}
+	*s = append(*s, share{key, v})
+}
+
+// busiest is the key with the largest value (the first by name on a tie),
+// never unknown.
+func (s shares) busiest() string {
 	best, bestV := "", -1.0
-	for _, k := range sortedKeys(m) {
-		if m[k] > bestV && k != telemetry.Unknown {
-			best, bestV = k, m[k]
+	for _, sh := range s {
+		if sh.key == telemetry.Unknown {
+			continue
+		}
+		if sh.value > bestV || (sh.value == bestV && sh.key < best) {
+			best, bestV = sh.key, sh.value
 		}
 	}
 	return best

@@ -175,22 +175,43 @@ func (g *Graph) Nodes() []*Node {
 	for _, n := range g.nodes {
 		out = append(out, n)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].less(out[j]) })
+	order := newNodeOrder(out)
+	sort.Slice(out, func(i, j int) bool { return order.less(out[i], out[j]) })
 	return out
 }
 
-// less orders nodes for people: by namespace, then name, then kind.
-func (n *Node) less(o *Node) bool {
-	if n.Namespace != o.Namespace {
-		return n.Namespace < o.Namespace
+// nodeOrder orders nodes for people: by namespace, then name, then kind.
+// It computes each node's label once, not in every comparison.
+type nodeOrder map[*Node]string
+
+func newNodeOrder(nodes []*Node) nodeOrder {
+	o := make(nodeOrder, len(nodes))
+	for _, n := range nodes {
+		o[n] = n.Label()
 	}
-	if a, b := n.Label(), o.Label(); a != b {
+	return o
+}
+
+func (o nodeOrder) less(n, m *Node) bool {
+	if n.Namespace != m.Namespace {
+		return n.Namespace < m.Namespace
+	}
+	if a, b := o.label(n), o.label(m); a != b {
 		return a < b
 	}
-	if n.Kind != o.Kind {
-		return n.Kind < o.Kind
+	if n.Kind != m.Kind {
+		return n.Kind < m.Kind
 	}
-	return n.ID < o.ID
+	return n.ID < m.ID
+}
+
+func (o nodeOrder) label(n *Node) string {
+	if l, ok := o[n]; ok {
+		return l
+	}
+	l := n.Label()
+	o[n] = l
+	return l
 }
 
 // Edges returns the edges sorted by source, destination and protocol.
@@ -199,13 +220,14 @@ func (g *Graph) Edges() []*Edge {
 	for _, e := range g.edges {
 		out = append(out, e)
 	}
+	order := newNodeOrder(nil)
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		switch {
 		case a.Source != b.Source:
-			return a.Source.less(b.Source)
+			return order.less(a.Source, b.Source)
 		case a.Dest != b.Dest:
-			return a.Dest.less(b.Dest)
+			return order.less(a.Dest, b.Dest)
 		}
 		return a.Protocol < b.Protocol
 	})
