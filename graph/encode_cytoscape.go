@@ -304,18 +304,28 @@ func (g *Graph) cytoscape() cyGraph {
 // WriteJSON writes the graph as Cytoscape elements, in the shape of Kiali's
 // graph API; indent "" writes it compact, as an API should.
 func (g *Graph) WriteJSON(w io.Writer, indent string) error {
-	b, err := cytoscapeJSON.Marshal(g.cytoscape())
+	v := g.cytoscape()
+	if indent == "" {
+		// One buffer of about the answer's size: growing it by doubling
+		// copied megabytes.
+		st := jsoniter.NewStream(cytoscapeJSON, w, 512*(len(v.Elements.Nodes)+len(v.Elements.Edges))+1024)
+		st.WriteVal(v)
+		st.WriteRaw("\n")
+		if st.Error != nil {
+			return st.Error
+		}
+		return st.Flush()
+	}
+	b, err := cytoscapeJSON.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if indent != "" {
-		var out bytes.Buffer
-		if err := json.Indent(&out, b, "", indent); err != nil {
-			return err
-		}
-		b = out.Bytes()
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", indent); err != nil {
+		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	out.WriteByte('\n')
+	_, err = w.Write(out.Bytes())
 	return err
 }
 
