@@ -27,7 +27,7 @@ type storeConfig struct {
 func registerStore(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
 	var c storeConfig
 	cmd := app.Command("store", "Run the embedded single-node store alone: Prometheus's TSDB, PromQL and HTTP API, scraping what its config says and receiving remote write.")
-	cmd.Flag("config.file", "Prometheus configuration file (global, scrape_configs); without it the store only receives remote write.").StringVar(&c.configFile)
+	cmd.Flag("config.file", "Prometheus configuration file (global, scrape_configs, rule_files such as `meshlens rules` prints); without it the store only receives remote write.").StringVar(&c.configFile)
 	cmd.Flag("storage.tsdb.path", "Where the store keeps its data.").Default("data/").StringVar(&c.dataDir)
 	cmd.Flag("storage.tsdb.retention.time", "How long samples are kept.").Default("15d").SetValue(&durationValue{&c.retention})
 	cmd.Flag("web.listen-address", "Address of the Prometheus HTTP API.").Default("127.0.0.1:9090").StringVar(&c.listenAddr)
