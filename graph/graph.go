@@ -234,18 +234,6 @@ func (g *Graph) Edges() []*Edge {
 	return out
 }
 
-// Node returns the node with id, or nil.
-func (g *Graph) Node(id string) *Node { return g.nodes[id] }
-
-func (g *Graph) removeNode(n *Node) {
-	delete(g.nodes, n.ID)
-	for id, e := range g.edges {
-		if e.Source == n || e.Dest == n {
-			delete(g.edges, id)
-		}
-	}
-}
-
 // MarkValidations sets each service node's Validation from severities by
 // "namespace/name" of service.
 func (g *Graph) MarkValidations(byService map[string]string) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -134,7 +135,7 @@ func sameKeys(got map[string]*Edge, want []string) error {
 	return nil
 }
 
-func keys(m map[string]*Edge) []string { return sortedKeys(m) }
+func keys(m map[string]*Edge) []string { return slices.Sorted(maps.Keys(m)) }
 
 func TestLiveBookinfoGraphs(t *testing.T) {
 	l := startLive(t, 20)

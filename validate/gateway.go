@@ -2,6 +2,8 @@ package validate
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -38,7 +40,7 @@ func (v *validation) gateways() {
 			}
 		}
 	}
-	for _, key := range sortedKeys(serving) {
+	for _, key := range slices.Sorted(maps.Keys(serving)) {
 		objs := serving[key]
 		distinct := map[*inventory.Object]bool{}
 		for _, o := range objs {

@@ -2,6 +2,8 @@ package validate
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
@@ -28,7 +30,7 @@ func (v *validation) serviceEntries() {
 			}
 		}
 	}
-	for _, key := range sortedKeys(defined) {
+	for _, key := range slices.Sorted(maps.Keys(defined)) {
 		uses := defined[key]
 		distinct := map[*inventory.Object]bool{}
 		protos := map[string]bool{}

@@ -184,14 +184,3 @@ func splitRef(ref, def string) (ns, name string) {
 	}
 	return def, ref
 }
-
-// sortedKeys returns the keys of m, sorted, so that findings come out in
-// a stable order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
