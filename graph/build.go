@@ -382,12 +382,14 @@ func rows(v promclient.Vector) []row {
 	return out
 }
 
-func quantileOf(s string) float64 {
-	switch s {
-	case "50":
-		return 0.5
-	case "99":
-		return 0.99
+// quantiles are the response time quantiles, by the name the responseTime
+// parameter gives them; the recording rules keep each of them.
+var quantiles = map[string]float64{"50": 0.5, "95": 0.95, "99": 0.99}
+
+// quantileOf is the quantile responseTime names, p95 by default.
+func quantileOf(responseTime string) float64 {
+	if q, ok := quantiles[responseTime]; ok {
+		return q
 	}
 	return 0.95
 }

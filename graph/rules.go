@@ -3,6 +3,8 @@ package graph
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -26,10 +28,6 @@ const (
 	// recordedDuration + "p50", "p95", "p99" or "avg" is an edge's response time.
 	recordedDuration = "meshlens_edge:istio_request_duration_milliseconds:"
 )
-
-// recordedQuantiles are the response times RecordingRules keep, by the
-// name the responseTime parameter gives them.
-var recordedQuantiles = map[string]float64{"50": 0.5, "95": 0.95, "99": 0.99}
 
 // recordedScopes are the observations an edge's response time counts: the
 // scopes of the graph's queries without the namespaces, which the graph
@@ -85,9 +83,9 @@ func RecordingRules(interval time.Duration) ([]byte, error) {
 			return telemetry.Sum(telemetry.Rate(s, window), with(by, "le")...)
 		}),
 	}}
-	for _, name := range []string{"50", "95", "99"} {
+	for _, name := range slices.Sorted(maps.Keys(quantiles)) {
 		exprs = append(exprs, recordingRule{recordedDuration + "p" + name, telemetry.AtLeast(
-			telemetry.HistogramQuantile(recordedQuantiles[name], telemetry.Select(recordedBuckets).Instant()), 0)})
+			telemetry.HistogramQuantile(quantiles[name], telemetry.Select(recordedBuckets).Instant()), 0)})
 	}
 	exprs = append(exprs, recordingRule{recordedDuration + "avg", perScope(telemetry.RequestDurationMilliseconds+"_sum", func(s telemetry.Selector) telemetry.Expr {
 		count := s.WithMetric(telemetry.RequestDurationMilliseconds + "_count")
@@ -141,7 +139,7 @@ func recordedName(responseTime string) string {
 	if responseTime == "avg" {
 		return "avg"
 	}
-	if _, ok := recordedQuantiles[responseTime]; ok {
+	if _, ok := quantiles[responseTime]; ok {
 		return "p" + responseTime
 	}
 	return "p95"
