@@ -73,34 +73,24 @@ func (sc scope) restrict(s telemetry.Selector, c cond) (telemetry.Selector, bool
 		}
 		return s.NotIn(c.label, ns...), true
 	}
-	var inside, outside []string
+	// wanted are the values c keeps, others those it leaves out.
+	var wanted, others []string
 	for _, v := range values {
-		if slices.Contains(ns, v) {
-			inside = append(inside, v)
+		if slices.Contains(ns, v) == c.in {
+			wanted = append(wanted, v)
 		} else {
-			outside = append(outside, v)
+			others = append(others, v)
 		}
-	}
-	if c.in {
-		switch {
-		case len(inside) == 0:
-			return s, false
-		case len(outside) == 0:
-			return s, true
-		case len(outside) < len(inside):
-			return s.NotIn(c.label, outside...), true
-		}
-		return s.In(c.label, inside...), true
 	}
 	switch {
-	case len(outside) == 0:
+	case len(wanted) == 0:
 		return s, false
-	case len(inside) == 0:
+	case len(others) == 0:
 		return s, true
-	case len(inside) < len(outside):
-		return s.NotIn(c.label, inside...), true
+	case len(others) < len(wanted):
+		return s.NotIn(c.label, others...), true
 	}
-	return s.In(c.label, outside...), true
+	return s.In(c.label, wanted...), true
 }
 
 // scopes are the selectors that together count every request touching the
