@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshlens/meshlens/inventory"
@@ -199,7 +198,16 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if o.Focus != nil {
 		namespaces = []string{o.Focus.Namespace}
 	}
-	sc := b.newScope(ctx, namespaces, o.QueryTime.Add(-window), o.QueryTime)
+	responseTime := o.runs(AppendResponseTime)
+	// The rules write a sample per edge every interval once they have
+	// evaluated, which on a busy store comes late or skips a turn: read
+	// two intervals more than the window, so that an edge has one.
+	recordedWindow := window + 2*interval
+	var wantRecorded string
+	if responseTime {
+		wantRecorded = recordedDuration + recordedName(o.ResponseTime)
+	}
+	sc, hasRecorded := b.readIndex(ctx, namespaces, o.QueryTime.Add(-window), o.QueryTime.Add(-recordedWindow), o.QueryTime, wantRecorded)
 
 	// Independent queries run in parallel, a few at a time, the slowest
 	// (the duration histogram's) first.
@@ -210,12 +218,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		return j
 	}
 	var recorded, throughput *job
-	responseTime := o.runs(AppendResponseTime)
-	// The rules write a sample per edge every interval once they have
-	// evaluated, which on a busy store comes late or skips a turn: read
-	// two intervals more than the window, so that an edge has one.
-	recordedWindow := window + 2*interval
-	if responseTime && b.hasRecorded(ctx, o.ResponseTime, o.QueryTime.Add(-recordedWindow), o.QueryTime) {
+	if hasRecorded {
 		recorded = add("recordedDuration", recordedDurationQuery(sc, recordedWindow, o.ResponseTime))
 	}
 	var quantile, durationSum, durationCount *job
@@ -313,17 +316,6 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	addBoxes(g, o.BoxBy)
 	return g, nil
-}
-
-// hasRecorded tells whether the store has the recorded response times
-// asked for between start and end, from the index's metric names; when it
-// cannot say, the graph asks for them and falls back to the buckets.
-func (b *Builder) hasRecorded(ctx context.Context, responseTime string, start, end time.Time) bool {
-	names, err := b.querier.LabelValues(ctx, labels.MetricName, start, end)
-	if err != nil {
-		return true
-	}
-	return slices.Contains(names, recordedDuration+recordedName(responseTime))
 }
 
 // job is one PromQL query of a graph and, once run, its rows.

@@ -286,9 +286,12 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		// A time whose scrapes and rule evaluations are all written: both
 		// graphs must read the same samples.
 		o := Options{Namespaces: []string{"bookinfo"}, Type: TypeVersionedApp, InjectServiceNodes: true, Duration: 4 * liveInterval, QueryTime: time.Now().Add(-3 * liveInterval)}
-		sc := b.newScope(context.Background(), o.Namespaces, o.QueryTime.Add(-o.Duration), o.QueryTime)
+		sc, hasRecorded := b.readIndex(context.Background(), o.Namespaces, o.QueryTime.Add(-o.Duration), o.QueryTime.Add(-o.Duration), o.QueryTime, recordedDuration+"p95")
 		if dst, ok := sc.values[dstNS]; !ok || !slices.Equal(dst, []string{"bookinfo"}) {
 			t.Fatalf("destination namespaces of bookinfo's demo: %q (%v)", dst, ok)
+		}
+		if !hasRecorded {
+			t.Fatal("the index lists no recorded p95, though the demo's store runs the rules")
 		}
 		// Both builders take response times from the same place: the
 		// recorded series when they are there, else the buckets.

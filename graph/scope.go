@@ -3,7 +3,10 @@ package graph
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/meshlens/meshlens/telemetry"
 )
@@ -116,14 +119,34 @@ func scopes(metric telemetry.Selector, sc scope) []telemetry.Selector {
 	})
 }
 
-// newScope lists the values of the namespace labels between start and end,
-// as far as the store can say.
-func (b *Builder) newScope(ctx context.Context, namespaces []string, start, end time.Time) scope {
+// readIndex reads from the store's index what the queries depend on: the
+// values of the namespace labels between start and end, as far as the
+// store can say, and, when recorded names a series, whether it exists
+// between recordedStart and end (when the store cannot say, the graph asks
+// for it and falls back to the buckets). The lookups run at once: against
+// a remote store each is a round trip.
+func (b *Builder) readIndex(ctx context.Context, namespaces []string, start, recordedStart, end time.Time, recorded string) (scope, bool) {
 	sc := scope{namespaces: namespaces, values: map[string][]string{}}
+	var (
+		mu          sync.Mutex
+		wg          sync.WaitGroup
+		hasRecorded bool
+	)
 	for _, label := range []string{srcNS, dstNS} {
-		if v, err := b.querier.LabelValues(ctx, label, start, end); err == nil {
-			sc.values[label] = v
-		}
+		wg.Go(func() {
+			if v, err := b.querier.LabelValues(ctx, label, start, end); err == nil {
+				mu.Lock()
+				sc.values[label] = v
+				mu.Unlock()
+			}
+		})
 	}
-	return sc
+	if recorded != "" {
+		wg.Go(func() {
+			names, err := b.querier.LabelValues(ctx, labels.MetricName, recordedStart, end)
+			hasRecorded = err != nil || slices.Contains(names, recorded)
+		})
+	}
+	wg.Wait()
+	return sc, hasRecorded
 }
