@@ -67,40 +67,53 @@ func dotQuote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
 }
 
-// WriteDOT writes the graph in Graphviz's DOT language, boxes as clusters.
-func (g *Graph) WriteDOT(w io.Writer) error {
-	var b strings.Builder
-	b.WriteString("digraph mesh {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"sans-serif\"];\n  edge [fontname=\"sans-serif\", fontsize=10];\n")
+// walkBoxes visits the nodes in order, each box's nodes between open and
+// shut of that box, nested as the boxes are; indent grows by two spaces a
+// level.
+func (g *Graph) walkBoxes(indent string, open func(box *Node, indent string), shut func(indent string), node func(n *Node, indent string)) {
 	children := map[string][]*Node{}
 	for _, n := range g.Nodes() {
 		children[n.Parent] = append(children[n.Parent], n)
 	}
-	var write func(parent string, indent string)
-	write = func(parent, indent string) {
+	var walk func(parent, indent string)
+	walk = func(parent, indent string) {
 		for _, n := range children[parent] {
-			if n.Kind == KindBox {
-				fmt.Fprintf(&b, "%ssubgraph %s {\n%s  label=%s;\n", indent, dotQuote("cluster_"+n.ID), indent, dotQuote(n.Box+": "+n.Label()))
-				write(n.ID, indent+"  ")
-				fmt.Fprintf(&b, "%s}\n", indent)
+			if n.Kind != KindBox {
+				node(n, indent)
 				continue
 			}
-			attrs := "label=" + dotQuote(n.Label()+"\n"+n.Namespace)
-			switch {
-			case n.Kind == KindService:
-				attrs += ", shape=triangle"
-			case n.Kind == KindUnknown:
-				attrs += ", shape=ellipse"
-			}
-			switch {
-			case n.IsIdle:
-				attrs += ", style=\"rounded,dotted\""
-			case n.IsServiceEntry != nil:
-				attrs += ", style=\"rounded,dashed\""
-			}
-			fmt.Fprintf(&b, "%s%s [%s];\n", indent, dotQuote(n.ID), attrs)
+			open(n, indent)
+			walk(n.ID, indent+"  ")
+			shut(indent)
 		}
 	}
-	write("", "  ")
+	walk("", indent)
+}
+
+// WriteDOT writes the graph in Graphviz's DOT language, boxes as clusters.
+func (g *Graph) WriteDOT(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("digraph mesh {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"sans-serif\"];\n  edge [fontname=\"sans-serif\", fontsize=10];\n")
+	g.walkBoxes("  ", func(box *Node, indent string) {
+		fmt.Fprintf(&b, "%ssubgraph %s {\n%s  label=%s;\n", indent, dotQuote("cluster_"+box.ID), indent, dotQuote(box.Box+": "+box.Label()))
+	}, func(indent string) {
+		fmt.Fprintf(&b, "%s}\n", indent)
+	}, func(n *Node, indent string) {
+		attrs := "label=" + dotQuote(n.Label()+"\n"+n.Namespace)
+		switch {
+		case n.Kind == KindService:
+			attrs += ", shape=triangle"
+		case n.Kind == KindUnknown:
+			attrs += ", shape=ellipse"
+		}
+		switch {
+		case n.IsIdle:
+			attrs += ", style=\"rounded,dotted\""
+		case n.IsServiceEntry != nil:
+			attrs += ", style=\"rounded,dashed\""
+		}
+		fmt.Fprintf(&b, "%s%s [%s];\n", indent, dotQuote(n.ID), attrs)
+	})
 	for _, e := range g.Edges() {
 		fmt.Fprintf(&b, "  %s -> %s [label=%s];\n", dotQuote(e.Source.ID), dotQuote(e.Dest.ID), dotQuote(e.summary()))
 	}
@@ -117,30 +130,20 @@ func mermaidText(s string) string {
 func (g *Graph) WriteMermaid(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
-	children := map[string][]*Node{}
-	for _, n := range g.Nodes() {
-		children[n.Parent] = append(children[n.Parent], n)
-	}
-	var write func(parent, indent string)
-	write = func(parent, indent string) {
-		for _, n := range children[parent] {
-			if n.Kind == KindBox {
-				fmt.Fprintf(&b, "%ssubgraph b%s[\"%s\"]\n", indent, n.ID, mermaidText(n.Box+": "+n.Label()))
-				write(n.ID, indent+"  ")
-				fmt.Fprintf(&b, "%send\n", indent)
-				continue
-			}
-			open, closing := "[\"", "\"]"
-			switch n.Kind {
-			case KindService:
-				open, closing = "{{\"", "\"}}"
-			case KindUnknown:
-				open, closing = "((\"", "\"))"
-			}
-			fmt.Fprintf(&b, "%sn%s%s%s%s\n", indent, n.ID, open, mermaidText(n.Label()+"\n"+n.Namespace), closing)
+	g.walkBoxes("  ", func(box *Node, indent string) {
+		fmt.Fprintf(&b, "%ssubgraph b%s[\"%s\"]\n", indent, box.ID, mermaidText(box.Box+": "+box.Label()))
+	}, func(indent string) {
+		fmt.Fprintf(&b, "%send\n", indent)
+	}, func(n *Node, indent string) {
+		open, closing := "[\"", "\"]"
+		switch n.Kind {
+		case KindService:
+			open, closing = "{{\"", "\"}}"
+		case KindUnknown:
+			open, closing = "((\"", "\"))"
 		}
-	}
-	write("", "  ")
+		fmt.Fprintf(&b, "%sn%s%s%s%s\n", indent, n.ID, open, mermaidText(n.Label()+"\n"+n.Namespace), closing)
+	})
 	for _, e := range g.Edges() {
 		fmt.Fprintf(&b, "  n%s -->|\"%s\"| n%s\n", e.Source.ID, mermaidText(e.summary()), e.Dest.ID)
 	}
