@@ -19,7 +19,7 @@ WEB=127.0.0.1:${WEB_PORT:-17001}
 
 percentile() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; printf "%.3f", v[i] }'; }
 
-echo "| workloads | namespaces | nodes | edges | queries/graph | response times | p50 s | p95 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB |"
+echo "| workloads | namespaces | nodes | edges | queries/graph | response times, throughput | p50 s | p95 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB |"
 echo "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
   services=${size%%:*}; namespaces=${size##*:}
@@ -40,7 +40,7 @@ for size in $SIZES; do
   url="http://$WEB/api/namespaces/graph?namespaces=$ns&graphType=versionedApp&duration=60s&injectServiceNodes=true"
   # Wait for the recording rules to have run over scraped data.
   for _ in $(seq 1 120); do
-    recorded=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count(meshlens_edge:istio_request_duration_milliseconds:p95)' | grep -c '"value"' || true)
+    recorded=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count(meshlens_edge:istio_request_duration_milliseconds:p95) and count(meshlens_edge:istio_request_bytes_sum:rate)' | grep -c '"value"' || true)
     [ "$recorded" -ge 1 ] && break
     sleep 2
   done
@@ -57,6 +57,8 @@ for size in $SIZES; do
   queries=$(grep -o '"queries":[0-9]*' "$work/graph.json" | tr -dc 0-9)
   source=recorded
   [ "$(metric "http://$WEB/metrics" 'meshlens_graph_response_times_total{source="buckets"}')" = "" ] || source=buckets
+  source="$source, recorded"
+  [ "$(metric "http://$WEB/metrics" 'meshlens_graph_throughput_total{source="raw"}')" = "" ] || source="${source%, *}, raw"
   printf "| %d | %d | %d | %d | %s | %s | %s | %s | %.0f (%.0f) | %.1f | %s |\n" \
     "$(( services + services / 4 ))" "$namespaces" "$nodes" "$edges" "$queries" "$source" \
     "$(percentile 50 <"$work/times")" "$(percentile 95 <"$work/times")" \

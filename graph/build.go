@@ -150,6 +150,9 @@ type Builder struct {
 	// responseTimes counts graphs by where their response times came from:
 	// recorded (RecordingRules) or buckets.
 	responseTimes *prometheus.CounterVec
+	// throughputs counts graphs by where their throughput came from:
+	// recorded or raw.
+	throughputs *prometheus.CounterVec
 }
 
 // NewBuilder builds graphs from q; its metrics go to reg when not nil.
@@ -168,9 +171,13 @@ func NewBuilder(q promclient.Querier, reg prometheus.Registerer) *Builder {
 			Name: "meshlens_graph_response_times_total",
 			Help: "Graphs with response times, by source: recorded (the store runs meshlens's recording rules) or buckets.",
 		}, []string{"source"}),
+		throughputs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshlens_graph_throughput_total",
+			Help: "Graphs with throughput, by source: recorded (the store runs meshlens's recording rules) or raw.",
+		}, []string{"source"}),
 	}
 	if reg != nil {
-		reg.MustRegister(b.queries, b.duration, b.responseTimes)
+		reg.MustRegister(b.queries, b.duration, b.responseTimes, b.throughputs)
 	}
 	return b
 }
@@ -199,31 +206,37 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		namespaces = []string{o.Focus.Namespace}
 	}
 	responseTime := o.runs(AppendResponseTime)
+	var throughputMetric string
+	if o.runs(AppendThroughput) {
+		throughputMetric = telemetry.RequestBytes
+		if o.Throughput == "response" {
+			throughputMetric = telemetry.ResponseBytes
+		}
+	}
 	// The rules write a sample per edge every interval once they have
 	// evaluated, which on a busy store comes late or skips a turn: read
 	// two intervals more than the window, so that an edge has one.
 	recordedWindow := window + 2*interval
-	var wantRecorded string
+	var wantRecorded []string
 	if responseTime {
-		wantRecorded = recordedDuration + recordedName(o.ResponseTime)
+		wantRecorded = append(wantRecorded, recordedResponseTime(o.ResponseTime))
+	}
+	if throughputMetric != "" {
+		wantRecorded = append(wantRecorded, recordedThroughput(throughputMetric))
 	}
 	sc, hasRecorded := b.readIndex(ctx, namespaces, o.QueryTime.Add(-window), o.QueryTime.Add(-recordedWindow), o.QueryTime, wantRecorded)
 
 	// Independent queries run in parallel, a few at a time, the slowest
-	// (the duration histogram's) first.
+	// first.
 	var jobs []*job
 	add := func(name string, e telemetry.Expr) *job {
 		j := &job{name: name, expr: e}
 		jobs = append(jobs, j)
 		return j
 	}
-	var recorded, throughput *job
-	if hasRecorded {
-		recorded = add("recordedDuration", recordedDurationQuery(sc, recordedWindow, o.ResponseTime))
-	}
-	var quantile, durationSum, durationCount *job
-	// fromBuckets adds the queries that compute response times from the
-	// duration histogram itself.
+	// fromBuckets and rawThroughput add the queries that read the raw
+	// series instead of the recorded ones.
+	var quantile, durationSum, durationCount, throughput *job
 	fromBuckets := func(add func(string, telemetry.Expr) *job) {
 		if o.ResponseTime == "avg" {
 			durationSum = add("durationSum", durationSumQuery(sc, window, "_sum"))
@@ -232,44 +245,69 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 			quantile = add("durationQuantile", durationQuantileQuery(sc, window, quantileOf(o.ResponseTime)))
 		}
 	}
-	if responseTime && recorded == nil {
-		fromBuckets(add)
+	rawThroughput := func(add func(string, telemetry.Expr) *job) {
+		throughput = add("throughput", throughputQuery(sc, window, throughputMetric))
+	}
+	var recordedTimes, recordedBytes *job
+	if responseTime {
+		if name := recordedResponseTime(o.ResponseTime); hasRecorded[name] {
+			recordedTimes = add("recordedDuration", recordedQuery(sc, recordedWindow, name))
+		} else {
+			fromBuckets(add)
+		}
 	}
 	security := o.runs(AppendSecurityPolicy)
 	requests := add("requests", requestsQuery(sc, window, security))
-	if o.runs(AppendThroughput) {
-		metric := telemetry.RequestBytes
-		if o.Throughput == "response" {
-			metric = telemetry.ResponseBytes
+	if throughputMetric != "" {
+		if name := recordedThroughput(throughputMetric); hasRecorded[name] {
+			recordedBytes = add("recordedThroughput", recordedQuery(sc, recordedWindow, name))
+		} else {
+			rawThroughput(add)
 		}
-		throughput = add("throughput", throughputQuery(sc, window, metric))
 	}
 	tcp := add("tcp", tcpQuery(sc, window))
 	if err := b.run(ctx, jobs, o.QueryTime); err != nil {
 		return nil, err
 	}
 	g.Queries = len(jobs)
-	if recorded != nil && len(recorded.rows) == 0 {
-		// The rules have not written any for the namespaces in the
-		// window (they have only just started, or the store cannot list
-		// metric names). Ask the buckets.
-		var more []*job
-		fromBuckets(func(name string, e telemetry.Expr) *job {
-			j := &job{name: name, expr: e}
-			more = append(more, j)
-			return j
-		})
+	// Recorded series that answer nothing: the rules have not written any
+	// for the namespaces in the window (they have only just started, or
+	// the store cannot list metric names). Ask the raw series.
+	var more []*job
+	addMore := func(name string, e telemetry.Expr) *job {
+		j := &job{name: name, expr: e}
+		more = append(more, j)
+		return j
+	}
+	if recordedTimes != nil && len(recordedTimes.rows) == 0 {
+		fromBuckets(addMore)
+		recordedTimes = nil
+	}
+	if recordedBytes != nil {
+		if len(recordedBytes.rows) == 0 {
+			rawThroughput(addMore)
+		} else {
+			throughput = recordedBytes
+		}
+	}
+	if len(more) > 0 {
 		if err := b.run(ctx, more, o.QueryTime); err != nil {
 			return nil, err
 		}
 		g.Queries += len(more)
-		recorded = nil
 	}
 	switch {
-	case recorded != nil:
+	case recordedTimes != nil:
 		b.responseTimes.WithLabelValues("recorded").Inc()
 	case responseTime:
 		b.responseTimes.WithLabelValues("buckets").Inc()
+	}
+	switch {
+	case throughput == nil:
+	case throughput == recordedBytes:
+		b.throughputs.WithLabelValues("recorded").Inc()
+	default:
+		b.throughputs.WithLabelValues("raw").Inc()
 	}
 
 	bld := &builder{g: g, inject: o.InjectServiceNodes}
@@ -281,8 +319,8 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	bld.frozen = true
 	g.sumNodes()
 
-	if recorded != nil {
-		appendQuantile(bld, recorded.rows, requests.rows)
+	if recordedTimes != nil {
+		appendQuantile(bld, recordedTimes.rows, requests.rows)
 	}
 	if quantile != nil {
 		appendQuantile(bld, quantile.rows, requests.rows)

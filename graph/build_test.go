@@ -72,17 +72,21 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		q    *listed
+		// recorded are the queries of recorded series, queries all of them.
+		recorded, queries int
 	}{
-		{"listed, but none in the window's namespaces: the buckets after", &listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}}}},
-		{"the store cannot list names: asked, then the buckets", &listed{err: errors.New("404")}},
+		{"listed, but none in the window's namespaces: the buckets after", &listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}}}, 1, 5},
+		// Throughput too is asked of its recorded series, then of the raw.
+		{"the store cannot list names: asked, then the buckets", &listed{err: errors.New("404")}, 2, 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, err := NewBuilder(tc.q, nil).Build(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.q.count(recordedDuration) != 1 || tc.q.count("histogram_quantile") != 1 || g.Queries != 5 {
-				t.Errorf("recorded asked %d, buckets %d, queries %d; want 1, 1, 5", tc.q.count(recordedDuration), tc.q.count("histogram_quantile"), g.Queries)
+			if tc.q.count("meshlens_edge:") != tc.recorded || tc.q.count(recordedDuration) != 1 || tc.q.count("histogram_quantile") != 1 || g.Queries != tc.queries {
+				t.Errorf("recorded asked %d (response times %d), buckets %d, queries %d; want %d, 1, 1, %d",
+					tc.q.count("meshlens_edge:"), tc.q.count(recordedDuration), tc.q.count("histogram_quantile"), g.Queries, tc.recorded, tc.queries)
 			}
 		})
 	}
@@ -102,6 +106,72 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 			t.Errorf("queries: %q", q.queries)
 		}
 	})
+}
+
+func TestThroughputFromRecordedSeries(t *testing.T) {
+	o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: time.Minute}
+	requestBytes, responseBytes := recordedThroughput("istio_request_bytes"), recordedThroughput("istio_response_bytes")
+	for _, tc := range []struct {
+		name       string
+		throughput string
+		listed     []string
+		answer     bool
+		// want are the substrings of the throughput queries, in order.
+		want   []string
+		source string
+	}{
+		{"not listed: the raw sums straight away", "", nil, false, []string{"rate(istio_request_bytes_sum{"}, "raw"},
+		{"listed and answered: the recorded series alone", "", []string{requestBytes}, true, []string{"avg_over_time(" + requestBytes + "{"}, "recorded"},
+		{"listed but silent: the raw sums after", "", []string{requestBytes}, false, []string{"avg_over_time(" + requestBytes + "{", "rate(istio_request_bytes_sum{"}, "raw"},
+		{"response bytes read their own recorded series", "response", []string{requestBytes, responseBytes}, true, []string{"avg_over_time(" + responseBytes + "{"}, "recorded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := &answering{listed: listed{values: map[string][]string{labels.MetricName: tc.listed}}}
+			if tc.answer {
+				q.answers = map[string]promclient.Vector{"avg_over_time(meshlens_edge:istio_re": {{Metric: labels.FromStrings(
+					"reporter", "destination", "source_workload", "productpage-v1", "destination_workload", "reviews-v1"), Value: 10}}}
+			}
+			reg := prometheus.NewRegistry()
+			b := NewBuilder(q, reg)
+			oo := o
+			oo.Throughput = tc.throughput
+			if _, err := b.Build(context.Background(), oo); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, query := range q.queries {
+				for _, w := range []string{"avg_over_time(" + requestBytes + "{", "avg_over_time(" + responseBytes + "{", "rate(istio_request_bytes_sum{", "rate(istio_response_bytes_sum{"} {
+					if strings.HasPrefix(query, w) || strings.Contains(query, "("+w) {
+						got = append(got, w)
+						break
+					}
+				}
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("throughput queries %q, want %q", got, tc.want)
+			}
+			if v := testutil.ToFloat64(b.throughputs.WithLabelValues(tc.source)); v != 1 {
+				t.Errorf("meshlens_graph_throughput_total{source=%q} = %v, want 1", tc.source, v)
+			}
+		})
+	}
+}
+
+// answering is listed, but answers the queries that start with a key of
+// answers.
+type answering struct {
+	listed
+	answers map[string]promclient.Vector
+}
+
+func (a *answering) Query(ctx context.Context, q string, ts time.Time) (promclient.Vector, error) {
+	a.listed.Query(ctx, q, ts)
+	for prefix, v := range a.answers {
+		if strings.HasPrefix(q, prefix) {
+			return v, nil
+		}
+	}
+	return nil, nil
 }
 
 // listed answers LabelValues from values by label (or err) and every query

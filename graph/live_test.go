@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"log/slog"
 	"maps"
 	"math"
@@ -15,11 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/config"
 
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/simulate"
 	"github.com/meshlens/meshlens/store"
+	"github.com/meshlens/meshlens/telemetry"
 )
 
 // live is bookinfo running on loopback, scraped every second into an
@@ -79,7 +81,7 @@ type noRecorded struct{ promclient.Querier }
 
 func (n noRecorded) LabelValues(ctx context.Context, name string, start, end time.Time) ([]string, error) {
 	v, err := n.Querier.LabelValues(ctx, name, start, end)
-	return slices.DeleteFunc(v, func(s string) bool { return strings.HasPrefix(s, recordedDuration) }), err
+	return slices.DeleteFunc(v, func(s string) bool { return strings.HasPrefix(s, "meshlens_edge:") }), err
 }
 
 // unlisted is a querier that cannot list label values.
@@ -282,15 +284,69 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 			}
 		}
 	})
+	t.Run("recorded throughput covers the same edges as the raw sums, with close values", func(t *testing.T) {
+		// Both read the same stretch of steady traffic only once every
+		// series holds samples from before the window the recorded rates
+		// cover (the window, two intervals more, and their own two): a
+		// rate over a series younger than its window comes out low.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			v, err := l.querier.Query(context.Background(), "count("+recordedThroughput(telemetry.RequestBytes)+") and count("+recordedThroughput(telemetry.ResponseBytes)+
+				") and min(count_over_time("+telemetry.RequestBytes+"_sum[12s])) >= 11", time.Now().Add(-3*liveInterval))
+			if err == nil && len(v) == 1 && v[0].Value >= 7 { // bookinfo's seven HTTP edges
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no recorded throughput after 20s: %v %v", v, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		for _, tp := range []string{"request", "response"} {
+			o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 4 * liveInterval, Throughput: tp, QueryTime: time.Now().Add(-3 * liveInterval)}
+			before := testutil.ToFloat64(b.throughputs.WithLabelValues("recorded"))
+			recorded, err := b.Build(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if testutil.ToFloat64(b.throughputs.WithLabelValues("recorded")) != before+1 {
+				t.Fatalf("%s: the graph did not read the recorded series", tp)
+			}
+			raw := NewBuilder(noRecorded{l.querier}, prometheus.NewRegistry())
+			sums, err := raw.Build(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if testutil.ToFloat64(raw.throughputs.WithLabelValues("raw")) != 1 {
+				t.Fatalf("%s: the graph without rules did not read the raw sums", tp)
+			}
+			want := edgeSet(sums)
+			for k, e := range edgeSet(recorded) {
+				w := want[k]
+				if e.HasThroughput != w.HasThroughput {
+					t.Errorf("%s %s: recorded has a throughput %v, raw %v", tp, k, e.HasThroughput, w.HasThroughput)
+					continue
+				}
+				// The recorded rates are over two intervals, averaged over
+				// the window and two intervals more: steady traffic gives
+				// close values, not equal ones.
+				if w.HasThroughput && math.Abs(e.Throughput-w.Throughput) > 0.25*w.Throughput {
+					t.Errorf("%s bytes %s: recorded %.1f B/s, raw %.1f B/s", tp, k, e.Throughput, w.Throughput)
+				}
+			}
+			if len(edgeSet(recorded)) != len(want) {
+				t.Errorf("%d edges with recorded throughput, %d with raw", len(edgeSet(recorded)), len(want))
+			}
+		}
+	})
 	t.Run("without namespace matchers the graph of the whole mesh is the same", func(t *testing.T) {
 		// A time whose scrapes and rule evaluations are all written: both
 		// graphs must read the same samples.
 		o := Options{Namespaces: []string{"bookinfo"}, Type: TypeVersionedApp, InjectServiceNodes: true, Duration: 4 * liveInterval, QueryTime: time.Now().Add(-3 * liveInterval)}
-		sc, hasRecorded := b.readIndex(context.Background(), o.Namespaces, o.QueryTime.Add(-o.Duration), o.QueryTime.Add(-o.Duration), o.QueryTime, recordedDuration+"p95")
+		sc, hasRecorded := b.readIndex(context.Background(), o.Namespaces, o.QueryTime.Add(-o.Duration), o.QueryTime.Add(-o.Duration), o.QueryTime, []string{recordedDuration + "p95"})
 		if dst, ok := sc.values[dstNS]; !ok || !slices.Equal(dst, []string{"bookinfo"}) {
 			t.Fatalf("destination namespaces of bookinfo's demo: %q (%v)", dst, ok)
 		}
-		if !hasRecorded {
+		if !hasRecorded[recordedDuration+"p95"] {
 			t.Fatal("the index lists no recorded p95, though the demo's store runs the rules")
 		}
 		// Both builders take response times from the same place: the

@@ -30,7 +30,8 @@ func TestRecordingRulesArePrometheusRules(t *testing.T) {
 			t.Errorf("%s: rates are not over twice the interval: %s", r.Record, r.Expr)
 		}
 	}
-	want := []string{recordedBuckets, recordedDuration + "p50", recordedDuration + "p95", recordedDuration + "p99", recordedDuration + "avg"}
+	want := []string{recordedBuckets, recordedDuration + "p50", recordedDuration + "p95", recordedDuration + "p99", recordedDuration + "avg",
+		recordedThroughput("istio_request_bytes"), recordedThroughput("istio_response_bytes")}
 	if strings.Join(records, " ") != strings.Join(want, " ") {
 		t.Errorf("records %v, want %v (the buckets first: the quantiles read them)", records, want)
 	}

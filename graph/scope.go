@@ -121,16 +121,16 @@ func scopes(metric telemetry.Selector, sc scope) []telemetry.Selector {
 
 // readIndex reads from the store's index what the queries depend on: the
 // values of the namespace labels between start and end, as far as the
-// store can say, and, when recorded names a series, whether it exists
-// between recordedStart and end (when the store cannot say, the graph asks
-// for it and falls back to the buckets). The lookups run at once: against
-// a remote store each is a round trip.
-func (b *Builder) readIndex(ctx context.Context, namespaces []string, start, recordedStart, end time.Time, recorded string) (scope, bool) {
+// store can say, and which of the recorded series exist between
+// recordedStart and end (when the store cannot say, every one: the graph
+// asks for them and falls back to the raw series). The lookups run at
+// once: against a remote store each is a round trip.
+func (b *Builder) readIndex(ctx context.Context, namespaces []string, start, recordedStart, end time.Time, recorded []string) (scope, map[string]bool) {
 	sc := scope{namespaces: namespaces, values: map[string][]string{}}
 	var (
 		mu          sync.Mutex
 		wg          sync.WaitGroup
-		hasRecorded bool
+		hasRecorded = map[string]bool{}
 	)
 	for _, label := range []string{srcNS, dstNS} {
 		wg.Go(func() {
@@ -141,10 +141,12 @@ func (b *Builder) readIndex(ctx context.Context, namespaces []string, start, rec
 			}
 		})
 	}
-	if recorded != "" {
+	if len(recorded) > 0 {
 		wg.Go(func() {
 			names, err := b.querier.LabelValues(ctx, labels.MetricName, recordedStart, end)
-			hasRecorded = err != nil || slices.Contains(names, recorded)
+			for _, name := range recorded {
+				hasRecorded[name] = err != nil || slices.Contains(names, name)
+			}
 		})
 	}
 	wg.Wait()
