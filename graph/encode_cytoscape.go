@@ -3,11 +3,13 @@ package graph
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	jsoniter "github.com/json-iterator/go"
@@ -19,11 +21,13 @@ import (
 // scripts written against Kiali keep working: rates as strings with two
 // decimals, percentages with one, zero rates left out.
 
-type cyGraph struct {
-	Timestamp int64      `json:"timestamp"`
-	Duration  int64      `json:"duration"`
-	GraphType string     `json:"graphType"`
-	Elements  cyElements `json:"elements"`
+// cyGraph is the answer; its elements are cyElements, or the same as JSON
+// encoded already (rawElements).
+type cyGraph[E any] struct {
+	Timestamp int64  `json:"timestamp"`
+	Duration  int64  `json:"duration"`
+	GraphType string `json:"graphType"`
+	Elements  E      `json:"elements"`
 	// meshlens additions; Kiali clients ignore them.
 	Queries  int      `json:"queries"`
 	Warnings []string `json:"warnings,omitempty"`
@@ -32,6 +36,11 @@ type cyGraph struct {
 type cyElements struct {
 	Nodes []cyNode `json:"nodes"`
 	Edges []cyEdge `json:"edges"`
+}
+
+type rawElements struct {
+	Nodes jsoniter.RawMessage `json:"nodes"`
+	Edges jsoniter.RawMessage `json:"edges"`
 }
 
 type cyNode struct {
@@ -259,13 +268,21 @@ func edgeTraffic(e *Edge) cyEdgeTraffic {
 	return t
 }
 
-func (g *Graph) cytoscape() cyGraph {
-	out := cyGraph{
+func cytoscapeGraph[E any](g *Graph, elements E) cyGraph[E] {
+	return cyGraph[E]{
 		Timestamp: g.Timestamp.Unix(), Duration: int64(g.Duration.Seconds()), GraphType: string(g.Type),
-		Queries: g.Queries, Warnings: g.Warnings,
-		Elements: cyElements{Nodes: []cyNode{}, Edges: []cyEdge{}},
+		Queries: g.Queries, Warnings: g.Warnings, Elements: elements,
 	}
-	for _, n := range g.Nodes() {
+}
+
+func (g *Graph) cytoscape() cyGraph[cyElements] {
+	return cytoscapeGraph(g, cyElements{Nodes: g.cyNodes(), Edges: g.cyEdges()})
+}
+
+func (g *Graph) cyNodes() []cyNode {
+	nodes := g.Nodes()
+	out := make([]cyNode, 0, len(nodes))
+	for _, n := range nodes {
 		d := cyNodeData{
 			ID: n.ID, Parent: n.Parent, Cluster: n.Cluster, Namespace: n.Namespace, NodeType: string(n.Kind),
 			Workload: n.Workload, App: n.App, Version: n.Version, Service: n.Service,
@@ -282,9 +299,15 @@ func (g *Graph) cytoscape() cyGraph {
 		if se := n.IsServiceEntry; se != nil {
 			d.IsServiceEntry = &cyServiceEntry{Location: se.Location, Hosts: se.Hosts}
 		}
-		out.Elements.Nodes = append(out.Elements.Nodes, cyNode{Data: d})
+		out = append(out, cyNode{Data: d})
 	}
-	for _, e := range g.Edges() {
+	return out
+}
+
+func (g *Graph) cyEdges() []cyEdge {
+	edges := g.Edges()
+	out := make([]cyEdge, 0, len(edges))
+	for _, e := range edges {
 		d := cyEdgeData{ID: e.ID, Source: e.Source.ID, Target: e.Dest.ID, Traffic: edgeTraffic(e)}
 		if e.HasMTLS {
 			d.IsMTLS = percent(e.MTLS)
@@ -296,7 +319,7 @@ func (g *Graph) cytoscape() cyGraph {
 		if e.HasThroughput {
 			d.Throughput = rate(e.Throughput)
 		}
-		out.Elements.Edges = append(out.Elements.Edges, cyEdge{Data: d})
+		out = append(out, cyEdge{Data: d})
 	}
 	return out
 }
@@ -304,19 +327,29 @@ func (g *Graph) cytoscape() cyGraph {
 // WriteJSON writes the graph as Cytoscape elements, in the shape of Kiali's
 // graph API; indent "" writes it compact, as an API should.
 func (g *Graph) WriteJSON(w io.Writer, indent string) error {
-	v := g.cytoscape()
 	if indent == "" {
-		// One buffer of about the answer's size: growing it by doubling
-		// copied megabytes.
-		st := jsoniter.NewStream(cytoscapeJSON, w, 512*(len(v.Elements.Nodes)+len(v.Elements.Edges))+1024)
-		st.WriteVal(v)
+		// The nodes and the edges of a large graph are megabytes each:
+		// they are built and encoded at once, each into its own buffer.
+		var (
+			wg    sync.WaitGroup
+			nodes []byte
+			err   error
+		)
+		wg.Go(func() { nodes, err = compactJSON(g.cyNodes(), len(g.nodes)) })
+		edges, edgesErr := compactJSON(g.cyEdges(), len(g.edges))
+		wg.Wait()
+		if err := errors.Join(err, edgesErr); err != nil {
+			return err
+		}
+		st := jsoniter.NewStream(cytoscapeJSON, w, len(nodes)+len(edges)+1024)
+		st.WriteVal(cytoscapeGraph(g, rawElements{Nodes: nodes, Edges: edges}))
 		st.WriteRaw("\n")
 		if st.Error != nil {
 			return st.Error
 		}
 		return st.Flush()
 	}
-	b, err := cytoscapeJSON.Marshal(v)
+	b, err := cytoscapeJSON.Marshal(g.cytoscape())
 	if err != nil {
 		return err
 	}
@@ -327,6 +360,14 @@ func (g *Graph) WriteJSON(w io.Writer, indent string) error {
 	out.WriteByte('\n')
 	_, err = w.Write(out.Bytes())
 	return err
+}
+
+// compactJSON encodes v, a list of n elements, into one buffer of about
+// its size: growing it by doubling copied megabytes.
+func compactJSON(v any, n int) ([]byte, error) {
+	st := jsoniter.NewStream(cytoscapeJSON, nil, 512*n+64)
+	st.WriteVal(v)
+	return st.Buffer(), st.Error
 }
 
 // cytoscapeJSON writes what encoding/json writes (map keys sorted, HTML

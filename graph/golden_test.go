@@ -173,6 +173,19 @@ func TestGolden(t *testing.T) {
 				}
 				golden(t, filepath.Join("testdata", c.name+enc.ext), buf.Bytes())
 			}
+			// The API writes it compact, nodes and edges encoded apart:
+			// the same JSON.
+			var compact, indented, want bytes.Buffer
+			if err := g.WriteJSON(&compact, ""); err != nil {
+				t.Fatal(err)
+			}
+			g.WriteJSON(&indented, "  ")
+			if err := json.Compact(&want, indented.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			if got := bytes.TrimSpace(compact.Bytes()); !bytes.Equal(got, bytes.TrimSpace(want.Bytes())) {
+				t.Errorf("compact JSON is not the indented JSON compacted:\n%s\n%s", got, want.Bytes())
+			}
 		})
 	}
 }

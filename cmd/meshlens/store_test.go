@@ -85,7 +85,9 @@ func TestGraphCommand(t *testing.T) {
 	waitFor(t, "traffic in the store", 30*time.Second, func() bool {
 		var out, errOut strings.Builder
 		meshlens([]string{"graph", "--prometheus", prom, "--namespaces", "bookinfo", "--duration", "5s"}, &out, &errOut)
-		return strings.Contains(out.String(), "reviews-v2")
+		// Edges appear as the first scrapes see traffic: wait for the
+		// caller the table must show, not just any edge.
+		return strings.Contains(out.String(), "productpage-v1 (bookinfo)") && strings.Contains(out.String(), "reviews-v2")
 	})
 	cases := []struct {
 		name   string
