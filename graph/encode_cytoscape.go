@@ -39,9 +39,13 @@ type cyElements struct {
 }
 
 type rawElements struct {
-	Nodes jsoniter.RawMessage `json:"nodes"`
-	Edges jsoniter.RawMessage `json:"edges"`
+	Nodes rawJSON `json:"nodes"`
+	Edges rawJSON `json:"edges"`
 }
+
+// rawJSON is written as it is: jsoniter's RawMessage is decoded and
+// encoded again to check it.
+type rawJSON []byte
 
 type cyNode struct {
 	Data cyNodeData `json:"data"`
@@ -126,6 +130,9 @@ func (o *object) put(key, value string) { *o = append(*o, field{key, value}) }
 // The encoders of object and cyResponses write HTML-escaped strings, as
 // encoding/json and cytoscapeJSON do everywhere else.
 func init() {
+	jsoniter.RegisterTypeEncoderFunc("graph.rawJSON", func(ptr unsafe.Pointer, s *jsoniter.Stream) {
+		s.Write(*(*rawJSON)(ptr))
+	}, func(ptr unsafe.Pointer) bool { return len(*(*rawJSON)(ptr)) == 0 })
 	jsoniter.RegisterTypeEncoderFunc("graph.object", func(ptr unsafe.Pointer, s *jsoniter.Stream) {
 		writeObject(*(*object)(ptr), s)
 	}, func(ptr unsafe.Pointer) bool { return len(*(*object)(ptr)) == 0 })
