@@ -14,19 +14,15 @@ func requestProtocol(r row) string {
 // edge over versions, a caller-to-service edge over the service's
 // workloads) gets their average weighted by request rate: close to, not
 // exactly, the quantile of the union.
-func appendQuantile(b *builder, quantiles, requests []row) {
-	weight := map[edgeKey]float64{}
-	for _, r := range requests {
-		weight[r.edgeKey()] += r.value
-	}
+func appendQuantile(b *builder, quantiles []row) {
 	type acc struct{ sum, weight float64 }
 	accs := map[*Edge]*acc{}
 	for _, r := range quantiles {
-		w := weight[r.edgeKey()]
+		w := b.requestRate(r)
 		if w <= 0 {
 			continue
 		}
-		for _, e := range b.existingEdges(r, requestProtocol(r)) {
+		for _, e := range b.requestEdges(r) {
 			a := accs[e]
 			if a == nil {
 				a = &acc{}
@@ -44,13 +40,13 @@ func appendQuantile(b *builder, quantiles, requests []row) {
 // appendAverage sets each edge's response time to its mean duration.
 func appendAverage(b *builder, sums, counts []row) {
 	for _, r := range sums {
-		for _, e := range b.existingEdges(r, requestProtocol(r)) {
+		for _, e := range b.requestEdges(r) {
 			e.durationSum += r.value
 		}
 	}
 	touched := map[*Edge]bool{}
 	for _, r := range counts {
-		for _, e := range b.existingEdges(r, requestProtocol(r)) {
+		for _, e := range b.requestEdges(r) {
 			e.durationCount += r.value
 			touched[e] = true
 		}

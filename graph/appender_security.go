@@ -15,7 +15,7 @@ func appendSecurity(b *builder, rows []row) {
 		if r.reporter != telemetry.ReporterDestination {
 			continue
 		}
-		for _, e := range b.existingEdges(r, requestProtocol(r)) {
+		for _, e := range b.requestEdges(r) {
 			a := accs[e]
 			if a == nil {
 				a = &acc{}

@@ -32,7 +32,7 @@ func TestAppenders(t *testing.T) {
 	requests := []row{fineRow("v1", 3), fineRow("v2", 1)}
 	t.Run("response time of an app edge is the quantiles weighted by request rate", func(t *testing.T) {
 		b := buildFrom(TypeApp, false, requests)
-		appendQuantile(b, []row{fineRow("v1", 10), fineRow("v2", 50)}, requests)
+		appendQuantile(b, []row{fineRow("v1", 10), fineRow("v2", 50)})
 		e := b.g.Edges()
 		if len(e) != 1 || !e[0].HasResponseTime || math.Abs(e[0].ResponseTime-20) > 1e-9 {
 			t.Fatalf("edges %+v", e)
@@ -40,7 +40,7 @@ func TestAppenders(t *testing.T) {
 	})
 	t.Run("response time of each versioned edge is its own", func(t *testing.T) {
 		b := buildFrom(TypeVersionedApp, false, requests)
-		appendQuantile(b, []row{fineRow("v1", 10), fineRow("v2", 50)}, requests)
+		appendQuantile(b, []row{fineRow("v1", 10), fineRow("v2", 50)})
 		got := map[string]float64{}
 		for _, e := range b.g.Edges() {
 			got[e.Dest.Label()] = e.ResponseTime
@@ -51,7 +51,7 @@ func TestAppenders(t *testing.T) {
 	})
 	t.Run("a quantile for an edge without traffic adds nothing", func(t *testing.T) {
 		b := buildFrom(TypeWorkload, false, requests)
-		appendQuantile(b, []row{fineRow("v3", 99)}, requests)
+		appendQuantile(b, []row{fineRow("v3", 99)})
 		for _, e := range b.g.Edges() {
 			if e.HasResponseTime {
 				t.Errorf("%s got a response time", e.Dest.Label())

@@ -4,7 +4,7 @@ package graph
 // second, from the request or response size histograms' sums.
 func appendThroughput(b *builder, rows []row) {
 	for _, r := range rows {
-		for _, e := range b.existingEdges(r, requestProtocol(r)) {
+		for _, e := range b.requestEdges(r) {
 			e.Throughput += r.value
 			e.HasThroughput = true
 		}

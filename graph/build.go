@@ -320,10 +320,10 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	g.sumNodes()
 
 	if recordedTimes != nil {
-		appendQuantile(bld, recordedTimes.rows, requests.rows)
+		appendQuantile(bld, recordedTimes.rows)
 	}
 	if quantile != nil {
-		appendQuantile(bld, quantile.rows, requests.rows)
+		appendQuantile(bld, quantile.rows)
 	}
 	if durationSum != nil {
 		appendAverage(bld, durationSum.rows, durationCount.rows)
@@ -334,6 +334,9 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if security {
 		appendSecurity(bld, requests.rows)
 	}
+	// From here on nodes merge and go: the edges found per edge key no
+	// longer hold.
+	bld.byEdgeKey = nil
 	if o.runs(AppendServiceEntry) {
 		appendServiceEntries(g, o.Inventory)
 	}

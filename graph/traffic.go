@@ -113,8 +113,19 @@ type builder struct {
 	byKey      map[string]*Node
 	byEndpoint map[endpoint]*Node
 	edgesByRef map[edgeRef]*Edge
+	// byEdgeKey are the edges each workload-to-workload edge of the
+	// requests flows along, as addRequests found them, and its request
+	// rate: the appenders that run right after read rows of the same edges,
+	// and find them with one lookup instead of walking the path again.
+	byEdgeKey map[edgeKey]*keyEdges
 	// pathBuf backs what path returns, one path at a time.
 	pathBuf []*Node
+}
+
+// keyEdges are the graph's edges of one edgeKey and its request rate.
+type keyEdges struct {
+	edges    []*Edge
+	requests float64
 }
 
 func (b *builder) node(key string, fill func(*Node)) *Node {
@@ -295,16 +306,23 @@ func (b *builder) learnFronts(rows []row) {
 
 // addRequests adds HTTP and gRPC request rates.
 func (b *builder) addRequests(rows []row) {
+	if b.byEdgeKey == nil {
+		b.byEdgeKey = make(map[edgeKey]*keyEdges, len(rows))
+	}
 	for _, r := range rows {
 		if r.value <= 0 {
 			continue
 		}
-		protocol := r.protocol
-		if protocol != telemetry.ProtocolGRPC {
-			protocol = telemetry.ProtocolHTTP
+		protocol := requestProtocol(r)
+		k := r.edgeKey()
+		ke := b.byEdgeKey[k]
+		if ke == nil {
+			ke = &keyEdges{edges: b.edgesOf(r, protocol)}
+			b.byEdgeKey[k] = ke
 		}
+		ke.requests += r.value
 		rates := requestRates(r, protocol)
-		for _, e := range b.edgesOf(r, protocol) {
+		for _, e := range ke.edges {
 			e.Rates.add(rates)
 			resp := e.Responses[r.code]
 			if resp == nil {
@@ -364,8 +382,26 @@ func (b *builder) addTCP(rows []row) {
 	}
 }
 
-// existingEdges returns the edges of r's path that already carry traffic;
-// appenders use it so that they never create an edge of their own.
+// requestEdges returns the edges r's HTTP or gRPC requests flow along that
+// already carry traffic; appenders use it so that they never create an
+// edge of their own. It holds for the appenders that run right after the
+// traffic is in, before nodes are merged or removed.
+func (b *builder) requestEdges(r row) []*Edge {
+	if ke, ok := b.byEdgeKey[r.edgeKey()]; ok {
+		return ke.edges
+	}
+	return b.existingEdges(r, requestProtocol(r))
+}
+
+// requestRate is the request rate of r's workload-to-workload edge.
+func (b *builder) requestRate(r row) float64 {
+	if ke, ok := b.byEdgeKey[r.edgeKey()]; ok {
+		return ke.requests
+	}
+	return 0
+}
+
+// existingEdges returns the edges of r's path that already carry traffic.
 func (b *builder) existingEdges(r row, protocol string) []*Edge {
 	p := b.path(r)
 	var out []*Edge
