@@ -311,6 +311,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 
 	bld := &builder{g: g, inject: o.InjectServiceNodes}
+	bld.reserve(len(requests.rows) + len(tcp.rows))
 	if o.Type == TypeService {
 		bld.learnFronts(requests.rows)
 	}

@@ -304,6 +304,20 @@ func (b *builder) learnFronts(rows []row) {
 	}
 }
 
+// reserve sizes the graph's maps for about rows rows of traffic: a large
+// graph's maps otherwise grow by doubling, rehashing every entry each time.
+func (b *builder) reserve(rows int) {
+	if len(b.g.nodes) > 0 || len(b.g.edges) > 0 {
+		return
+	}
+	b.g.nodes = make(map[string]*Node, rows/2)
+	b.g.edges = make(map[string]*Edge, rows)
+	b.byKey = make(map[string]*Node, rows/2)
+	b.byEndpoint = make(map[endpoint]*Node, rows/2)
+	b.edgesByRef = make(map[edgeRef]*Edge, rows)
+	b.byEdgeKey = make(map[edgeKey]*keyEdges, rows)
+}
+
 // addRequests adds HTTP and gRPC request rates.
 func (b *builder) addRequests(rows []row) {
 	if b.byEdgeKey == nil {
