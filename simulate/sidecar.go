@@ -1,6 +1,7 @@
 package simulate
 
 import (
+	"bufio"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -175,11 +176,17 @@ func (s *Sidecar) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	}
 	format := expfmt.NewFormat(expfmt.TypeTextPlain)
 	w.Header().Set("Content-Type", string(format))
-	enc := expfmt.NewEncoder(w, format)
+	// A busy sidecar's page is megabytes: written through the response's
+	// own 4 KiB buffer, a write system call each.
+	buf := bufio.NewWriterSize(w, 64<<10)
+	enc := expfmt.NewEncoder(buf, format)
 	for _, mf := range families {
 		if err := enc.Encode(mf); err != nil {
 			slog.Debug("writing sidecar metrics", "component", "simulate", "err", err)
 			return
 		}
+	}
+	if err := buf.Flush(); err != nil {
+		slog.Debug("writing sidecar metrics", "component", "simulate", "err", err)
 	}
 }
