@@ -3,7 +3,10 @@
 # API over all namespaces of a synthetic mesh (versionedApp, default
 # appenders, service nodes) whose metrics `meshlens simulate --metrics-only`
 # emits and `meshlens store` scrapes. Prints a Markdown table.
-# Environment: SIZES (services:namespaces ...), REQUESTS, INTERVAL.
+# Environment: SIZES (services:namespaces ...), REQUESTS, INTERVAL, and
+# WARMUP (seconds to wait before measuring, once every target has been
+# scraped three times and the rules have run; default 0: a store still
+# growing its head and heap, the harder case).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s build
@@ -44,6 +47,7 @@ for size in $SIZES; do
     [ "$recorded" -ge 1 ] && break
     sleep 2
   done
+  sleep "${WARMUP:-0}"
   curl -fsS "$url" -o "$work/graph.json"   # warm-up, and the answer to describe
   a0=$(metric "http://$WEB/metrics" go_memstats_alloc_bytes_total)
   : >"$work/times"
