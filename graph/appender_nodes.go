@@ -205,17 +205,13 @@ func (g *Graph) mergeInto(from, to *Node) {
 			continue
 		}
 		into.Rates.add(e.Rates)
-		for code, r := range e.Responses {
-			have := into.Responses[code]
-			if have == nil {
-				into.Responses[code] = r
-				continue
+		for _, r := range e.Responses {
+			have := into.Responses.of(r.Code)
+			for _, f := range r.Flags {
+				have.Flags.add(f.Key, f.Value)
 			}
-			for k, v := range r.Flags {
-				have.Flags[k] += v
-			}
-			for k, v := range r.Hosts {
-				have.Hosts[k] += v
+			for _, h := range r.Hosts {
+				have.Hosts.add(h.Key, h.Value)
 			}
 		}
 		into.Throughput += e.Throughput

@@ -8,7 +8,7 @@ import "github.com/meshlens/meshlens/telemetry"
 func appendSecurity(b *builder, rows []row) {
 	type acc struct {
 		total, mtls float64
-		src, dst    shares
+		src, dst    Shares
 	}
 	accs := map[*Edge]*acc{}
 	for _, r := range rows {
@@ -38,35 +38,16 @@ func appendSecurity(b *builder, rows []row) {
 	}
 }
 
-// shares add up values by key; an edge has one or two principals, so a
-// slice beats a map.
-type shares []share
-
-type share struct {
-	key   string
-	value float64
-}
-
-func (s *shares) add(key string, v float64) {
-	for i := range *s {
-		if (*s)[i].key == key {
-			(*s)[i].value += v
-			return
-		}
-	}
-	*s = append(*s, share{key, v})
-}
-
 // busiest is the key with the largest value (the first by name on a tie),
 // never unknown.
-func (s shares) busiest() string {
+func (s Shares) busiest() string {
 	best, bestV := "", -1.0
 	for _, sh := range s {
-		if sh.key == telemetry.Unknown {
+		if sh.Key == telemetry.Unknown {
 			continue
 		}
-		if sh.value > bestV || (sh.value == bestV && sh.key < best) {
-			best, bestV = sh.key, sh.value
+		if sh.Value > bestV || (sh.Value == bestV && sh.Key < best) {
+			best, bestV = sh.Key, sh.Value
 		}
 	}
 	return best

@@ -261,13 +261,13 @@ func edgeTraffic(e *Edge) cyEdgeTraffic {
 	t := cyEdgeTraffic{Protocol: e.Protocol, Rates: r}
 	if total > 0 && len(e.Responses) > 0 {
 		t.Responses = make(cyResponses, 0, len(e.Responses))
-		for code, resp := range e.Responses {
-			cr := cyResponse{code: code, Flags: make(object, 0, len(resp.Flags)), Hosts: make(object, 0, len(resp.Hosts))}
-			for k, v := range resp.Flags {
-				cr.Flags.put(k, percent(100*v/total))
+		for _, resp := range e.Responses {
+			cr := cyResponse{code: resp.Code, Flags: make(object, 0, len(resp.Flags)), Hosts: make(object, 0, len(resp.Hosts))}
+			for _, f := range resp.Flags {
+				cr.Flags.put(f.Key, percent(100*f.Value/total))
 			}
-			for k, v := range resp.Hosts {
-				cr.Hosts.put(k, percent(100*v/total))
+			for _, h := range resp.Hosts {
+				cr.Hosts.put(h.Key, percent(100*h.Value/total))
 			}
 			t.Responses = append(t.Responses, cr)
 		}

@@ -106,8 +106,9 @@ type Edge struct {
 	Dest     *Node
 	Protocol string // http, grpc, tcp
 	Rates    Rates
-	// Responses are request rates by response code, then by flags and by host.
-	Responses map[string]*Response
+	// Responses are request rates by response code, then by flags and by
+	// host.
+	Responses Responses
 
 	// ResponseTime in milliseconds; HasResponseTime tells whether it was computed.
 	ResponseTime    float64
@@ -125,10 +126,53 @@ type Edge struct {
 	durationSum, durationCount float64
 }
 
+// Responses are an edge's traffic by response code. An edge has a few
+// codes, each a flag or two and a host or two: slices, not a map each,
+// for the tens of thousands of edges of a large graph.
+type Responses []Response
+
 // Response is the traffic of one response code on an edge.
 type Response struct {
-	Flags map[string]float64
-	Hosts map[string]float64
+	Code  string
+	Flags Shares
+	Hosts Shares
+}
+
+// of is the response of code, added when missing; valid until the next
+// call.
+func (rs *Responses) of(code string) *Response {
+	for i := range *rs {
+		if (*rs)[i].Code == code {
+			return &(*rs)[i]
+		}
+	}
+	*rs = append(*rs, Response{Code: code})
+	return &(*rs)[len(*rs)-1]
+}
+
+// add counts value requests with flags to host.
+func (r *Response) add(flags, host string, value float64) {
+	r.Flags.add(flags, value)
+	r.Hosts.add(host, value)
+}
+
+// Shares add up values by key, in a slice: there are one or two keys.
+type Shares []Share
+
+// Share is the value of one key.
+type Share struct {
+	Key   string
+	Value float64
+}
+
+func (s *Shares) add(key string, v float64) {
+	for i := range *s {
+		if (*s)[i].Key == key {
+			(*s)[i].Value += v
+			return
+		}
+	}
+	*s = append(*s, Share{key, v})
 }
 
 // Rates are request (or, for TCP, byte) rates per second.

@@ -76,6 +76,23 @@ func startLive(t *testing.T, rate float64) *live {
 	return &live{sim: sim, store: st, querier: promclient.NewEngine(st.Engine(), st.Queryable(), liveInterval)}
 }
 
+// waitForEdges waits up to 20s for q, a count, to reach bookinfo's seven
+// HTTP edges three intervals ago.
+func (l *live) waitForEdges(t *testing.T, what, q string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		v, err := l.querier.Query(context.Background(), q, time.Now().Add(-3*liveInterval))
+		if err == nil && len(v) == 1 && v[0].Value >= 7 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after 20s: %v %v", what, v, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // noRecorded is a querier whose store seems to lack the recorded series.
 type noRecorded struct{ promclient.Querier }
 
@@ -235,17 +252,7 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 	})
 	t.Run("recorded response times cover the same edges as the buckets, with close values", func(t *testing.T) {
 		// The rules need a few evaluations over scraped data first.
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			v, err := l.querier.Query(context.Background(), "count("+recordedDuration+"avg) and count("+recordedDuration+"p95)", time.Now().Add(-3*liveInterval))
-			if err == nil && len(v) == 1 && v[0].Value >= 7 { // bookinfo's seven HTTP edges
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no recorded response times after 20s: %v %v", v, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		l.waitForEdges(t, "recorded response times", "count("+recordedDuration+"avg) and count("+recordedDuration+"p95)")
 		for _, rt := range []string{"95", "avg"} {
 			o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 4 * liveInterval, ResponseTime: rt, QueryTime: time.Now().Add(-3 * liveInterval)}
 			before := testutil.ToFloat64(b.responseTimes.WithLabelValues("recorded"))
@@ -289,18 +296,8 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		// series holds samples from before the window the recorded rates
 		// cover (the window, two intervals more, and their own two): a
 		// rate over a series younger than its window comes out low.
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			v, err := l.querier.Query(context.Background(), "count("+recordedThroughput(telemetry.RequestBytes)+") and count("+recordedThroughput(telemetry.ResponseBytes)+
-				") and min(count_over_time("+telemetry.RequestBytes+"_sum[12s])) >= 11", time.Now().Add(-3*liveInterval))
-			if err == nil && len(v) == 1 && v[0].Value >= 7 { // bookinfo's seven HTTP edges
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no recorded throughput after 20s: %v %v", v, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		l.waitForEdges(t, "recorded throughput", "count("+recordedThroughput(telemetry.RequestBytes)+") and count("+recordedThroughput(telemetry.ResponseBytes)+
+			") and min(count_over_time("+telemetry.RequestBytes+"_sum[12s])) >= 11")
 		for _, tp := range []string{"request", "response"} {
 			o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 4 * liveInterval, Throughput: tp, QueryTime: time.Now().Add(-3 * liveInterval)}
 			before := testutil.ToFloat64(b.throughputs.WithLabelValues("recorded"))

@@ -258,7 +258,7 @@ func (b *builder) edge(src, dst *Node, protocol string) *Edge {
 		return e
 	}
 	id := nodeID(src.ID + ">" + dst.ID + ">" + protocol)
-	e := &Edge{ID: id, Source: src, Dest: dst, Protocol: protocol, Responses: map[string]*Response{}}
+	e := &Edge{ID: id, Source: src, Dest: dst, Protocol: protocol}
 	b.g.edges[id] = e
 	if b.edgesByRef == nil {
 		b.edgesByRef = map[edgeRef]*Edge{}
@@ -338,13 +338,7 @@ func (b *builder) addRequests(rows []row) {
 		rates := requestRates(r, protocol)
 		for _, e := range ke.edges {
 			e.Rates.add(rates)
-			resp := e.Responses[r.code]
-			if resp == nil {
-				resp = &Response{Flags: map[string]float64{}, Hosts: map[string]float64{}}
-				e.Responses[r.code] = resp
-			}
-			resp.Flags[r.flags] += r.value
-			resp.Hosts[r.host] += r.value
+			e.Responses.of(r.code).add(r.flags, r.host, r.value)
 		}
 	}
 }
@@ -385,13 +379,7 @@ func (b *builder) addTCP(rows []row) {
 		}
 		for _, e := range b.edgesOf(r, telemetry.ProtocolTCP) {
 			e.Rates.TCP += r.value
-			resp := e.Responses["-"]
-			if resp == nil {
-				resp = &Response{Flags: map[string]float64{}, Hosts: map[string]float64{}}
-				e.Responses["-"] = resp
-			}
-			resp.Flags[r.flags] += r.value
-			resp.Hosts[r.host] += r.value
+			e.Responses.of("-").add(r.flags, r.host, r.value)
 		}
 	}
 }
