@@ -93,6 +93,26 @@ func (l *live) waitForEdges(t *testing.T, what, q string) {
 	}
 }
 
+// recordedAndRaw builds o with b, which must read the recorded series
+// (the counter that recorded names goes up by one), and with a builder
+// whose store seems to lack them, which it returns too.
+func (l *live) recordedAndRaw(t *testing.T, b *Builder, o Options, recorded func(*Builder) prometheus.Counter) (fromRecorded, fromRaw *Graph, rawBuilder *Builder) {
+	t.Helper()
+	before := testutil.ToFloat64(recorded(b))
+	fromRecorded, err := b.Build(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if testutil.ToFloat64(recorded(b)) != before+1 {
+		t.Fatalf("%+v: the graph did not read the recorded series", o)
+	}
+	rawBuilder = NewBuilder(noRecorded{l.querier}, prometheus.NewRegistry())
+	if fromRaw, err = rawBuilder.Build(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	return fromRecorded, fromRaw, rawBuilder
+}
+
 // noRecorded is a querier whose store seems to lack the recorded series.
 type noRecorded struct{ promclient.Querier }
 
@@ -255,19 +275,7 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		l.waitForEdges(t, "recorded response times", "count("+recordedDuration+"avg) and count("+recordedDuration+"p95)")
 		for _, rt := range []string{"95", "avg"} {
 			o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 4 * liveInterval, ResponseTime: rt, QueryTime: time.Now().Add(-3 * liveInterval)}
-			before := testutil.ToFloat64(b.responseTimes.WithLabelValues("recorded"))
-			recorded, err := b.Build(context.Background(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if testutil.ToFloat64(b.responseTimes.WithLabelValues("recorded")) != before+1 {
-				t.Fatalf("%s: the graph did not read the recorded series", rt)
-			}
-			raw := NewBuilder(noRecorded{l.querier}, nil)
-			buckets, err := raw.Build(context.Background(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
+			recorded, buckets, _ := l.recordedAndRaw(t, b, o, func(b *Builder) prometheus.Counter { return b.responseTimes.WithLabelValues("recorded") })
 			want := edgeSet(buckets)
 			for k, e := range edgeSet(recorded) {
 				w := want[k]
@@ -300,19 +308,7 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 			") and min(count_over_time("+telemetry.RequestBytes+"_sum[12s])) >= 11")
 		for _, tp := range []string{"request", "response"} {
 			o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 4 * liveInterval, Throughput: tp, QueryTime: time.Now().Add(-3 * liveInterval)}
-			before := testutil.ToFloat64(b.throughputs.WithLabelValues("recorded"))
-			recorded, err := b.Build(context.Background(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if testutil.ToFloat64(b.throughputs.WithLabelValues("recorded")) != before+1 {
-				t.Fatalf("%s: the graph did not read the recorded series", tp)
-			}
-			raw := NewBuilder(noRecorded{l.querier}, prometheus.NewRegistry())
-			sums, err := raw.Build(context.Background(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
+			recorded, sums, raw := l.recordedAndRaw(t, b, o, func(b *Builder) prometheus.Counter { return b.throughputs.WithLabelValues("recorded") })
 			if testutil.ToFloat64(raw.throughputs.WithLabelValues("raw")) != 1 {
 				t.Fatalf("%s: the graph without rules did not read the raw sums", tp)
 			}
