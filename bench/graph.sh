@@ -3,7 +3,8 @@
 # API over all namespaces of a synthetic mesh (versionedApp, default
 # appenders, service nodes) whose metrics `meshlens simulate --metrics-only`
 # emits and `meshlens store` scrapes. Prints a Markdown table.
-# Environment: SIZES (services:namespaces ...), REQUESTS, INTERVAL, and
+# Environment: SIZES (services:namespaces ...), REQUESTS, INTERVAL, SIM_NICE
+# (see lib.sh) and
 # WARMUP (seconds to wait before measuring, once every target has been
 # scraped three times and the rules have run; default 0: a store still
 # growing its head and heap, the harder case).
