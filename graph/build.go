@@ -228,12 +228,8 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 
 	// Independent queries run in parallel, a few at a time, the slowest
 	// first.
-	var jobs []*job
-	add := func(name string, e telemetry.Expr) *job {
-		j := &job{name: name, expr: e}
-		jobs = append(jobs, j)
-		return j
-	}
+	var jobs jobList
+	add := jobs.add
 	// fromBuckets and rawThroughput add the queries that read the raw
 	// series instead of the recorded ones.
 	var quantile, durationSum, durationCount, throughput *job
@@ -273,12 +269,8 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	// Recorded series that answer nothing: the rules have not written any
 	// for the namespaces in the window (they have only just started, or
 	// the store cannot list metric names). Ask the raw series.
-	var more []*job
-	addMore := func(name string, e telemetry.Expr) *job {
-		j := &job{name: name, expr: e}
-		more = append(more, j)
-		return j
-	}
+	var more jobList
+	addMore := more.add
 	if recordedTimes != nil && len(recordedTimes.rows) == 0 {
 		fromBuckets(addMore)
 		recordedTimes = nil
@@ -365,6 +357,16 @@ type job struct {
 	name string
 	expr telemetry.Expr
 	rows []row
+}
+
+// jobList is a graph's queries in the order they are sent.
+type jobList []*job
+
+// add appends the query e, named name, and returns its job.
+func (l *jobList) add(name string, e telemetry.Expr) *job {
+	j := &job{name: name, expr: e}
+	*l = append(*l, j)
+	return j
 }
 
 // run sends the jobs' queries, at most b.parallel at a time, in order.
