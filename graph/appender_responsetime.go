@@ -18,11 +18,14 @@ func appendQuantile(b *builder, quantiles []row) {
 	type acc struct{ sum, weight float64 }
 	accs := map[*Edge]*acc{}
 	for _, r := range quantiles {
-		w := b.requestRate(r)
-		if w <= 0 {
+		// Only an edge key that carried requests has a weight, and then
+		// addRequests found its edges.
+		ke := b.byEdgeKey[r.edgeKey()]
+		if ke == nil || ke.requests <= 0 {
 			continue
 		}
-		for _, e := range b.requestEdges(r) {
+		w := ke.requests
+		for _, e := range ke.edges {
 			a := accs[e]
 			if a == nil {
 				a = &acc{}

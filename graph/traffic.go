@@ -395,14 +395,6 @@ func (b *builder) requestEdges(r row) []*Edge {
 	return b.existingEdges(r, requestProtocol(r))
 }
 
-// requestRate is the request rate of r's workload-to-workload edge.
-func (b *builder) requestRate(r row) float64 {
-	if ke, ok := b.byEdgeKey[r.edgeKey()]; ok {
-		return ke.requests
-	}
-	return 0
-}
-
 // existingEdges returns the edges of r's path that already carry traffic.
 func (b *builder) existingEdges(r row, protocol string) []*Edge {
 	p := b.path(r)
