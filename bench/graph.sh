@@ -60,10 +60,10 @@ for size in $SIZES; do
   nodes=$(grep -o '"nodeType"' "$work/graph.json" | wc -l)
   edges=$(grep -o '"source"' "$work/graph.json" | wc -l)
   queries=$(grep -o '"queries":[0-9]*' "$work/graph.json" | tr -dc 0-9)
-  source=recorded
-  [ "$(metric "http://$WEB/metrics" 'meshlens_graph_response_times_total{source="buckets"}')" = "" ] || source=buckets
-  source="$source, recorded"
-  [ "$(metric "http://$WEB/metrics" 'meshlens_graph_throughput_total{source="raw"}')" = "" ] || source="${source%, *}, raw"
+  times=recorded throughput=recorded
+  [ "$(metric "http://$WEB/metrics" 'meshlens_graph_response_times_total{source="buckets"}')" = "" ] || times=buckets
+  [ "$(metric "http://$WEB/metrics" 'meshlens_graph_throughput_total{source="raw"}')" = "" ] || throughput=raw
+  source="$times, $throughput"
   printf "| %d | %d | %d | %d | %s | %s | %s | %s | %.0f (%.0f) | %.1f | %s |\n" \
     "$(( services + services / 4 ))" "$namespaces" "$nodes" "$edges" "$queries" "$source" \
     "$(percentile 50 <"$work/times")" "$(percentile 95 <"$work/times")" \
