@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -24,16 +25,40 @@ func TestRecordingRulesArePrometheusRules(t *testing.T) {
 		t.Fatalf("groups: %+v", groups.Groups)
 	}
 	var records []string
+	labelSets := map[string]bool{}
 	for _, r := range groups.Groups[0].Rules {
-		records = append(records, r.Record)
+		if len(records) == 0 || records[len(records)-1] != r.Record {
+			records = append(records, r.Record)
+		}
 		if strings.Contains(r.Expr, "rate(") && !strings.Contains(r.Expr, "[1m])") {
 			t.Errorf("%s: rates are not over twice the interval: %s", r.Record, r.Expr)
 		}
+		// A rule's labels are what its selectors fix already: they must
+		// not change the series, only tell the rules of one name apart.
+		for name, value := range r.Labels {
+			if !strings.Contains(r.Expr, name+"=\""+value+"\"") {
+				t.Errorf("%s: label %s=%q is not one its expression selects: %s", r.Record, name, value, r.Expr)
+			}
+		}
+		key := r.Record + fmt.Sprint(r.Labels)
+		if labelSets[key] {
+			t.Errorf("%s: two rules with labels %v (promtool: duplicate rules)", r.Record, r.Labels)
+		}
+		labelSets[key] = true
 	}
 	want := []string{recordedBuckets, recordedDuration + "p50", recordedDuration + "p95", recordedDuration + "p99", recordedDuration + "avg",
 		recordedThroughput("istio_request_bytes"), recordedThroughput("istio_response_bytes")}
 	if strings.Join(records, " ") != strings.Join(want, " ") {
 		t.Errorf("records %v, want %v (the buckets first: the quantiles read them)", records, want)
+	}
+	// One rule per scope where a union would be, none around a union.
+	if n := len(groups.Groups[0].Rules); n != 3+3+3+2*3 {
+		t.Errorf("%d rules, want 15", n)
+	}
+	for _, r := range groups.Groups[0].Rules {
+		if strings.Contains(r.Expr, " or ") {
+			t.Errorf("%s: a union in one rule: %s", r.Record, r.Expr)
+		}
 	}
 	if _, err := RecordingRules(0); err == nil {
 		t.Error("an interval of 0 was accepted")

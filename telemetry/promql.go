@@ -55,6 +55,18 @@ func (s Selector) WithMetric(metric string) Selector {
 	return out
 }
 
+// Fixed are the label values every series the selector keeps has: its
+// name="value" matchers.
+func (s Selector) Fixed() map[string]string {
+	out := map[string]string{}
+	for _, m := range s.matchers {
+		if m.Type == labels.MatchEqual {
+			out[m.Name] = m.Value
+		}
+	}
+	return out
+}
+
 // Eq adds name="value".
 func (s Selector) Eq(name, value string) Selector { return s.with(labels.MatchEqual, name, value) }
 
