@@ -283,11 +283,11 @@ func cytoscapeGraph[E any](g *Graph, elements E) cyGraph[E] {
 }
 
 func (g *Graph) cytoscape() cyGraph[cyElements] {
-	return cytoscapeGraph(g, cyElements{Nodes: g.cyNodes(), Edges: g.cyEdges()})
+	nodes := g.Nodes()
+	return cytoscapeGraph(g, cyElements{Nodes: g.cyNodes(nodes), Edges: g.cyEdges(g.edgesAlong(nodes))})
 }
 
-func (g *Graph) cyNodes() []cyNode {
-	nodes := g.Nodes()
+func (g *Graph) cyNodes(nodes []*Node) []cyNode {
 	out := make([]cyNode, 0, len(nodes))
 	for _, n := range nodes {
 		d := cyNodeData{
@@ -311,8 +311,7 @@ func (g *Graph) cyNodes() []cyNode {
 	return out
 }
 
-func (g *Graph) cyEdges() []cyEdge {
-	edges := g.Edges()
+func (g *Graph) cyEdges(edges []*Edge) []cyEdge {
 	out := make([]cyEdge, 0, len(edges))
 	for _, e := range edges {
 		d := cyEdgeData{ID: e.ID, Source: e.Source.ID, Target: e.Dest.ID, Traffic: edgeTraffic(e)}
@@ -342,8 +341,9 @@ func (g *Graph) WriteJSON(w io.Writer, indent string) error {
 			nodes []byte
 			err   error
 		)
-		wg.Go(func() { nodes, err = compactJSON(g.cyNodes(), len(g.nodes)) })
-		edges, edgesErr := compactJSON(g.cyEdges(), len(g.edges))
+		sorted := g.Nodes()
+		wg.Go(func() { nodes, err = compactJSON(g.cyNodes(sorted), len(g.nodes)) })
+		edges, edgesErr := compactJSON(g.cyEdges(g.edgesAlong(sorted)), len(g.edges))
 		wg.Wait()
 		if err := errors.Join(err, edgesErr); err != nil {
 			return err
