@@ -18,7 +18,9 @@ import (
 // Sidecar holds the metrics one pod's Istio proxy would report, and serves
 // them in the Prometheus text format as Envoy does on /stats/prometheus.
 type Sidecar struct {
-	reg *prometheus.Registry
+	// others holds the metrics the page does not write itself (see
+	// page.go), gathered at each scrape.
+	others *prometheus.Registry
 
 	requests, requestMessages, responseMessages *prometheus.CounterVec
 	duration, requestBytes, responseBytes       *prometheus.HistogramVec
@@ -28,43 +30,50 @@ type Sidecar struct {
 	mu     sync.Mutex
 	series map[string]*requestSeries
 	tcp    map[string]*tcpSeries
+	// pages lists the series in the order a scrape writes them, sorted
+	// when one was added since.
+	pages pageSeries
 }
 
 // requestSeries are the children of every request metric for one label set,
-// kept so that recording a request is a few atomic adds.
+// kept so that recording a request is a few atomic adds, and their labels
+// as the page writes them.
 type requestSeries struct {
+	labels                                   string
 	count, requestMessages, responseMessages prometheus.Counter
-	duration, requestBytes, responseBytes    prometheus.Observer
+	duration, requestBytes, responseBytes    prometheus.Histogram
 }
 
-type tcpSeries struct{ sent, received, opened, closed prometheus.Counter }
+type tcpSeries struct {
+	labels                         string
+	sent, received, opened, closed prometheus.Counter
+}
 
 func newSidecar() *Sidecar {
 	started := time.Now()
-	counter := func(name, help string, labels []string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	counter := func(m pageMetric, labels []string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: m.name, Help: m.help}, labels)
 	}
-	histogram := func(name, help string) *prometheus.HistogramVec {
-		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: telemetry.DefaultBuckets}, telemetry.RequestLabels)
+	histogram := func(m pageMetric) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: m.name, Help: m.help, Buckets: telemetry.DefaultBuckets}, telemetry.RequestLabels)
 	}
 	s := &Sidecar{
-		reg:              prometheus.NewRegistry(),
-		requests:         counter(telemetry.RequestsTotal, "requests_total", telemetry.RequestLabels),
-		requestMessages:  counter(telemetry.RequestMessagesTotal, "request_messages_total", telemetry.RequestLabels),
-		responseMessages: counter(telemetry.ResponseMessagesTotal, "response_messages_total", telemetry.RequestLabels),
-		duration:         histogram(telemetry.RequestDurationMilliseconds, "request_duration_milliseconds"),
-		requestBytes:     histogram(telemetry.RequestBytes, "request_bytes"),
-		responseBytes:    histogram(telemetry.ResponseBytes, "response_bytes"),
-		tcpSent:          counter(telemetry.TCPSentBytesTotal, "tcp_sent_bytes_total", telemetry.TCPLabels),
-		tcpReceived:      counter(telemetry.TCPReceivedBytesTotal, "tcp_received_bytes_total", telemetry.TCPLabels),
-		tcpOpened:        counter(telemetry.TCPConnectionsOpenedTotal, "tcp_connections_opened_total", telemetry.TCPLabels),
-		tcpClosed:        counter(telemetry.TCPConnectionsClosedTotal, "tcp_connections_closed_total", telemetry.TCPLabels),
-		upstreamRequests: counter("envoy_cluster_upstream_rq_total", "", []string{"cluster_name"}),
+		others:           prometheus.NewRegistry(),
+		requests:         counter(requestsTotal, telemetry.RequestLabels),
+		requestMessages:  counter(requestMessagesTotal, telemetry.RequestLabels),
+		responseMessages: counter(responseMessagesTotal, telemetry.RequestLabels),
+		duration:         histogram(requestDuration),
+		requestBytes:     histogram(requestBytes),
+		responseBytes:    histogram(responseBytes),
+		tcpSent:          counter(tcpSent, telemetry.TCPLabels),
+		tcpReceived:      counter(tcpReceived, telemetry.TCPLabels),
+		tcpOpened:        counter(tcpOpened, telemetry.TCPLabels),
+		tcpClosed:        counter(tcpClosed, telemetry.TCPLabels),
+		upstreamRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "envoy_cluster_upstream_rq_total"}, []string{"cluster_name"}),
 		series:           map[string]*requestSeries{},
 		tcp:              map[string]*tcpSeries{},
 	}
-	s.reg.MustRegister(s.requests, s.requestMessages, s.responseMessages, s.duration, s.requestBytes,
-		s.responseBytes, s.tcpSent, s.tcpReceived, s.tcpOpened, s.tcpClosed, s.upstreamRequests,
+	s.others.MustRegister(s.upstreamRequests,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "envoy_server_uptime", Help: ""},
 			func() float64 { return float64(int(time.Since(started).Seconds())) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "envoy_server_live", Help: ""}, func() float64 { return 1 }),
@@ -104,10 +113,11 @@ func (s *Sidecar) requestSeries(e exchange) *requestSeries {
 	rs, ok := s.series[key]
 	if !ok {
 		rs = &requestSeries{
+			labels:        labelText(telemetry.RequestLabels, values),
 			count:         s.requests.WithLabelValues(values...),
-			duration:      s.duration.WithLabelValues(values...),
-			requestBytes:  s.requestBytes.WithLabelValues(values...),
-			responseBytes: s.responseBytes.WithLabelValues(values...),
+			duration:      s.duration.WithLabelValues(values...).(prometheus.Histogram),
+			requestBytes:  s.requestBytes.WithLabelValues(values...).(prometheus.Histogram),
+			responseBytes: s.responseBytes.WithLabelValues(values...).(prometheus.Histogram),
 		}
 		// Only gRPC traffic has message counters.
 		if e.protocol == telemetry.ProtocolGRPC {
@@ -115,6 +125,7 @@ func (s *Sidecar) requestSeries(e exchange) *requestSeries {
 			rs.responseMessages = s.responseMessages.WithLabelValues(values...)
 		}
 		s.series[key] = rs
+		s.pages.addRequest(rs)
 	}
 	return rs
 }
@@ -142,12 +153,14 @@ func (s *Sidecar) tcpSeries(e exchange) *tcpSeries {
 	ts, ok := s.tcp[key]
 	if !ok {
 		ts = &tcpSeries{
+			labels:   labelText(telemetry.TCPLabels, values),
 			sent:     s.tcpSent.WithLabelValues(values...),
 			received: s.tcpReceived.WithLabelValues(values...),
 			opened:   s.tcpOpened.WithLabelValues(values...),
 			closed:   s.tcpClosed.WithLabelValues(values...),
 		}
 		s.tcp[key] = ts
+		s.pages.addTCP(ts)
 	}
 	return ts
 }
@@ -169,7 +182,7 @@ func (ts *tcpSeries) count(sent, received int64) {
 // ServeHTTP answers /stats/prometheus in the Prometheus text format, as
 // Envoy does, whatever the scraper asks for.
 func (s *Sidecar) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	families, err := s.reg.Gather()
+	others, err := s.others.Gather()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -179,8 +192,15 @@ func (s *Sidecar) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	// A busy sidecar's page is megabytes: written through the response's
 	// own 4 KiB buffer, a write system call each.
 	buf := bufio.NewWriterSize(w, 64<<10)
+	s.mu.Lock()
+	requests, tcp := s.pages.sorted()
+	s.mu.Unlock()
+	if err := writePage(buf, requests, tcp); err != nil {
+		slog.Debug("writing sidecar metrics", "component", "simulate", "err", err)
+		return
+	}
 	enc := expfmt.NewEncoder(buf, format)
-	for _, mf := range families {
+	for _, mf := range others {
 		if err := enc.Encode(mf); err != nil {
 			slog.Debug("writing sidecar metrics", "component", "simulate", "err", err)
 			return
