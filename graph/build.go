@@ -233,7 +233,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	// fromBuckets and rawThroughput add the queries that read the raw
 	// series instead of the recorded ones.
 	var quantile, durationSum, durationCount, throughput *job
-	fromBuckets := func(add func(string, telemetry.Expr) *job) {
+	fromBuckets := func(add func(string, union) *job) {
 		if o.ResponseTime == "avg" {
 			durationSum = add("durationSum", durationSumQuery(sc, window, "_sum"))
 			durationCount = add("durationCount", durationSumQuery(sc, window, "_count"))
@@ -241,7 +241,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 			quantile = add("durationQuantile", durationQuantileQuery(sc, window, quantileOf(o.ResponseTime)))
 		}
 	}
-	rawThroughput := func(add func(string, telemetry.Expr) *job) {
+	rawThroughput := func(add func(string, union) *job) {
 		throughput = add("throughput", throughputQuery(sc, window, throughputMetric))
 	}
 	var recordedTimes, recordedBytes *job
@@ -262,10 +262,11 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		}
 	}
 	tcp := add("tcp", tcpQuery(sc, window))
-	if err := b.run(ctx, jobs, o.QueryTime); err != nil {
+	sent, err := b.run(ctx, jobs, o.QueryTime)
+	if err != nil {
 		return nil, err
 	}
-	g.Queries = len(jobs)
+	g.Queries = sent
 	// Recorded series that answer nothing: the rules have not written any
 	// for the namespaces in the window (they have only just started, or
 	// the store cannot list metric names). Ask the raw series.
@@ -283,10 +284,11 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		}
 	}
 	if len(more) > 0 {
-		if err := b.run(ctx, more, o.QueryTime); err != nil {
+		sent, err := b.run(ctx, more, o.QueryTime)
+		if err != nil {
 			return nil, err
 		}
-		g.Queries += len(more)
+		g.Queries += sent
 	}
 	switch {
 	case recordedTimes != nil:
@@ -354,41 +356,55 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 
 // job is one PromQL query of a graph and, once run, its rows.
 type job struct {
-	name string
-	expr telemetry.Expr
-	rows []row
+	name  string
+	query union
+	rows  []row
 }
 
 // jobList is a graph's queries in the order they are sent.
 type jobList []*job
 
-// add appends the query e, named name, and returns its job.
-func (l *jobList) add(name string, e telemetry.Expr) *job {
-	j := &job{name: name, expr: e}
+// add appends the query u, named name, and returns its job.
+func (l *jobList) add(name string, u union) *job {
+	j := &job{name: name, query: u}
 	*l = append(*l, j)
 	return j
 }
 
-// run sends the jobs' queries, at most b.parallel at a time, in order.
-func (b *Builder) run(ctx context.Context, jobs []*job, at time.Time) error {
+// run sends the jobs' queries, at most b.parallel at a time, in order, and
+// returns how many it sent.
+func (b *Builder) run(ctx context.Context, jobs []*job, at time.Time) (int, error) {
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(b.parallel)
-	for _, j := range jobs {
-		q, err := j.expr.Query()
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
-		eg.Go(func() error {
-			b.queries.Inc()
-			vec, err := b.querier.Query(ectx, q, at)
+	parts := make([][][]row, len(jobs))
+	sent := 0
+	for i, j := range jobs {
+		queries := j.query.queries()
+		parts[i] = make([][]row, len(queries))
+		for k, e := range queries {
+			q, err := e.Query()
 			if err != nil {
-				return fmt.Errorf("%s query: %w", j.name, err)
+				return sent, fmt.Errorf("%w: %v", ErrBadRequest, err)
 			}
-			j.rows = rows(vec)
-			return nil
-		})
+			sent++
+			eg.Go(func() error {
+				b.queries.Inc()
+				vec, err := b.querier.Query(ectx, q, at)
+				if err != nil {
+					return fmt.Errorf("%s query: %w", j.name, err)
+				}
+				parts[i][k] = rows(vec)
+				return nil
+			})
+		}
 	}
-	return eg.Wait()
+	if err := eg.Wait(); err != nil {
+		return sent, err
+	}
+	for i, j := range jobs {
+		j.rows = slices.Concat(parts[i]...)
+	}
+	return sent, nil
 }
 
 // window is the rate window: the duration asked for, but never shorter

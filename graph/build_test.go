@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/telemetry"
 )
 
 // noRules answers every query with nothing, as a Prometheus without the
@@ -62,8 +63,10 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 		if got := q.count(recordedDuration); got != 0 {
 			t.Errorf("recorded series asked %d times, though the store has none", got)
 		}
-		if got := q.count("histogram_quantile"); got != 1 || g.Queries != 4 {
-			t.Errorf("buckets asked %d times, %d queries in all; want 1 and 4", got, g.Queries)
+		// Each of the four (quantile, requests, throughput, TCP) in two
+		// queries: the first scope alone, the others in one.
+		if got := q.count("histogram_quantile"); got != 2 || g.Queries != 8 || len(q.queries) != 8 {
+			t.Errorf("buckets asked %d times, %d queries in all (%d sent); want 2 and 8", got, g.Queries, len(q.queries))
 		}
 		if got := testutil.ToFloat64(b.responseTimes.WithLabelValues("buckets")); got != 1 {
 			t.Errorf("meshlens_graph_response_times_total{source=\"buckets\"} = %v, want 1", got)
@@ -72,20 +75,21 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		q    *listed
-		// recorded are the queries of recorded series, queries all of them.
+		// recorded are the queries of recorded series, queries all of them
+		// (two per union of scopes).
 		recorded, queries int
 	}{
-		{"listed, but none in the window's namespaces: the buckets after", &listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}}}, 1, 5},
+		{"listed, but none in the window's namespaces: the buckets after", &listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}}}, 2, 10},
 		// Throughput too is asked of its recorded series, then of the raw.
-		{"the store cannot list names: asked, then the buckets", &listed{err: errors.New("404")}, 2, 6},
+		{"the store cannot list names: asked, then the buckets", &listed{err: errors.New("404")}, 4, 12},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, err := NewBuilder(tc.q, nil).Build(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.q.count("meshlens_edge:") != tc.recorded || tc.q.count(recordedDuration) != 1 || tc.q.count("histogram_quantile") != 1 || g.Queries != tc.queries {
-				t.Errorf("recorded asked %d (response times %d), buckets %d, queries %d; want %d, 1, 1, %d",
+			if tc.q.count("meshlens_edge:") != tc.recorded || tc.q.count(recordedDuration) != 2 || tc.q.count("histogram_quantile") != 2 || g.Queries != tc.queries {
+				t.Errorf("recorded asked %d (response times %d), buckets %d, queries %d; want %d, 2, 2, %d",
 					tc.q.count("meshlens_edge:"), tc.q.count(recordedDuration), tc.q.count("histogram_quantile"), g.Queries, tc.recorded, tc.queries)
 			}
 		})
@@ -95,7 +99,7 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 		avg := o
 		avg.ResponseTime = "avg"
 		NewBuilder(q, nil).Build(context.Background(), avg)
-		if q.count("istio_request_duration_milliseconds_sum") != 1 || q.count("istio_request_duration_milliseconds_count") != 1 {
+		if q.count("istio_request_duration_milliseconds_sum") != 2 || q.count("istio_request_duration_milliseconds_count") != 2 {
 			t.Errorf("queries: %q", q.queries)
 		}
 	})
@@ -141,7 +145,8 @@ func TestThroughputFromRecordedSeries(t *testing.T) {
 			var got []string
 			for _, query := range q.queries {
 				for _, w := range []string{"avg_over_time(" + requestBytes + "{", "avg_over_time(" + responseBytes + "{", "rate(istio_request_bytes_sum{", "rate(istio_response_bytes_sum{"} {
-					if strings.HasPrefix(query, w) || strings.Contains(query, "("+w) {
+					// The two queries of one union count once.
+					if (strings.HasPrefix(query, w) || strings.Contains(query, "("+w)) && (len(got) == 0 || got[len(got)-1] != w) {
 						got = append(got, w)
 						break
 					}
@@ -227,10 +232,11 @@ func TestNamespaceMatchersTakeTheCheaperForm(t *testing.T) {
 			if _, err := NewBuilder(q, nil).Build(context.Background(), Options{Namespaces: tc.asked, Type: TypeWorkload, Duration: time.Minute}); err != nil {
 				t.Fatal(err)
 			}
+			// The requests union, its queries together.
 			requests := ""
 			for _, qq := range q.queries {
 				if strings.Contains(qq, "rate(istio_requests_total") {
-					requests = qq
+					requests += qq + "\n"
 				}
 			}
 			for _, w := range tc.want {
@@ -247,5 +253,63 @@ func TestNamespaceMatchersTakeTheCheaperForm(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// byParts answers the requests queries by which part of their union they
+// are: the first (destination-reported requests into the namespace) or the
+// others together.
+type byParts struct {
+	listed
+	first, rest promclient.Vector
+}
+
+func (b *byParts) Query(ctx context.Context, q string, ts time.Time) (promclient.Vector, error) {
+	b.listed.Query(ctx, q, ts)
+	switch {
+	case !strings.Contains(q, "rate(istio_requests_total"):
+		return nil, nil
+	case strings.Contains(q, " or "):
+		return b.rest, nil
+	}
+	return b.first, nil
+}
+
+func TestUnionsAreSentAsTheirFirstPartAndTheRest(t *testing.T) {
+	row := func(reporter, src, dst, dstNS string) promclient.Sample {
+		return promclient.Sample{Metric: labels.FromStrings("reporter", reporter, "source_workload", src, "source_workload_namespace", "bookinfo",
+			"destination_workload", dst, "destination_workload_namespace", dstNS, "destination_service_namespace", dstNS,
+			"destination_service_name", dst, "request_protocol", "http", "response_code", "200", "response_flags", "-"), Value: 1}
+	}
+	q := &byParts{
+		first: promclient.Vector{row("destination", "productpage-v1", "reviews-v1", "bookinfo")},
+		rest:  promclient.Vector{row("destination", "reviews-v1", "ratings-v1", "other")},
+	}
+	g, err := NewBuilder(q, nil).Build(context.Background(), Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sent at once, in either order.
+	var first, rest []string
+	for _, qq := range q.queries {
+		switch {
+		case !strings.Contains(qq, "rate(istio_requests_total"):
+		case strings.Contains(qq, " or "):
+			rest = append(rest, qq)
+		default:
+			first = append(first, qq)
+		}
+	}
+	parts := len(scopes(telemetry.Select(telemetry.RequestsTotal), scope{namespaces: []string{"bookinfo"}}))
+	if len(first) != 1 || len(rest) != 1 || strings.Count(rest[0], "rate(istio_requests_total") != parts-1 ||
+		!strings.Contains(first[0], `{destination_service_namespace="bookinfo",reporter="destination",response_code!="0"}`) {
+		t.Fatalf("requests queries, want the first of %d scopes alone and the others in one:\n%s\n%s", parts, strings.Join(first, "\n"), strings.Join(rest, "\n"))
+	}
+	var edges []string
+	for _, e := range g.Edges() {
+		edges = append(edges, e.Source.Workload+">"+e.Dest.Workload)
+	}
+	if got := strings.Join(edges, " "); got != "productpage-v1>reviews-v1 reviews-v1>ratings-v1" {
+		t.Errorf("edges %s, want those of both queries", got)
 	}
 }

@@ -20,16 +20,32 @@ func with(base []string, extra ...string) []string {
 	return append(append([]string(nil), base...), extra...)
 }
 
+// union is a query in disjoint parts, one per scope: their series are apart
+// (reporter and the namespace and workload labels of the scopes are in
+// every grouping), so their rows add up. It is sent as two queries, the
+// first part alone and the others in one "or": Prometheus copies both
+// sides of an "or" whole, which for the first part, the traffic the
+// destinations reported (most rows), cost a third of the query.
+type union []telemetry.Expr
+
+// queries are the PromQL queries that answer u.
+func (u union) queries() []telemetry.Expr {
+	if len(u) <= 1 {
+		return u
+	}
+	return []telemetry.Expr{u[0], telemetry.Or(u[1:]...)}
+}
+
 // rateOf is the union over the scopes of sum by (by) (rate(scope[window])),
 // added up over the metrics (TCP bytes: sent + received).
-func rateOf(metrics []telemetry.Selector, sc scope, window time.Duration, by []string) telemetry.Expr {
+func rateOf(metrics []telemetry.Selector, sc scope, window time.Duration, by []string) union {
 	return rateOfEach(metrics, sc, window, by, nil)
 }
 
 // rateOfEach is rateOf with each part of the union wrapped by wrap first, so
 // that the union works on the smaller results.
-func rateOfEach(metrics []telemetry.Selector, sc scope, window time.Duration, by []string, wrap func(telemetry.Expr) telemetry.Expr) telemetry.Expr {
-	var parts []telemetry.Expr
+func rateOfEach(metrics []telemetry.Selector, sc scope, window time.Duration, by []string, wrap func(telemetry.Expr) telemetry.Expr) union {
+	var parts union
 	perMetric := make([][]telemetry.Selector, len(metrics))
 	for i, m := range metrics {
 		perMetric[i] = scopes(m, sc)
@@ -44,7 +60,7 @@ func rateOfEach(metrics []telemetry.Selector, sc scope, window time.Duration, by
 		}
 		parts = append(parts, sum)
 	}
-	return telemetry.Or(parts...)
+	return parts
 }
 
 func one(metric string) []telemetry.Selector { return []telemetry.Selector{telemetry.Select(metric)} }
@@ -52,7 +68,7 @@ func one(metric string) []telemetry.Selector { return []telemetry.Selector{telem
 // requestsQuery counts requests per edge, response code and flags; with
 // security, also per connection security policy and principals, so that
 // the security appender reads the same rows instead of asking again.
-func requestsQuery(sc scope, w time.Duration, security bool) telemetry.Expr {
+func requestsQuery(sc scope, w time.Duration, security bool) union {
 	by := with(edgeLabels, telemetry.RequestProtocol, telemetry.ResponseCode, telemetry.GRPCResponseStatus, telemetry.ResponseFlags)
 	if security {
 		by = with(by, telemetry.ConnectionSecurityPolicy, telemetry.SourcePrincipal, telemetry.DestinationPrincipal)
@@ -60,7 +76,7 @@ func requestsQuery(sc scope, w time.Duration, security bool) telemetry.Expr {
 	return rateOf(one(telemetry.RequestsTotal), sc, w, by)
 }
 
-func tcpQuery(sc scope, w time.Duration) telemetry.Expr {
+func tcpQuery(sc scope, w time.Duration) union {
 	return rateOf([]telemetry.Selector{telemetry.Select(telemetry.TCPSentBytesTotal), telemetry.Select(telemetry.TCPReceivedBytesTotal)}, sc, w,
 		with(edgeLabels, telemetry.ResponseFlags))
 }
@@ -68,17 +84,17 @@ func tcpQuery(sc scope, w time.Duration) telemetry.Expr {
 // durationQuantileQuery is quantile q of the request durations of every
 // workload-to-workload edge. The quantile is taken by Prometheus: the
 // buckets themselves would be twenty times as many series to ship.
-func durationQuantileQuery(sc scope, w time.Duration, q float64) telemetry.Expr {
+func durationQuantileQuery(sc scope, w time.Duration, q float64) union {
 	return rateOfEach(one(telemetry.RequestDurationMilliseconds+"_bucket"), sc, w,
 		with(edgeLabels, telemetry.RequestProtocol, "le"),
 		func(e telemetry.Expr) telemetry.Expr { return telemetry.HistogramQuantile(q, e) })
 }
 
-func durationSumQuery(sc scope, w time.Duration, suffix string) telemetry.Expr {
+func durationSumQuery(sc scope, w time.Duration, suffix string) union {
 	return rateOf(one(telemetry.RequestDurationMilliseconds+suffix), sc, w,
 		with(edgeLabels, telemetry.RequestProtocol))
 }
 
-func throughputQuery(sc scope, w time.Duration, metric string) telemetry.Expr {
+func throughputQuery(sc scope, w time.Duration, metric string) union {
 	return rateOf(one(metric+"_sum"), sc, w, with(edgeLabels, telemetry.RequestProtocol))
 }

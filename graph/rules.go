@@ -140,11 +140,11 @@ func RecordingRules(interval time.Duration) ([]byte, error) {
 // namespaces, averaged over the window. The recorded series hold only what
 // recordedScopes counts; the parts here are the graph's scopes by
 // namespace.
-func recordedQuery(sc scope, w time.Duration, name string) telemetry.Expr {
+func recordedQuery(sc scope, w time.Duration, name string) union {
 	sel := telemetry.Select(name)
 	dst := sel.Eq(telemetry.Reporter, telemetry.ReporterDestination)
 	src := sel.Eq(telemetry.Reporter, telemetry.ReporterSource)
-	var parts []telemetry.Expr
+	var parts union
 	for _, s := range sc.selectors([]part{
 		{dst, []cond{{dstNS, true}}},
 		{dst, []cond{{srcNS, true}, {dstNS, false}}},
@@ -153,7 +153,7 @@ func recordedQuery(sc scope, w time.Duration, name string) telemetry.Expr {
 	}) {
 		parts = append(parts, telemetry.AvgOverTime(s, w))
 	}
-	return telemetry.Or(parts...)
+	return parts
 }
 
 // recordedResponseTime is the recorded series of a responseTime
