@@ -37,30 +37,27 @@ var (
 	tcpClosed             = pageMetric{telemetry.TCPConnectionsClosedTotal, "tcp_connections_closed_total"}
 )
 
-// The page's metrics in the order it writes them, each with the child it
-// reads from a series (nil: the series has none, as only gRPC series have
-// message counters).
+// child is a metric of the page with the child it reads from a series of
+// kind S (nil: the series has none, as only gRPC series have message
+// counters).
+type child[S, M any] struct {
+	pageMetric
+	of func(S) M
+}
+
+// The page's metrics in the order it writes them.
 var (
-	requestCounters = []struct {
-		pageMetric
-		of func(*requestSeries) prometheus.Counter
-	}{
+	requestCounters = []child[*requestSeries, prometheus.Counter]{
 		{requestsTotal, func(r *requestSeries) prometheus.Counter { return r.count }},
 		{requestMessagesTotal, func(r *requestSeries) prometheus.Counter { return r.requestMessages }},
 		{responseMessagesTotal, func(r *requestSeries) prometheus.Counter { return r.responseMessages }},
 	}
-	requestHistograms = []struct {
-		pageMetric
-		of func(*requestSeries) prometheus.Histogram
-	}{
+	requestHistograms = []child[*requestSeries, prometheus.Histogram]{
 		{requestDuration, func(r *requestSeries) prometheus.Histogram { return r.duration }},
 		{requestBytes, func(r *requestSeries) prometheus.Histogram { return r.requestBytes }},
 		{responseBytes, func(r *requestSeries) prometheus.Histogram { return r.responseBytes }},
 	}
-	tcpCounters = []struct {
-		pageMetric
-		of func(*tcpSeries) prometheus.Counter
-	}{
+	tcpCounters = []child[*tcpSeries, prometheus.Counter]{
 		{tcpSent, func(t *tcpSeries) prometheus.Counter { return t.sent }},
 		{tcpReceived, func(t *tcpSeries) prometheus.Counter { return t.received }},
 		{tcpOpened, func(t *tcpSeries) prometheus.Counter { return t.opened }},
