@@ -372,21 +372,27 @@ func (l *jobList) add(name string, u union) *job {
 }
 
 // run sends the jobs' queries, at most b.parallel at a time, in order, and
-// returns how many it sent.
+// returns how many it sent. Every query is built before the first is sent,
+// so that a query that cannot be built sends none.
 func (b *Builder) run(ctx context.Context, jobs []*job, at time.Time) (int, error) {
+	queries := make([][]string, len(jobs))
+	sent := 0
+	for i, j := range jobs {
+		for _, e := range j.query.queries() {
+			q, err := e.Query()
+			if err != nil {
+				return 0, fmt.Errorf("%w: %v", ErrBadRequest, err)
+			}
+			queries[i] = append(queries[i], q)
+			sent++
+		}
+	}
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(b.parallel)
 	parts := make([][][]row, len(jobs))
-	sent := 0
 	for i, j := range jobs {
-		queries := j.query.queries()
-		parts[i] = make([][]row, len(queries))
-		for k, e := range queries {
-			q, err := e.Query()
-			if err != nil {
-				return sent, fmt.Errorf("%w: %v", ErrBadRequest, err)
-			}
-			sent++
+		parts[i] = make([][]row, len(queries[i]))
+		for k, q := range queries[i] {
 			eg.Go(func() error {
 				b.queries.Inc()
 				vec, err := b.querier.Query(ectx, q, at)
