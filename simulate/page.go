@@ -166,11 +166,7 @@ type pageWriter struct {
 
 // header writes the HELP and TYPE lines of m.
 func (p *pageWriter) header(m pageMetric, typ string) {
-	p.str("# HELP ", m.name, " ")
-	if _, err := helpEscaper.WriteString(p.w, m.help); err != nil && p.err == nil {
-		p.err = err
-	}
-	p.str("\n# TYPE ", m.name, " "+typ+"\n")
+	p.str("# HELP ", m.name, " ", helpEscaper.Replace(m.help), "\n# TYPE ", m.name, " ", typ, "\n")
 }
 
 func (p *pageWriter) counter(name, labels string, c prometheus.Counter) {
@@ -191,7 +187,7 @@ func (p *pageWriter) histogram(name, labels string, h prometheus.Histogram) {
 	hist := p.m.GetHistogram()
 	bucket := name + "_bucket"
 	for i, b := range hist.GetBucket() {
-		le := ""
+		var le string
 		if i < len(telemetry.DefaultBuckets) && telemetry.DefaultBuckets[i] == b.GetUpperBound() {
 			le = defaultBucketLabels[i]
 		} else {
@@ -221,8 +217,7 @@ var defaultBucketLabels = func() []string {
 
 // line writes name{labels extra} value.
 func (p *pageWriter) line(name, labels, extra string, v float64) {
-	p.str(name, "{", labels)
-	p.str(extra, "} ", "")
+	p.str(name, "{", labels, extra, "} ")
 	p.num = strconv.AppendFloat(p.num[:0], v, 'g', -1, 64)
 	p.num = append(p.num, '\n')
 	if _, err := p.w.Write(p.num); err != nil && p.err == nil {
@@ -230,8 +225,8 @@ func (p *pageWriter) line(name, labels, extra string, v float64) {
 	}
 }
 
-func (p *pageWriter) str(a, b, c string) {
-	for _, s := range [3]string{a, b, c} {
+func (p *pageWriter) str(ss ...string) {
+	for _, s := range ss {
 		if _, err := p.w.WriteString(s); err != nil && p.err == nil {
 			p.err = err
 		}
