@@ -125,6 +125,7 @@ func graphOptions(q url.Values) (graph.Options, error) {
 	if v := q.Get("throughputType"); v != "" {
 		o.Throughput = v
 	}
+	o.RateHTTP, o.RateGRPC, o.RateTCP = q.Get("rateHttp"), q.Get("rateGrpc"), q.Get("rateTcp")
 	if v := q.Get("injectServiceNodes"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -171,7 +171,7 @@ func TestUnreachableOrSlowPrometheus(t *testing.T) {
 		code int
 	}{
 		{"a Prometheus that is down is a 503", gone, 503},
-		{"a Prometheus that does not answer in time is a 503", slow.URL, 503},
+		{"a Prometheus that does not answer in time is a 504", slow.URL, 504},
 		{"a server that is not Prometheus is a 503", garbage.URL, 503},
 	}
 	for _, tc := range cases {

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/telemetry"
+	"github.com/meshlens/meshlens/traffic"
 )
 
 // Appender names, as Kiali's `appenders` parameter takes them.
@@ -49,7 +51,12 @@ type Options struct {
 	ResponseTime string
 	// Throughput is request or response (bytes).
 	Throughput string
-	Appenders  []string
+	// RateHTTP, RateGRPC and RateTCP say what an edge's rate of each
+	// protocol is, as Kiali's rateHttp, rateGrpc and rateTcp: requests (the
+	// default) or none for HTTP and gRPC; for TCP sent (the default: bytes
+	// the caller sent), received (bytes it received), total or none.
+	RateHTTP, RateGRPC, RateTCP string
+	Appenders                   []string
 	// BoxBy groups nodes into boxes: cluster, namespace, app.
 	BoxBy []string
 	// Focus, when set, keeps only that node and its neighbours.
@@ -104,6 +111,16 @@ func (o *Options) validate() error {
 	default:
 		return fmt.Errorf("%w: throughputType %q; use request or response", ErrBadRequest, o.Throughput)
 	}
+	for _, r := range []struct{ name, value string }{{"rateHttp", o.RateHTTP}, {"rateGrpc", o.RateGRPC}} {
+		switch r.value {
+		case "", RateRequests, RateNone:
+		default:
+			return fmt.Errorf("%w: %s %q; use requests or none", ErrBadRequest, r.name, r.value)
+		}
+	}
+	if _, ok := tcpRates[o.RateTCP]; !ok {
+		return fmt.Errorf("%w: rateTcp %q; use sent, received, total or none", ErrBadRequest, o.RateTCP)
+	}
 	for _, a := range o.Appenders {
 		if !slices.Contains(knownAppenders, a) {
 			return fmt.Errorf("%w: appender %q; known: %s", ErrBadRequest, a, strings.Join(knownAppenders, ", "))
@@ -132,6 +149,26 @@ func (o *Options) validate() error {
 	return nil
 }
 
+// Values of the rateHttp, rateGrpc and rateTcp parameters.
+const (
+	RateRequests = "requests"
+	RateNone     = "none"
+	RateSent     = "sent"
+	RateReceived = "received"
+	RateTotal    = "total"
+)
+
+// tcpRates are the byte counters each rateTcp counts. Istio's TCP
+// counters are named from the destination's side: what the caller sent is
+// what the destination received (istio/istio#32399), as Kiali reads them.
+var tcpRates = map[string][]string{
+	"":           {telemetry.TCPReceivedBytesTotal},
+	RateSent:     {telemetry.TCPReceivedBytesTotal},
+	RateReceived: {telemetry.TCPSentBytesTotal},
+	RateTotal:    {telemetry.TCPReceivedBytesTotal, telemetry.TCPSentBytesTotal},
+	RateNone:     nil,
+}
+
 // runs tells whether an appender runs: named by the request, or by default
 // when the request names none.
 func (o *Options) runs(appender string) bool {
@@ -153,6 +190,9 @@ type Builder struct {
 	// throughputs counts graphs by where their throughput came from:
 	// recorded or raw.
 	throughputs *prometheus.CounterVec
+	// rulesMismatch counts graphs that found recorded series of other
+	// rules than theirs.
+	rulesMismatch prometheus.Counter
 }
 
 // NewBuilder builds graphs from q; its metrics go to reg when not nil.
@@ -169,15 +209,19 @@ func NewBuilder(q promclient.Querier, reg prometheus.Registerer) *Builder {
 		}),
 		responseTimes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshlens_graph_response_times_total",
-			Help: "Graphs with response times, by source: recorded (the store runs meshlens's recording rules) or buckets.",
+			Help: "Graphs with response times, by source: recorded (the store runs meshlens's recording rules), buckets, both (recorded+buckets: edges the rules had not covered) or none.",
 		}, []string{"source"}),
 		throughputs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshlens_graph_throughput_total",
-			Help: "Graphs with throughput, by source: recorded (the store runs meshlens's recording rules) or raw.",
+			Help: "Graphs with throughput, by source: recorded (the store runs meshlens's recording rules), raw, both (recorded+raw: edges the rules had not covered) or none.",
 		}, []string{"source"}),
+		rulesMismatch: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meshlens_graph_rules_mismatch_total",
+			Help: "Graphs that found recorded series of other rules than the console's (another meshlens version or rule interval) and read the raw series instead.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(b.queries, b.duration, b.responseTimes, b.throughputs)
+		reg.MustRegister(b.queries, b.duration, b.responseTimes, b.throughputs, b.rulesMismatch)
 	}
 	return b
 }
@@ -224,7 +268,22 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if throughputMetric != "" {
 		wantRecorded = append(wantRecorded, recordedThroughput(throughputMetric))
 	}
-	sc, hasRecorded := b.readIndex(ctx, namespaces, o.QueryTime.Add(-window), o.QueryTime.Add(-recordedWindow), o.QueryTime, wantRecorded)
+	sc, idx := b.readIndex(ctx, namespaces, o.QueryTime.Add(-window), o.QueryTime.Add(-recordedWindow), o.QueryTime, wantRecorded)
+	hasRecorded := idx.recorded
+	rules := traffic.RulesLabelValue(interval)
+	if idx.listed && !slices.Contains(idx.rules, rules) {
+		// Recorded series of other rules: an older meshlens, or rules
+		// made for another interval. Reading them would mix semantics.
+		found := "none"
+		if len(idx.rules) > 0 {
+			found = strings.Join(idx.rules, ", ")
+		}
+		g.Warnings = append(g.Warnings, fmt.Sprintf("the store holds meshlens's recorded series, but not those of the rules this console reads (%s=%q; found: %s): "+
+			"response times and throughput come from the raw series; load the output of `meshlens rules --interval %s` into the store's rules",
+			traffic.RulesLabel, rules, found, model.Duration(interval)))
+		b.rulesMismatch.Inc()
+		hasRecorded = map[string]bool{}
+	}
 
 	// Independent queries run in parallel, a few at a time, the slowest
 	// first.
@@ -244,10 +303,10 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	rawThroughput := func(add func(string, union) *job) {
 		throughput = add("throughput", throughputQuery(sc, window, throughputMetric))
 	}
-	var recordedTimes, recordedBytes *job
+	var recordedTimes, recordedBytes, evaluations *job
 	if responseTime {
 		if name := recordedResponseTime(o.ResponseTime); hasRecorded[name] {
-			recordedTimes = add("recordedDuration", recordedQuery(sc, recordedWindow, name))
+			recordedTimes = add("recordedDuration", recordedQuery(sc, recordedWindow, name, interval))
 		} else {
 			fromBuckets(add)
 		}
@@ -256,32 +315,54 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	requests := add("requests", requestsQuery(sc, window, security))
 	if throughputMetric != "" {
 		if name := recordedThroughput(throughputMetric); hasRecorded[name] {
-			recordedBytes = add("recordedThroughput", recordedQuery(sc, recordedWindow, name))
+			recordedBytes = add("recordedThroughput", recordedSumQuery(sc, recordedWindow, name, interval))
+			evaluations = add("ruleEvaluations", union{evaluationsQuery(recordedWindow, interval)})
 		} else {
 			rawThroughput(add)
 		}
 	}
-	tcp := add("tcp", tcpQuery(sc, window))
+	var tcp *job
+	if metrics := tcpRates[o.RateTCP]; len(metrics) > 0 {
+		tcp = add("tcp", tcpQuery(sc, window, metrics))
+	}
 	sent, err := b.run(ctx, jobs, o.QueryTime)
 	if err != nil {
 		return nil, err
 	}
 	g.Queries = sent
-	// Recorded series that answer nothing: the rules have not written any
-	// for the namespaces in the window (they have only just started, or
-	// the store cannot list metric names). Ask the raw series.
+	if evaluations != nil {
+		// The recorded rates are summed over the window and divided by
+		// the evaluations that took place: an edge gone half way through
+		// the window then averages to half its rate, as its raw series do.
+		n := 0.0
+		for _, r := range evaluations.rows {
+			n += r.value
+		}
+		if want := recordedWindow / interval; n < float64(want)-1 && n > 0 {
+			g.Warnings = append(g.Warnings, fmt.Sprintf("the recording rules were evaluated %.0f times of %d in the last %s: throughput is the mean over the intervals they covered",
+				n, want, model.Duration(recordedWindow)))
+		}
+		if n == 0 {
+			recordedBytes.rows = nil
+		}
+		for i := range recordedBytes.rows {
+			recordedBytes.rows[i].value /= n
+		}
+	}
+	// Edges with requests but no recorded series (the rules have not run
+	// over them yet, or not at all): those take the raw series, the others
+	// keep their recorded ones.
+	requestKeys := requestEdgeKeys(requests.rows)
 	var more jobList
 	addMore := more.add
-	if recordedTimes != nil && len(recordedTimes.rows) == 0 {
+	var timesMissing, bytesMissing bool
+	if recordedTimes != nil && missesSome(requestKeys, recordedTimes.rows) {
 		fromBuckets(addMore)
-		recordedTimes = nil
+		timesMissing = true
 	}
-	if recordedBytes != nil {
-		if len(recordedBytes.rows) == 0 {
-			rawThroughput(addMore)
-		} else {
-			throughput = recordedBytes
-		}
+	if recordedBytes != nil && missesSome(requestKeys, recordedBytes.rows) {
+		rawThroughput(addMore)
+		bytesMissing = true
 	}
 	if len(more) > 0 {
 		sent, err := b.run(ctx, more, o.QueryTime)
@@ -290,33 +371,44 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		}
 		g.Queries += sent
 	}
-	switch {
-	case recordedTimes != nil:
-		b.responseTimes.WithLabelValues("recorded").Inc()
-	case responseTime:
-		b.responseTimes.WithLabelValues("buckets").Inc()
+	timesSource := source(responseTime, recordedTimes, timesMissing, "buckets")
+	bytesSource := source(throughputMetric != "", recordedBytes, bytesMissing, "raw")
+	if recordedTimes != nil && timesMissing {
+		for _, j := range []*job{quantile, durationSum, durationCount} {
+			if j != nil {
+				j.rows = without(j.rows, recordedTimes.rows)
+			}
+		}
 	}
-	switch {
-	case throughput == nil:
-	case throughput == recordedBytes:
-		b.throughputs.WithLabelValues("recorded").Inc()
-	default:
-		b.throughputs.WithLabelValues("raw").Inc()
+	if recordedBytes != nil {
+		if bytesMissing {
+			recordedBytes.rows = append(recordedBytes.rows, without(throughput.rows, recordedBytes.rows)...)
+		}
+		throughput = recordedBytes
 	}
+	b.responseTimes.WithLabelValues(timesSource).Inc()
+	b.throughputs.WithLabelValues(bytesSource).Inc()
 
 	bld := &builder{g: g, inject: o.InjectServiceNodes}
-	bld.reserve(len(requests.rows) + len(tcp.rows))
-	if o.Type == TypeService {
-		bld.learnFronts(requests.rows)
+	requestRows := o.keepRequests(requests.rows)
+	var tcpRows []row
+	if tcp != nil {
+		tcpRows = tcp.rows
 	}
-	bld.addRequests(requests.rows)
-	bld.addTCP(tcp.rows)
+	bld.reserve(len(requestRows) + len(tcpRows))
+	if o.Type == TypeService {
+		bld.learnFronts(requestRows)
+	}
+	bld.addRequests(requestRows)
+	bld.addTCP(tcpRows)
 	bld.frozen = true
 	g.sumNodes()
 
 	if recordedTimes != nil {
 		appendQuantile(bld, recordedTimes.rows)
 	}
+	// Raw response times (of the edges without recorded ones, when there
+	// are recorded ones).
 	if quantile != nil {
 		appendQuantile(bld, quantile.rows)
 	}
@@ -352,6 +444,80 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	addBoxes(g, o.BoxBy)
 	return g, nil
+}
+
+// keepRequests are the request rows of the protocols whose rate is asked
+// for (rateHttp, rateGrpc).
+func (o *Options) keepRequests(rows []row) []row {
+	if o.RateHTTP != RateNone && o.RateGRPC != RateNone {
+		return rows
+	}
+	out := rows[:0:0]
+	for _, r := range rows {
+		rate := o.RateHTTP
+		if requestProtocol(r) == telemetry.ProtocolGRPC {
+			rate = o.RateGRPC
+		}
+		if rate != RateNone {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// source names where a graph's response times or throughput came from,
+// for the counters: recorded, raw (called what the raw series are), or
+// both; "" when the graph has none.
+func source(wanted bool, recorded *job, missing bool, raw string) string {
+	switch {
+	case !wanted:
+		return "none"
+	case recorded == nil || len(recorded.rows) == 0:
+		return raw
+	case missing:
+		return "recorded+" + raw
+	}
+	return "recorded"
+}
+
+// requestEdgeKeys are the edge keys of the HTTP and gRPC request rows.
+func requestEdgeKeys(rows []row) map[edgeKey]bool {
+	out := make(map[edgeKey]bool, len(rows)/4)
+	for _, r := range rows {
+		if r.value > 0 {
+			out[r.edgeKey()] = true
+		}
+	}
+	return out
+}
+
+// missesSome tells whether some edge key of keys has no row in rows.
+func missesSome(keys map[edgeKey]bool, rows []row) bool {
+	have := make(map[edgeKey]bool, len(rows))
+	for _, r := range rows {
+		have[r.edgeKey()] = true
+	}
+	for k := range keys {
+		if !have[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// without are the rows whose edge key no row of other has.
+func without(rows, other []row) []row {
+	have := make(map[edgeKey]bool, len(other))
+	for _, r := range other {
+		have[r.edgeKey()] = true
+	}
+	var out []row
+	for _, r := range rows {
+		if !have[r.edgeKey()] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // job is one PromQL query of a graph and, once run, its rows.
@@ -418,8 +584,14 @@ func (b *Builder) run(ctx context.Context, jobs []*job, at time.Time) (int, erro
 // also returns the scrape interval.
 func (b *Builder) window(ctx context.Context, asked time.Duration, g *Graph) (time.Duration, time.Duration, error) {
 	interval, err := b.querier.ScrapeInterval(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, promclient.ErrIntervalAssumed):
+		g.Warnings = append(g.Warnings, fmt.Sprintf("%v; set the scrape interval in the configuration (--prometheus.scrape-interval)", err))
+	case err != nil:
 		return 0, 0, err
+	case interval <= 0:
+		interval = promclient.DefaultScrapeInterval
+		g.Warnings = append(g.Warnings, fmt.Sprintf("the scrape interval is unknown; assumed %s", model.Duration(interval)))
 	}
 	if min := 2 * interval; asked < min {
 		g.Warnings = append(g.Warnings, fmt.Sprintf("duration %s is shorter than twice the scrape interval (%s); rates are computed over %s",

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/telemetry"
+	"github.com/meshlens/meshlens/traffic"
 )
 
 // noRules answers every query with nothing, as a Prometheus without the
@@ -74,16 +76,17 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 	})
 	for _, tc := range []struct {
 		name string
-		q    *listed
+		q    *answering
 		// recorded are the queries of recorded series, queries all of them
-		// (two per union of scopes).
+		// (two per union of scopes, one of the rules' evaluations).
 		recorded, queries int
 	}{
-		{"listed, but none in the window's namespaces: the buckets after", &listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}}}, 2, 10},
+		{"listed, but silent on an edge with requests: the buckets after", &answering{listed: listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}, traffic.RulesLabel: {ours}}}}, 2, 10},
 		// Throughput too is asked of its recorded series, then of the raw.
-		{"the store cannot list names: asked, then the buckets", &listed{err: errors.New("404")}, 4, 12},
+		{"the store cannot list names: asked, then the buckets", &answering{listed: listed{err: errors.New("404")}}, 4, 13},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			tc.q.answers = map[string]promclient.Vector{requestsOfBookinfo: {oneRequest}}
 			g, err := NewBuilder(tc.q, nil).Build(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
@@ -104,7 +107,7 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 		}
 	})
 	t.Run("recorded series are read over two intervals more than the window", func(t *testing.T) {
-		q := &listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}}}
+		q := &listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}, traffic.RulesLabel: {ours}}}
 		NewBuilder(q, nil).Build(context.Background(), o)
 		if q.count(recordedDuration+"p95{") == 0 || q.count("[1m30s])") == 0 {
 			t.Errorf("queries: %q", q.queries)
@@ -125,14 +128,15 @@ func TestThroughputFromRecordedSeries(t *testing.T) {
 		source string
 	}{
 		{"not listed: the raw sums straight away", "", nil, false, []string{"rate(istio_request_bytes_sum{"}, "raw"},
-		{"listed and answered: the recorded series alone", "", []string{requestBytes}, true, []string{"avg_over_time(" + requestBytes + "{"}, "recorded"},
-		{"listed but silent: the raw sums after", "", []string{requestBytes}, false, []string{"avg_over_time(" + requestBytes + "{", "rate(istio_request_bytes_sum{"}, "raw"},
-		{"response bytes read their own recorded series", "response", []string{requestBytes, responseBytes}, true, []string{"avg_over_time(" + responseBytes + "{"}, "recorded"},
+		{"listed and answered: the recorded series alone", "", []string{requestBytes}, true, []string{"sum_over_time(" + requestBytes + "{"}, "recorded"},
+		{"listed but silent: the raw sums after", "", []string{requestBytes}, false, []string{"sum_over_time(" + requestBytes + "{", "rate(istio_request_bytes_sum{"}, "raw"},
+		{"response bytes read their own recorded series", "response", []string{requestBytes, responseBytes}, true, []string{"sum_over_time(" + responseBytes + "{"}, "recorded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := &answering{listed: listed{values: map[string][]string{labels.MetricName: tc.listed}}}
+			q := &answering{listed: listed{values: map[string][]string{labels.MetricName: tc.listed, traffic.RulesLabel: {ours}}},
+				answers: map[string]promclient.Vector{requestsOfBookinfo: {oneRequest}}}
 			if tc.answer {
-				q.answers = map[string]promclient.Vector{"avg_over_time(meshlens_edge:istio_re": {{Metric: labels.FromStrings(
+				q.answers = map[string]promclient.Vector{"sum(count_over_time(" + ruleEvaluations: {{Metric: labels.EmptyLabels(), Value: 6}}, "sum_over_time(meshlens_edge:istio_re": {{Metric: labels.FromStrings(
 					"reporter", "destination", "source_workload", "productpage-v1", "destination_workload", "reviews-v1"), Value: 10}}}
 			}
 			reg := prometheus.NewRegistry()
@@ -144,7 +148,7 @@ func TestThroughputFromRecordedSeries(t *testing.T) {
 			}
 			var got []string
 			for _, query := range q.queries {
-				for _, w := range []string{"avg_over_time(" + requestBytes + "{", "avg_over_time(" + responseBytes + "{", "rate(istio_request_bytes_sum{", "rate(istio_response_bytes_sum{"} {
+				for _, w := range []string{"sum_over_time(" + requestBytes + "{", "sum_over_time(" + responseBytes + "{", "rate(istio_request_bytes_sum{", "rate(istio_response_bytes_sum{"} {
 					// The two queries of one union count once.
 					if (strings.HasPrefix(query, w) || strings.Contains(query, "("+w)) && (len(got) == 0 || got[len(got)-1] != w) {
 						got = append(got, w)
@@ -162,8 +166,14 @@ func TestThroughputFromRecordedSeries(t *testing.T) {
 	}
 }
 
-// answering is listed, but answers the queries that start with a key of
-// answers.
+// requestsOfBookinfo is in the requests query of bookinfo, and oneRequest
+// is an answer to it.
+const requestsOfBookinfo = `rate(istio_requests_total{destination_service_namespace="bookinfo",reporter="destination"}`
+
+var oneRequest = promclient.Sample{Metric: labels.FromStrings("reporter", "destination", "source_workload", "productpage-v1", "destination_workload", "reviews-v1",
+	"request_protocol", "http", "response_code", "200"), Value: 1}
+
+// answering is listed, but answers the queries that hold a key of answers.
 type answering struct {
 	listed
 	answers map[string]promclient.Vector
@@ -171,8 +181,8 @@ type answering struct {
 
 func (a *answering) Query(ctx context.Context, q string, ts time.Time) (promclient.Vector, error) {
 	a.listed.Query(ctx, q, ts)
-	for prefix, v := range a.answers {
-		if strings.HasPrefix(q, prefix) {
+	for key, v := range a.answers {
+		if strings.Contains(q, key) {
 			return v, nil
 		}
 	}
@@ -203,13 +213,13 @@ func TestNamespaceMatchersTakeTheCheaperForm(t *testing.T) {
 		destinationParts int
 	}{
 		{
-			name: "the whole mesh: no destination matcher, sources by the one value outside", asked: many,
+			name: "the whole mesh: no namespace matcher at all", asked: many,
 			values:  map[string][]string{dstNS: many, srcNS: append([]string{"unknown"}, many...)},
-			want:    []string{`source_workload_namespace!="unknown"`},
-			wantNot: []string{`destination_service_namespace=`, `destination_service_namespace!`, `source_workload_namespace=~`},
+			wantNot: []string{`destination_service_namespace=`, `destination_service_namespace!`, `source_workload_namespace=`, `source_workload_namespace!`},
 			// "from the namespaces to outside" can't happen: one part of
-			// destination-reported requests, not two.
-			destinationParts: 1,
+			// destination-reported requests, not two, and one selector of
+			// them that the unreached part is de-duplicated against.
+			destinationParts: 2,
 		},
 		{
 			name: "one namespace of several: plain matchers", asked: []string{"a"},
@@ -300,10 +310,10 @@ func TestUnionsAreSentAsTheirFirstPartAndTheRest(t *testing.T) {
 			first = append(first, qq)
 		}
 	}
-	parts := len(scopes(telemetry.Select(telemetry.RequestsTotal), scope{namespaces: []string{"bookinfo"}}))
-	if len(first) != 1 || len(rest) != 1 || strings.Count(rest[0], "rate(istio_requests_total") != parts-1 ||
-		!strings.Contains(first[0], `{destination_service_namespace="bookinfo",reporter="destination",response_code!="0"}`) {
-		t.Fatalf("requests queries, want the first of %d scopes alone and the others in one:\n%s\n%s", parts, strings.Join(first, "\n"), strings.Join(rest, "\n"))
+	parts := traffic.Scope{Namespaces: []string{"bookinfo"}}.Rates(telemetry.Select(telemetry.RequestsTotal), time.Minute, nil, nil)
+	if len(first) != 1 || len(rest) != 1 || strings.Count(rest[0], " or ") != len(parts)-2 ||
+		!strings.Contains(first[0], `{destination_service_namespace="bookinfo",reporter="destination"}`) {
+		t.Fatalf("requests queries, want the first of %d parts alone and the others in one:\n%s\n%s", len(parts), strings.Join(first, "\n"), strings.Join(rest, "\n"))
 	}
 	var edges []string
 	for _, e := range g.Edges() {
@@ -311,5 +321,25 @@ func TestUnionsAreSentAsTheirFirstPartAndTheRest(t *testing.T) {
 	}
 	if got := strings.Join(edges, " "); got != "productpage-v1>reviews-v1 reviews-v1>ratings-v1" {
 		t.Errorf("edges %s, want those of both queries", got)
+	}
+}
+
+// ours is the rules label of the rules the builders here read.
+var ours = traffic.RulesLabelValue(15 * time.Second)
+
+// assumedInterval is a store that does not say its scrape interval.
+type assumedInterval struct{ noRules }
+
+func (*assumedInterval) ScrapeInterval(context.Context) (time.Duration, error) {
+	return promclient.DefaultScrapeInterval, fmt.Errorf("%w: 404", promclient.ErrIntervalAssumed)
+}
+
+func TestAnAssumedScrapeIntervalIsAWarningNotAnError(t *testing.T) {
+	g, err := NewBuilder(&assumedInterval{}, nil).Build(context.Background(), Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Duration != 2*promclient.DefaultScrapeInterval || len(g.Warnings) != 2 || !strings.Contains(strings.Join(g.Warnings, "\n"), "--prometheus.scrape-interval") {
+		t.Errorf("window %s, warnings %q: want twice the default and a warning that names the flag", g.Duration, g.Warnings)
 	}
 }

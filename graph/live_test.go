@@ -341,10 +341,10 @@ func TestLiveBookinfoGraphs(t *testing.T) {
 		// graphs must read the same samples.
 		o := Options{Namespaces: []string{"bookinfo"}, Type: TypeVersionedApp, InjectServiceNodes: true, Duration: 4 * liveInterval, QueryTime: time.Now().Add(-3 * liveInterval)}
 		sc, hasRecorded := b.readIndex(context.Background(), o.Namespaces, o.QueryTime.Add(-o.Duration), o.QueryTime.Add(-o.Duration), o.QueryTime, []string{recordedDuration + "p95"})
-		if dst, ok := sc.values[dstNS]; !ok || !slices.Equal(dst, []string{"bookinfo"}) {
+		if dst, ok := sc.Values[dstNS]; !ok || !slices.Equal(dst, []string{"bookinfo"}) {
 			t.Fatalf("destination namespaces of bookinfo's demo: %q (%v)", dst, ok)
 		}
-		if !hasRecorded[recordedDuration+"p95"] {
+		if !hasRecorded.recorded[recordedDuration+"p95"] {
 			t.Fatal("the index lists no recorded p95, though the demo's store runs the rules")
 		}
 		// Both builders take response times from the same place: the

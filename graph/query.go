@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/meshlens/meshlens/telemetry"
+	"github.com/meshlens/meshlens/traffic"
 )
 
 // edgeLabels identify an edge between two workloads through a service.
@@ -36,39 +37,17 @@ func (u union) queries() []telemetry.Expr {
 	return []telemetry.Expr{u[0], telemetry.Or(u[1:]...)}
 }
 
-// rateOf is the union over the scopes of sum by (by) (rate(scope[window])),
-// added up over the metrics (TCP bytes: sent + received).
-func rateOf(metrics []telemetry.Selector, sc scope, window time.Duration, by []string) union {
-	return rateOfEach(metrics, sc, window, by, nil)
+// rateOf is the union over the scope's parts of sum by (by) (rate(m[window])).
+func rateOf(m telemetry.Selector, sc traffic.Scope, window time.Duration, by []string) union {
+	return sc.Rates(m, window, by, nil)
 }
 
-// rateOfEach is rateOf with each part of the union wrapped by wrap first, so
-// that the union works on the smaller results.
-func rateOfEach(metrics []telemetry.Selector, sc scope, window time.Duration, by []string, wrap func(telemetry.Expr) telemetry.Expr) union {
-	var parts union
-	perMetric := make([][]telemetry.Selector, len(metrics))
-	for i, m := range metrics {
-		perMetric[i] = scopes(m, sc)
-	}
-	for i := range perMetric[0] {
-		sum := telemetry.Sum(telemetry.Rate(perMetric[0][i], window), by...)
-		for _, more := range perMetric[1:] {
-			sum = telemetry.Add(sum, telemetry.Sum(telemetry.Rate(more[i], window), by...))
-		}
-		if wrap != nil {
-			sum = wrap(sum)
-		}
-		parts = append(parts, sum)
-	}
-	return parts
-}
-
-func one(metric string) []telemetry.Selector { return []telemetry.Selector{telemetry.Select(metric)} }
+func one(metric string) telemetry.Selector { return telemetry.Select(metric) }
 
 // requestsQuery counts requests per edge, response code and flags; with
 // security, also per connection security policy and principals, so that
 // the security appender reads the same rows instead of asking again.
-func requestsQuery(sc scope, w time.Duration, security bool) union {
+func requestsQuery(sc traffic.Scope, w time.Duration, security bool) union {
 	by := with(edgeLabels, telemetry.RequestProtocol, telemetry.ResponseCode, telemetry.GRPCResponseStatus, telemetry.ResponseFlags)
 	if security {
 		by = with(by, telemetry.ConnectionSecurityPolicy, telemetry.SourcePrincipal, telemetry.DestinationPrincipal)
@@ -76,25 +55,27 @@ func requestsQuery(sc scope, w time.Duration, security bool) union {
 	return rateOf(one(telemetry.RequestsTotal), sc, w, by)
 }
 
-func tcpQuery(sc scope, w time.Duration) union {
-	return rateOf([]telemetry.Selector{telemetry.Select(telemetry.TCPSentBytesTotal), telemetry.Select(telemetry.TCPReceivedBytesTotal)}, sc, w,
-		with(edgeLabels, telemetry.ResponseFlags))
+// tcpQuery is the TCP byte rate per edge of the counters metrics (one
+// selector for both when both are asked: their sum, even on an edge where
+// only one counter has data).
+func tcpQuery(sc traffic.Scope, w time.Duration, metrics []string) union {
+	return rateOf(telemetry.SelectAny(metrics...), sc, w, with(edgeLabels, telemetry.ResponseFlags))
 }
 
 // durationQuantileQuery is quantile q of the request durations of every
 // workload-to-workload edge. The quantile is taken by Prometheus: the
 // buckets themselves would be twenty times as many series to ship.
-func durationQuantileQuery(sc scope, w time.Duration, q float64) union {
-	return rateOfEach(one(telemetry.RequestDurationMilliseconds+"_bucket"), sc, w,
+func durationQuantileQuery(sc traffic.Scope, w time.Duration, q float64) union {
+	return sc.Rates(one(telemetry.RequestDurationMilliseconds+"_bucket"), w,
 		with(edgeLabels, telemetry.RequestProtocol, "le"),
 		func(e telemetry.Expr) telemetry.Expr { return telemetry.HistogramQuantile(q, e) })
 }
 
-func durationSumQuery(sc scope, w time.Duration, suffix string) union {
+func durationSumQuery(sc traffic.Scope, w time.Duration, suffix string) union {
 	return rateOf(one(telemetry.RequestDurationMilliseconds+suffix), sc, w,
 		with(edgeLabels, telemetry.RequestProtocol))
 }
 
-func throughputQuery(sc scope, w time.Duration, metric string) union {
+func throughputQuery(sc traffic.Scope, w time.Duration, metric string) union {
 	return rateOf(one(metric+"_sum"), sc, w, with(edgeLabels, telemetry.RequestProtocol))
 }

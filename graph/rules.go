@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/meshlens/meshlens/telemetry"
+	"github.com/meshlens/meshlens/traffic"
 )
 
 // Response time is the costly part of a graph: a quantile reads twenty
@@ -30,6 +31,10 @@ const (
 	recordedBuckets = "meshlens_edge:istio_request_duration_milliseconds_bucket:rate"
 	// recordedDuration + "p50", "p95", "p99" or "avg" is an edge's response time.
 	recordedDuration = "meshlens_edge:istio_request_duration_milliseconds:"
+	// ruleEvaluations is 1 at each evaluation of the group: how many
+	// evaluations a window holds tells a console how much of it the
+	// recorded series cover.
+	ruleEvaluations = "meshlens_rules:evaluations"
 )
 
 // recordedThroughput is the name of the recorded rate of a size
@@ -40,18 +45,6 @@ func recordedThroughput(metric string) string {
 
 // throughputMetrics are the size histograms the throughput appender reads.
 var throughputMetrics = []string{telemetry.RequestBytes, telemetry.ResponseBytes}
-
-// recordedScopes are the observations an edge's response time counts: the
-// scopes of the graph's queries without the namespaces, which the graph
-// applies when it reads the recorded series.
-func recordedScopes(metric string) []telemetry.Selector {
-	src := telemetry.Select(metric).Eq(telemetry.Reporter, telemetry.ReporterSource)
-	return []telemetry.Selector{
-		telemetry.Select(metric).Eq(telemetry.Reporter, telemetry.ReporterDestination).Neq(telemetry.ResponseCode, "0"),
-		src.Eq(telemetry.DestinationWorkload, telemetry.Unknown),
-		src.Neq(telemetry.DestinationWorkload, telemetry.Unknown).Neq(telemetry.ResponseFlags, telemetry.NoFlags),
-	}
-}
 
 // ruleFile is Prometheus's rule file format, the part recording rules use.
 type ruleFile struct {
@@ -84,7 +77,8 @@ func RecordingRules(interval time.Duration) ([]byte, error) {
 		expr   telemetry.Expr
 		labels map[string]string
 	}
-	var exprs []recordingRule
+	version := traffic.RulesLabelValue(interval)
+	exprs := []recordingRule{{ruleEvaluations, telemetry.Vector(1), map[string]string{traffic.RulesLabel: version}}}
 	// perScope records one rule per scope, all under one name: the scopes'
 	// series are apart (reporter and destination_workload are in every
 	// grouping), and their union in one expression ("or") cost Prometheus
@@ -92,27 +86,27 @@ func RecordingRules(interval time.Duration) ([]byte, error) {
 	// evaluation at 5,000 workloads. Each rule sets the labels its scope
 	// fixes, which its series have anyway: so the rules differ in more
 	// than their expressions, as promtool wants of rules of one name.
-	perScope := func(record, metric string, f func(telemetry.Selector) telemetry.Expr) {
-		for _, s := range recordedScopes(metric) {
-			exprs = append(exprs, recordingRule{record, f(s), s.Fixed()})
+	perScope := func(record, metric string, f func(traffic.Part, telemetry.Selector) telemetry.Expr) {
+		for _, p := range traffic.Parts {
+			l := p.Fixed(metric)
+			l[traffic.RulesLabel] = version
+			exprs = append(exprs, recordingRule{record, f(p, telemetry.Select(metric)), l})
 		}
 	}
-	perScope(recordedBuckets, telemetry.RequestDurationMilliseconds+"_bucket", func(s telemetry.Selector) telemetry.Expr {
-		return telemetry.Sum(telemetry.Rate(s, window), with(by, "le")...)
+	perScope(recordedBuckets, telemetry.RequestDurationMilliseconds+"_bucket", func(p traffic.Part, s telemetry.Selector) telemetry.Expr {
+		return p.Rate(s, window, with(by, "le"), nil)
 	})
 	for _, name := range slices.Sorted(maps.Keys(quantiles)) {
 		exprs = append(exprs, recordingRule{recordedDuration + "p" + name, telemetry.AtLeast(
-			telemetry.HistogramQuantile(quantiles[name], telemetry.Select(recordedBuckets).Instant()), 0), nil})
+			telemetry.HistogramQuantile(quantiles[name], telemetry.Select(recordedBuckets).Eq(traffic.RulesLabel, version).Instant()), 0), nil})
 	}
-	perScope(recordedDuration+"avg", telemetry.RequestDurationMilliseconds+"_sum", func(s telemetry.Selector) telemetry.Expr {
+	perScope(recordedDuration+"avg", telemetry.RequestDurationMilliseconds+"_sum", func(p traffic.Part, s telemetry.Selector) telemetry.Expr {
 		count := s.WithMetric(telemetry.RequestDurationMilliseconds + "_count")
-		return telemetry.AtLeast(telemetry.Div(
-			telemetry.Sum(telemetry.Rate(s, window), by...),
-			telemetry.Sum(telemetry.Rate(count, window), by...)), 0)
+		return telemetry.AtLeast(telemetry.Div(p.Rate(s, window, by, nil), p.Rate(count, window, by, nil)), 0)
 	})
 	for _, metric := range throughputMetrics {
-		perScope(recordedThroughput(metric), metric+"_sum", func(s telemetry.Selector) telemetry.Expr {
-			return telemetry.Sum(telemetry.Rate(s, window), by...)
+		perScope(recordedThroughput(metric), metric+"_sum", func(p traffic.Part, s telemetry.Selector) telemetry.Expr {
+			return p.Rate(s, window, by, nil)
 		})
 	}
 
@@ -137,23 +131,24 @@ func RecordingRules(interval time.Duration) ([]byte, error) {
 }
 
 // recordedQuery is a recorded series (name) of every edge touching the
-// namespaces, averaged over the window. The recorded series hold only what
-// recordedScopes counts; the parts here are the graph's scopes by
-// namespace.
-func recordedQuery(sc scope, w time.Duration, name string) union {
-	sel := telemetry.Select(name)
-	dst := sel.Eq(telemetry.Reporter, telemetry.ReporterDestination)
-	src := sel.Eq(telemetry.Reporter, telemetry.ReporterSource)
-	var parts union
-	for _, s := range sc.selectors([]part{
-		{dst, []cond{{dstNS, true}}},
-		{dst, []cond{{srcNS, true}, {dstNS, false}}},
-		{src, []cond{{srcNS, true}}},
-		{src.Neq(telemetry.DestinationWorkload, telemetry.Unknown), []cond{{srcNS, false}, {dstNS, true}}},
-	}) {
-		parts = append(parts, telemetry.AvgOverTime(s, w))
-	}
-	return parts
+// namespaces, averaged over the window: the series the rules made for
+// interval, which hold the parts already.
+func recordedQuery(sc traffic.Scope, w time.Duration, name string, interval time.Duration) union {
+	sel := telemetry.Select(name).Eq(traffic.RulesLabel, traffic.RulesLabelValue(interval))
+	return sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return telemetry.AvgOverTime(s, w) })
+}
+
+// recordedSumQuery is recordedQuery's sum over the window instead of its
+// average (divided by evaluationsQuery's answer, the mean over the window).
+func recordedSumQuery(sc traffic.Scope, w time.Duration, name string, interval time.Duration) union {
+	sel := telemetry.Select(name).Eq(traffic.RulesLabel, traffic.RulesLabelValue(interval))
+	return sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return telemetry.SumOverTime(s, w) })
+}
+
+// evaluationsQuery is how many times the rules made for interval were
+// evaluated in the window.
+func evaluationsQuery(w, interval time.Duration) telemetry.Expr {
+	return telemetry.Sum(telemetry.CountOverTime(telemetry.Select(ruleEvaluations).Eq(traffic.RulesLabel, traffic.RulesLabelValue(interval)), w))
 }
 
 // recordedResponseTime is the recorded series of a responseTime

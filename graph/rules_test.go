@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/meshlens/meshlens/traffic"
 )
 
 func TestRecordingRulesArePrometheusRules(t *testing.T) {
@@ -35,7 +37,13 @@ func TestRecordingRulesArePrometheusRules(t *testing.T) {
 		}
 		// A rule's labels are what its selectors fix already: they must
 		// not change the series, only tell the rules of one name apart.
+		if r.Labels[traffic.RulesLabel] != traffic.RulesLabelValue(30*time.Second) && !strings.Contains(r.Record, ":p") {
+			t.Errorf("%s: labels %v lack %s=%q", r.Record, r.Labels, traffic.RulesLabel, traffic.RulesLabelValue(30*time.Second))
+		}
 		for name, value := range r.Labels {
+			if name == traffic.RulesLabel {
+				continue
+			}
 			if !strings.Contains(r.Expr, name+"=\""+value+"\"") {
 				t.Errorf("%s: label %s=%q is not one its expression selects: %s", r.Record, name, value, r.Expr)
 			}
@@ -46,14 +54,14 @@ func TestRecordingRulesArePrometheusRules(t *testing.T) {
 		}
 		labelSets[key] = true
 	}
-	want := []string{recordedBuckets, recordedDuration + "p50", recordedDuration + "p95", recordedDuration + "p99", recordedDuration + "avg",
+	want := []string{ruleEvaluations, recordedBuckets, recordedDuration + "p50", recordedDuration + "p95", recordedDuration + "p99", recordedDuration + "avg",
 		recordedThroughput("istio_request_bytes"), recordedThroughput("istio_response_bytes")}
 	if strings.Join(records, " ") != strings.Join(want, " ") {
 		t.Errorf("records %v, want %v (the buckets first: the quantiles read them)", records, want)
 	}
 	// One rule per scope where a union would be, none around a union.
-	if n := len(groups.Groups[0].Rules); n != 3+3+3+2*3 {
-		t.Errorf("%d rules, want 15", n)
+	if n := len(groups.Groups[0].Rules); n != 1+3+3+3+2*3 {
+		t.Errorf("%d rules, want 16", n)
 	}
 	for _, r := range groups.Groups[0].Rules {
 		if strings.Contains(r.Expr, " or ") {

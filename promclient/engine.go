@@ -27,16 +27,16 @@ func NewEngine(engine *promql.Engine, queryable storage.Queryable, interval time
 func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (Vector, error) {
 	qry, err := e.engine.NewInstantQuery(ctx, e.queryable, nil, q, ts)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadQuery, err)
 	}
 	defer qry.Close()
 	res := qry.Exec(ctx)
 	if res.Err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadQuery, res.Err)
+		return nil, fmt.Errorf("%w: %w", ErrBadQuery, res.Err)
 	}
 	vec, err := res.Vector()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadQuery, err)
 	}
 	out := make(Vector, 0, len(vec))
 	for _, s := range vec {
@@ -52,12 +52,12 @@ func (e *Engine) ScrapeInterval(context.Context) (time.Duration, error) { return
 func (e *Engine) LabelValues(ctx context.Context, name string, start, end time.Time) ([]string, error) {
 	q, err := e.queryable.Querier(start.UnixMilli(), end.UnixMilli())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	defer q.Close()
 	vals, _, err := q.LabelValues(ctx, name, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return vals, nil
 }

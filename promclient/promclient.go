@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -49,7 +50,25 @@ type HTTP struct {
 	timeout time.Duration
 	// interval, when set, overrides what the server's config says.
 	interval time.Duration
+
+	// The interval read from the server: once read, kept; when the server
+	// does not serve its config, asked again after intervalRetry.
+	mu        sync.Mutex
+	read      time.Duration
+	readErr   error
+	readAt    time.Time
+	readRetry time.Duration
 }
+
+// DefaultScrapeInterval is assumed when neither the configuration nor the
+// store says the scrape interval (Prometheus's default is 1m, Istio's
+// Prometheus and meshlens scrape every 15s).
+const DefaultScrapeInterval = 15 * time.Second
+
+// ErrIntervalAssumed is wrapped by ScrapeInterval's error when it answers
+// DefaultScrapeInterval because the store did not say its interval; the
+// interval it returns is usable, and the caller should say it was assumed.
+var ErrIntervalAssumed = errors.New("scrape interval not served by the store; assumed")
 
 // HTTPOptions configure an HTTP querier.
 type HTTPOptions struct {
@@ -79,7 +98,7 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 	if rt == nil {
 		rt = api.DefaultRoundTripper
 	}
-	return &HTTP{client: c, api: promv1.NewAPI(c), http: &http.Client{Transport: rt}, timeout: o.Timeout, interval: o.ScrapeInterval}, nil
+	return &HTTP{client: c, api: promv1.NewAPI(c), http: &http.Client{Transport: rt}, timeout: o.Timeout, interval: o.ScrapeInterval, readRetry: time.Minute}, nil
 }
 
 // uncompressed asks for answers as they are: over loopback, gzip costs
@@ -112,12 +131,12 @@ func (h *HTTP) Query(ctx context.Context, q string, ts time.Time) (Vector, error
 	form := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(ts.UnixMilli())/1000, 'f', -1, 64)}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.client.URL("/api/v1/query", nil).String(), strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadQuery, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := h.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	a, err := decodeAnswer(resp.Body)
@@ -156,18 +175,42 @@ func classify(err error) error {
 	if errors.As(err, &apiErr) {
 		switch apiErr.Type {
 		case promv1.ErrBadData, promv1.ErrExec:
-			return fmt.Errorf("%w: %v", ErrBadQuery, err)
+			return fmt.Errorf("%w: %w", ErrBadQuery, err)
 		}
 	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-// ScrapeInterval reads global.scrape_interval from /api/v1/status/config.
-// Servers that do not serve it (AMP, Mimir) answer 0: configure it then.
+// ScrapeInterval is the configured interval or, when none was configured,
+// the smallest interval of the server's /api/v1/status/config, read once.
+// Servers that do not serve their config (AMP, Mimir) or serve one without
+// an interval get DefaultScrapeInterval with an error wrapping
+// ErrIntervalAssumed, and are asked again a minute later.
 func (h *HTTP) ScrapeInterval(ctx context.Context) (time.Duration, error) {
 	if h.interval > 0 {
 		return h.interval, nil
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.read > 0 {
+		return h.read, nil
+	}
+	if h.readErr != nil && time.Since(h.readAt) < h.readRetry {
+		return DefaultScrapeInterval, h.readErr
+	}
+	d, err := h.readInterval(ctx)
+	if err == nil && d <= 0 {
+		err = errors.New("its configuration sets no scrape_interval")
+	}
+	if err != nil {
+		h.readErr, h.readAt = fmt.Errorf("%w (%s): %w", ErrIntervalAssumed, DefaultScrapeInterval, err), time.Now()
+		return DefaultScrapeInterval, h.readErr
+	}
+	h.read = d
+	return d, nil
+}
+
+func (h *HTTP) readInterval(ctx context.Context) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	cfg, err := h.api.Config(ctx)

@@ -107,9 +107,60 @@ func TestUnreachableIsErrUnavailable(t *testing.T) {
 	if _, err := h.Query(context.Background(), "up", time.Now()); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("query: %v", err)
 	}
-	if _, err := h.ScrapeInterval(context.Background()); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("scrape interval: %v", err)
+	if d, err := h.ScrapeInterval(context.Background()); !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrIntervalAssumed) || d != DefaultScrapeInterval {
+		t.Errorf("scrape interval: %v %v, want the default, assumed, and why", d, err)
 	}
+}
+
+func TestScrapeIntervalIsReadOnceOrAssumed(t *testing.T) {
+	cases := []struct {
+		name string
+		// config answers /api/v1/status/config; "" is a 404, as AMP's.
+		config  string
+		want    time.Duration
+		assumed bool
+	}{
+		{"a store that serves its config is asked once", `{"status":"success","data":{"yaml":"global:\n  scrape_interval: 30s\n"}}`, 30 * time.Second, false},
+		{"a store without a config endpoint gets the default, said so, asked again only later", "", DefaultScrapeInterval, true},
+		{"a config without an interval gets the default, said so", `{"status":"success","data":{"yaml":"global: {}\n"}}`, DefaultScrapeInterval, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				asked++
+				if tc.config == "" {
+					http.NotFound(w, r)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, tc.config)
+			}))
+			defer srv.Close()
+			h, err := NewHTTP(HTTPOptions{URL: srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				d, err := h.ScrapeInterval(context.Background())
+				if d != tc.want || errors.Is(err, ErrIntervalAssumed) != tc.assumed || (err != nil) != tc.assumed {
+					t.Fatalf("%v %v, want %v (assumed: %v)", d, err, tc.want, tc.assumed)
+				}
+			}
+			if asked != 1 {
+				t.Errorf("the store was asked %d times for three graphs, want once", asked)
+			}
+		})
+	}
+	t.Run("a configured interval is not asked at all", func(t *testing.T) {
+		h, err := NewHTTP(HTTPOptions{URL: "http://127.0.0.1:1", ScrapeInterval: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := h.ScrapeInterval(context.Background()); d != 5*time.Second || err != nil {
+			t.Errorf("%v %v", d, err)
+		}
+	})
 }
 
 func TestScrapeIntervalOf(t *testing.T) {

@@ -90,6 +90,17 @@ func (s Selector) NotIn(name string, values ...string) Selector {
 	return s.with(labels.MatchNotRegexp, name, alternation(values))
 }
 
+// Matches adds name=~"re". The expression comes from code, never from a
+// request: it is not escaped (use In for literal values).
+func (s Selector) Matches(name, re string) Selector {
+	return s.with(labels.MatchRegexp, name, re)
+}
+
+// NotMatches adds name!~"re"; re comes from code, as for Matches.
+func (s Selector) NotMatches(name, re string) Selector {
+	return s.with(labels.MatchNotRegexp, name, re)
+}
+
 func alternation(values []string) string {
 	quoted := make([]string, len(values))
 	for i, v := range values {
@@ -173,6 +184,19 @@ func rangeCall(fn string, s Selector, window time.Duration) Expr {
 // Rate is rate(selector[window]).
 func Rate(s Selector, window time.Duration) Expr { return rangeCall("rate", s, window) }
 
+// SumOverTime is sum_over_time(selector[window]).
+func SumOverTime(s Selector, window time.Duration) Expr { return rangeCall("sum_over_time", s, window) }
+
+// CountOverTime is count_over_time(selector[window]).
+func CountOverTime(s Selector, window time.Duration) Expr {
+	return rangeCall("count_over_time", s, window)
+}
+
+// Vector is vector(v): one series without labels.
+func Vector(v float64) Expr {
+	return Expr{node: &parser.Call{Func: parser.Functions["vector"], Args: parser.Expressions{&parser.NumberLiteral{Val: v}}}}
+}
+
 // AvgOverTime is avg_over_time(selector[window]).
 func AvgOverTime(s Selector, window time.Duration) Expr { return rangeCall("avg_over_time", s, window) }
 
@@ -241,6 +265,24 @@ func Or(exprs ...Expr) Expr {
 		}}
 	}
 	return out
+}
+
+// Unless is a unless on (on...) b: the series of a that no series of b
+// matches on those labels.
+func Unless(a, b Expr, on ...string) Expr {
+	if a.err != nil {
+		return a
+	}
+	if b.err != nil {
+		return b
+	}
+	for _, l := range on {
+		if !nameRE.MatchString(l) {
+			return Expr{err: fmt.Errorf("%w: matching label %q", ErrInvalidQuery, l)}
+		}
+	}
+	return Expr{node: &parser.BinaryExpr{Op: parser.LUNLESS, LHS: a.node, RHS: b.node,
+		VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany, On: true, MatchingLabels: on}}}
 }
 
 // Add is a + b, matching series by all their labels.

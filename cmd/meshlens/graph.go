@@ -25,6 +25,7 @@ type graphConfig struct {
 	responseTime   string
 	scrapeInterval time.Duration
 	timeout        time.Duration
+	rateTCP        string
 }
 
 func registerGraph(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -38,6 +39,7 @@ func registerGraph(app *kingpin.Application, commands map[string]func(context.Co
 	cmd.Flag("output", "table, json (Kiali's graph API shape), dot or mermaid.").Short('o').Default("table").EnumVar(&c.output, "table", "json", "dot", "mermaid")
 	cmd.Flag("inject-service-nodes", "Draw the service between caller and callee.").BoolVar(&c.inject)
 	cmd.Flag("response-time", "Response time shown: avg, 50, 95 or 99.").Default("95").EnumVar(&c.responseTime, "avg", "50", "95", "99")
+	cmd.Flag("rate-tcp", "TCP rate shown: sent (bytes the caller sent), received, total or none, as Kiali's rateTcp.").Default("sent").EnumVar(&c.rateTCP, "sent", "received", "total", "none")
 	cmd.Flag("scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").DurationVar(&c.scrapeInterval)
 	cmd.Flag("timeout", "Timeout of each query.").Default("30s").DurationVar(&c.timeout)
 	commands["graph"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
@@ -47,7 +49,7 @@ func registerGraph(app *kingpin.Application, commands map[string]func(context.Co
 		}
 		o := graph.Options{
 			Namespaces: splitComma(c.namespaces), Type: graph.Type(c.graphType), Duration: c.duration,
-			InjectServiceNodes: c.inject, ResponseTime: c.responseTime, Throughput: "request",
+			InjectServiceNodes: c.inject, ResponseTime: c.responseTime, Throughput: "request", RateTCP: c.rateTCP,
 		}
 		if c.queryTime > 0 {
 			o.QueryTime = time.Unix(c.queryTime, 0)

@@ -316,7 +316,7 @@ func TestRulesPassPromtool(t *testing.T) {
 		t.Fatal(err)
 	}
 	check, err := exec.Command(bin, "check", "rules", file).CombinedOutput()
-	if err != nil || !strings.Contains(string(check), "SUCCESS: 15 rules found") {
+	if err != nil || !strings.Contains(string(check), "SUCCESS: 16 rules found") {
 		t.Errorf("promtool check rules: %v\n%s", err, check)
 	}
 	if code := meshlens([]string{"rules", "--interval", "0s"}, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "--interval") {
