@@ -253,23 +253,54 @@ func (e *Emitter) record(f *flow) {
 	}
 	// Latency: a few milliseconds of work plus an exponential tail.
 	ms := 2 + rand.ExpFloat64()*8 + float64(time.Duration(fault.Delay))/float64(time.Millisecond)
-	srcCode, dstCode, srcFlags, dstFlags := "200", "200", telemetry.NoFlags, telemetry.NoFlags
+	if fault.aborts() {
+		// The caller's sidecar answers: no upstream host, no destination
+		// report.
+		if srcSide {
+			ex := f.srcEx
+			ex.destination = unknownPeer
+			e.observe(e.sidecars[f.src], f.srcSeries, ex, "503", "FI", 0.1, 0)
+		}
+		return
+	}
+	srcCode, srcFlags := "200", telemetry.NoFlags
 	size := 100
 	if f.dst != nil {
 		size = f.dst.ResponseBytes
 	}
-	switch {
-	case fault.Down:
-		srcCode, srcFlags, dstCode, dstFlags = "504", "UT", "0", "DC"
-		ms, size = 2000, 0
-	case fault.fails():
-		srcCode, dstCode, size = "500", "500", 40
+	if fault.Down {
+		srcCode, srcFlags, ms, size = "504", "UT", 2000, 0
+		if dstSide {
+			e.observe(e.sidecars[f.dst], f.dstSeries, f.dstEx, "0", "DC", ms*0.9, 0)
+		}
+	} else {
+		// Each attempt the route's retry policy makes is a request of its
+		// own at the destination; the caller reports the last answer.
+		policy := f.service.Retries
+		for attempt := 0; ; attempt++ {
+			code, attemptSize := "200", size
+			if fault.fails() {
+				code, attemptSize = "500", 40
+			}
+			if dstSide {
+				e.observe(e.sidecars[f.dst], f.dstSeries, f.dstEx, code, telemetry.NoFlags, ms*0.9, attemptSize)
+			}
+			srcCode, size = code, attemptSize
+			if code == "200" || !policy.retries(500, telemetry.NoFlags) {
+				break
+			}
+			if attempt == policy.Attempts {
+				srcFlags = "URX"
+				break
+			}
+		}
+	}
+	if d := fault.InjectDelay; d > 0 {
+		srcFlags = joinFlags(srcFlags, "DI")
+		ms += float64(time.Duration(d)) / float64(time.Millisecond)
 	}
 	if srcSide {
 		e.observe(e.sidecars[f.src], f.srcSeries, f.srcEx, srcCode, srcFlags, ms, size)
-	}
-	if dstSide {
-		e.observe(e.sidecars[f.dst], f.dstSeries, f.dstEx, dstCode, dstFlags, ms*0.9, size)
 	}
 }
 
@@ -283,6 +314,8 @@ func (e *Emitter) observe(s *Sidecar, cache map[string]*requestSeries, ex exchan
 			switch code {
 			case "500":
 				ex.grpcStatus = "2"
+			case "503": // a local reply of the caller's sidecar
+				ex.grpcStatus = "14"
 			case "504", "0":
 				ex.code, ex.grpcStatus = code, "4"
 			}

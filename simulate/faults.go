@@ -26,6 +26,13 @@ type Fault struct {
 	Delay Duration `json:"delay,omitempty" yaml:"delay,omitempty"`
 	// Down: the workload stops answering; callers time out.
 	Down bool `json:"down,omitempty" yaml:"down,omitempty"`
+	// Abort is the share of calls to the workload that its callers'
+	// sidecars answer themselves with 503, never sending them (Istio's
+	// fault injection abort: flag FI), 0 to 1.
+	Abort float64 `json:"abort,omitempty" yaml:"abort,omitempty"`
+	// InjectDelay is how long the callers' sidecars hold each call to the
+	// workload before sending it (Istio's fault injection delay: flag DI).
+	InjectDelay Duration `json:"injectDelay,omitempty" yaml:"injectDelay,omitempty"`
 }
 
 // Duration is a time.Duration written as "250ms" in YAML and JSON.
@@ -53,6 +60,9 @@ func (f Fault) validate() error {
 	}
 	if f.ErrorRate < 0 || f.ErrorRate > 1 {
 		return fmt.Errorf("errorRate of %s/%s is %v; it must be between 0 and 1", f.Namespace, f.Workload, f.ErrorRate)
+	}
+	if f.Abort < 0 || f.Abort > 1 {
+		return fmt.Errorf("abort of %s/%s is %v; it must be between 0 and 1", f.Namespace, f.Workload, f.Abort)
 	}
 	return nil
 }
@@ -173,25 +183,29 @@ func (f *Faults) List() []Fault {
 // fails draws whether one request fails under the fault.
 func (f Fault) fails() bool { return f.ErrorRate > 0 && rand.Float64() < f.ErrorRate }
 
+// aborts draws whether a caller's sidecar aborts one call under the fault.
+func (f Fault) aborts() bool { return f.Abort > 0 && rand.Float64() < f.Abort }
+
 // ServeHTTP is the fault API: GET lists the faults, PUT (a JSON Fault, or a
 // list of them) sets, DELETE clears all.
 func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 	case http.MethodPut, http.MethodPost:
-		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if err != nil {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFaultBody))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is over %d bytes; a list of faults is a few hundred", maxFaultBody))
+			return
+		case err != nil:
 			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("reading body: %v", err))
 			return
 		}
-		var list []Fault
-		if err := json.Unmarshal(body, &list); err != nil {
-			var one Fault
-			if err1 := json.Unmarshal(body, &one); err1 != nil {
-				writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("body is neither a fault nor a list of faults: %v", err1))
-				return
-			}
-			list = []Fault{one}
+		list, err := decodeFaults(body)
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, err.Error())
+			return
 		}
 		// All or nothing: a list with one bad fault changes nothing.
 		for _, fault := range list {
@@ -212,6 +226,33 @@ func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"faults": f.List()})
+}
+
+// maxFaultBody bounds a fault request's body.
+const maxFaultBody = 1 << 20
+
+// decodeFaults reads a fault or a list of faults, and rejects fields a
+// Fault does not have, naming them.
+func decodeFaults(body []byte) ([]Fault, error) {
+	trimmed := bytes.TrimSpace(body)
+	var list []Fault
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	var err error
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		err = dec.Decode(&list)
+	} else {
+		var one Fault
+		err = dec.Decode(&one)
+		list = []Fault{one}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the body is not a fault or a list of faults ({\"namespace\", \"workload\", \"errorRate\", \"delay\", \"down\", \"abort\", \"injectDelay\"}): %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("the body holds more than one JSON value; send a list of faults")
+	}
+	return list, nil
 }
 
 func writeJSONError(w http.ResponseWriter, code int, msg string) {

@@ -85,6 +85,9 @@ func TestFaultAPI(t *testing.T) {
 		{"a workload that does not exist is a 400", "PUT", `{"namespace":"bookinfo","workload":"nope","down":true}`, 400, `no workload bookinfo/nope`},
 		{"a bad delay is a 400", "PUT", `{"namespace":"bookinfo","workload":"details-v1","delay":"later"}`, 400, `"code":400`},
 		{"garbage is a 400", "PUT", `}{`, 400, `"error"`},
+		{"an unknown field is a 400 that names it", "PUT", `{"namespace":"bookinfo","workload":"details-v1","errorPercent":50}`, 400, `errorPercent`},
+		{"an abort share above one is a 400", "PUT", `{"namespace":"bookinfo","workload":"details-v1","abort":2}`, 400, `between 0 and 1`},
+		{"a body over 1 MiB is a 413", "PUT", `[` + strings.Repeat(`{"namespace":"bookinfo","workload":"details-v1"},`, 30000) + `{}]`, 413, `"code":413`},
 		{"DELETE clears", "DELETE", "", 200, `"faults":[]`},
 		{"PATCH is not allowed", "PATCH", "", 405, `"code":405`},
 	}
@@ -126,4 +129,41 @@ func TestScenarioTurnsMTLSOff(t *testing.T) {
 	if err := bad.Apply(Bookinfo()); err == nil {
 		t.Error("a namespace not in the mesh is not an error")
 	}
+}
+
+func TestTheEmitterBehavesLikeEnvoy(t *testing.T) {
+	mesh := Bookinfo()
+	e, err := NewEmitter(EmitterOptions{Mesh: mesh, Rate: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	scrape := func(w string) []sample {
+		return scrapeSidecar(t, "http://"+e.listener.Addr().String()+"/pods/bookinfo/"+mesh.Workload("bookinfo", w).Pod()+"/stats/prometheus")
+	}
+	e.Faults().Set(Fault{Namespace: "bookinfo", Workload: "ratings-v1", ErrorRate: 1})
+	e.Faults().Set(Fault{Namespace: "bookinfo", Workload: "details-v1", InjectDelay: Duration(time.Millisecond)})
+	e.Faults().Set(Fault{Namespace: "bookinfo", Workload: "reviews-v1", Abort: 1})
+	e.Advance(10 * time.Second)
+	t.Run("retries: each attempt at the destination, one URX at the caller", func(t *testing.T) {
+		calls := sum(scrape("reviews-v2"), "istio_requests_total", map[string]string{"reporter": "source", "response_code": "500", "response_flags": "URX"})
+		attempts := sum(scrape("ratings-v1"), "istio_requests_total", map[string]string{"reporter": "destination", "source_workload": "reviews-v2", "response_code": "500"})
+		if calls == 0 || attempts != 3*calls {
+			t.Errorf("%v calls, %v attempts; want three attempts a call", calls, attempts)
+		}
+	})
+	t.Run("a delay: DI at the caller only", func(t *testing.T) {
+		delayed := sum(scrape("productpage-v1"), "istio_requests_total", map[string]string{"reporter": "source", "destination_workload": "details-v1", "response_flags": "DI"})
+		plain := sum(scrape("details-v1"), "istio_requests_total", map[string]string{"reporter": "destination", "response_flags": "-"})
+		if delayed == 0 || plain != delayed {
+			t.Errorf("%v delayed at the caller, %v plain at the destination; want the same, not zero", delayed, plain)
+		}
+	})
+	t.Run("an abort: FI at the caller, without the destination workload, nothing at the destination", func(t *testing.T) {
+		aborted := sum(scrape("productpage-v1"), "istio_requests_total", map[string]string{"reporter": "source", "destination_service_name": "reviews", "destination_workload": "unknown", "response_flags": "FI"})
+		reached := sum(scrape("reviews-v1"), "istio_requests_total", map[string]string{"reporter": "destination"})
+		if aborted == 0 || reached != 0 {
+			t.Errorf("%v aborted, %v reached reviews-v1; want some and none", aborted, reached)
+		}
+	})
 }

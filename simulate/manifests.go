@@ -1,9 +1,14 @@
 package simulate
 
 import (
+	"bytes"
 	_ "embed"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // bookinfoManifests is bookinfo's Kubernetes and Istio configuration:
@@ -52,4 +57,46 @@ func (m *Mesh) Manifests() []byte {
 			s.Name, s.Namespace, s.App, s.Protocol, s.Port)
 	}
 	return []byte(b.String())
+}
+
+// retryPolicies are the retry policies of the VirtualServices in
+// manifests, by the short host name they route (the first route with
+// retries of each).
+func retryPolicies(manifests []byte) map[string]RetryPolicy {
+	out := map[string]RetryPolicy{}
+	dec := yaml.NewDecoder(bytes.NewReader(manifests))
+	for {
+		var doc struct {
+			Kind string `yaml:"kind"`
+			Spec struct {
+				Hosts []string `yaml:"hosts"`
+				HTTP  []struct {
+					Retries *struct {
+						Attempts int    `yaml:"attempts"`
+						RetryOn  string `yaml:"retryOn"`
+					} `yaml:"retries"`
+				} `yaml:"http"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&doc); err != nil {
+			if !errors.Is(err, io.EOF) {
+				panic(fmt.Sprintf("simulate: the embedded manifests do not parse: %v", err))
+			}
+			return out
+		}
+		if doc.Kind != "VirtualService" {
+			continue
+		}
+		for _, route := range doc.Spec.HTTP {
+			if route.Retries == nil {
+				continue
+			}
+			for _, h := range doc.Spec.Hosts {
+				if _, seen := out[h]; !seen {
+					out[h] = RetryPolicy{Attempts: route.Retries.Attempts, On5xx: strings.Contains(route.Retries.RetryOn, "5xx")}
+				}
+			}
+			break
+		}
+	}
 }

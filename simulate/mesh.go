@@ -49,6 +49,33 @@ type Service struct {
 	// External marks a ServiceEntry host: Name is the host, and nothing
 	// behind it has a sidecar.
 	External bool
+	// Retries is the route's retry policy (a VirtualService's
+	// http[].retries), which callers' sidecars apply.
+	Retries RetryPolicy
+}
+
+// RetryPolicy is how many times a caller's sidecar retries a call, and on
+// what, as a VirtualService's retries say it.
+type RetryPolicy struct {
+	// Attempts is the number of retries after the first try.
+	Attempts int
+	// On5xx retries answers 500-599 and calls that got no answer
+	// (retryOn 5xx); else only gateway errors 502-504 and connection
+	// failures (retryOn gateway-error / connect-failure).
+	On5xx bool
+}
+
+// retries tells whether an answer (code, Envoy's flags) is retried.
+func (r RetryPolicy) retries(code int, flags string) bool {
+	switch {
+	case r.Attempts == 0:
+		return false
+	case flags == "UF" || flags == "UC":
+		return true
+	case r.On5xx:
+		return code >= 500 && code <= 599
+	}
+	return code >= 502 && code <= 504
 }
 
 // Host is the name callers use, and what Istio reports as destination_service.
@@ -234,7 +261,7 @@ func Bookinfo() *Mesh {
 			ServiceAccount: "bookinfo-" + app, ResponseBytes: size, Calls: calls}
 	}
 	toRatings := Call{Service: ratings, Path: "/ratings/0"}
-	return &Mesh{
+	mesh := &Mesh{
 		Namespaces: []Namespace{{Name: "istio-system", MTLS: true}, {Name: ns, MTLS: true}},
 		Services:   []*Service{gatewaySvc, productpage, details, reviews, ratings, mongodb},
 		Workloads: []*Workload{
@@ -252,4 +279,14 @@ func Bookinfo() *Mesh {
 		Entrypoints: []Entrypoint{{Service: gatewaySvc, Path: "/productpage", Weight: 1}},
 		manifests:   bookinfoManifests,
 	}
+	// The retry policies are the manifests': the callers honour what the
+	// console is shown.
+	for host, policy := range retryPolicies(bookinfoManifests) {
+		for _, s := range mesh.Services {
+			if s.Name == host {
+				s.Retries = policy
+			}
+		}
+	}
+	return mesh
 }

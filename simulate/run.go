@@ -406,24 +406,74 @@ func (p *pod) serveApp(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// call is the outbound side: the source sidecar making one call to c.Service.
+// call is the outbound side: the source sidecar making one call to
+// c.Service, as Envoy makes it: the faults the route injects first (an
+// abort answered here, a delay), then the call, retried as the route's
+// policy says, each attempt a request of its own to the destination; the
+// caller reports one request, with its final answer (URX when retries ran
+// out).
 func (p *pod) call(ctx context.Context, c Call, path string) (int, []byte) {
 	if c.Service.Protocol == telemetry.ProtocolTCP {
 		p.callTCP(ctx, c)
 		return 0, nil
 	}
-	addr, dst := p.sim.endpoint(c.Service)
-	e := p.outboundExchange(c.Service, dst)
 	ctx, cancel := context.WithTimeout(ctx, p.sim.callTimeout(ctx))
 	defer cancel()
 	start := time.Now()
-	code, body, flags := p.roundTrip(ctx, addr, c.Service, path, e.protocol == telemetry.ProtocolGRPC, &e)
+	addr, dst := p.sim.endpoint(c.Service)
+	e := p.outboundExchange(c.Service, dst)
+	var injected Fault
+	if dst != nil {
+		injected = p.sim.faults.For(dst.workload)
+	}
+	code, body, flags := 0, []byte(nil), telemetry.NoFlags
+	switch {
+	case injected.aborts():
+		// No upstream host was picked: the caller knows only the service.
+		e.destination = unknownPeer
+		code, flags = http.StatusServiceUnavailable, "FI"
+		if e.protocol == telemetry.ProtocolGRPC {
+			e.grpcStatus = "14"
+		}
+	default:
+		if injected.InjectDelay > 0 {
+			t := time.NewTimer(time.Duration(injected.InjectDelay))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		policy := c.Service.Retries
+		for attempt := 0; ; attempt++ {
+			code, body, flags = p.roundTrip(ctx, addr, c.Service, path, e.protocol == telemetry.ProtocolGRPC, &e)
+			if !policy.retries(code, flags) || ctx.Err() != nil {
+				break
+			}
+			if attempt == policy.Attempts {
+				flags = joinFlags(flags, "URX")
+				break
+			}
+			addr, _ = p.sim.endpoint(c.Service)
+		}
+		if injected.InjectDelay > 0 {
+			flags = joinFlags(flags, "DI")
+		}
+	}
 	if p.sidecar != nil {
 		e.code, e.flags = fmt.Sprint(code), flags
 		reqBytes := len(path) + 64
 		p.sidecar.recordRequest(e, time.Since(start), reqBytes, len(body))
 	}
 	return code, body
+}
+
+// joinFlags adds an Envoy response flag to flags, as Envoy joins them.
+func joinFlags(flags, flag string) string {
+	if flags == telemetry.NoFlags || flags == "" {
+		return flag
+	}
+	return flags + "," + flag
 }
 
 func (p *pod) roundTrip(ctx context.Context, addr string, svc *Service, path string, grpc bool, e *exchange) (int, []byte, string) {

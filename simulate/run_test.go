@@ -184,3 +184,92 @@ func describe(samples []sample, metric string) []string {
 	}
 	return out
 }
+
+func TestCallersBehaveLikeEnvoy(t *testing.T) {
+	sim := startBookinfo(t)
+	gen := NewLoadGenerator(sim, 0, nil)
+	const n = 30
+	send := func() {
+		t.Helper()
+		for range n {
+			gen.Send(context.Background(), sim.Mesh().Entrypoints[0])
+		}
+	}
+	requests := func(m map[string][]sample, at string, match map[string]string) float64 {
+		return sum(m[at], telemetry.RequestsTotal, match)
+	}
+	t.Run("the ratings route's retry policy comes from bookinfo's VirtualService", func(t *testing.T) {
+		for _, s := range sim.Mesh().Services {
+			want := RetryPolicy{}
+			if s.Name == "ratings" {
+				want = RetryPolicy{Attempts: 2, On5xx: true}
+			}
+			if s.Retries != want {
+				t.Errorf("%s: retries %+v, want %+v", s.Name, s.Retries, want)
+			}
+		}
+	})
+	t.Run("a failing ratings gets each attempt at the destination and one URX request at the caller", func(t *testing.T) {
+		if err := sim.Faults().Set(Fault{Namespace: "bookinfo", Workload: "ratings-v1", ErrorRate: 1}); err != nil {
+			t.Fatal(err)
+		}
+		defer sim.Faults().Clear()
+		send()
+		m := scrapeAll(t, sim)
+		calls := requests(m, "reviews-v2", map[string]string{telemetry.Reporter: telemetry.ReporterSource, telemetry.DestinationWorkload: "ratings-v1", telemetry.ResponseCode: "500", telemetry.ResponseFlags: "URX"})
+		attempts := requests(m, "ratings-v1", map[string]string{telemetry.Reporter: telemetry.ReporterDestination, telemetry.SourceWorkload: "reviews-v2", telemetry.ResponseCode: "500", telemetry.ResponseFlags: telemetry.NoFlags})
+		if calls != n/3 || attempts != 3*calls {
+			t.Errorf("reviews-v2 reports %v failed calls (URX), ratings-v1 %v attempts; want %d and three times as many", calls, attempts, n/3)
+		}
+	})
+	t.Run("an injected delay is DI at the caller and a plain request at the destination", func(t *testing.T) {
+		if err := sim.Faults().Set(Fault{Namespace: "bookinfo", Workload: "details-v1", InjectDelay: Duration(time.Millisecond)}); err != nil {
+			t.Fatal(err)
+		}
+		defer sim.Faults().Clear()
+		before := scrapeAll(t, sim)
+		send()
+		m := scrapeAll(t, sim)
+		src := map[string]string{telemetry.Reporter: telemetry.ReporterSource, telemetry.DestinationWorkload: "details-v1", telemetry.ResponseCode: "200", telemetry.ResponseFlags: "DI"}
+		dst := map[string]string{telemetry.Reporter: telemetry.ReporterDestination, telemetry.SourceWorkload: "productpage-v1", telemetry.ResponseCode: "200", telemetry.ResponseFlags: telemetry.NoFlags}
+		if got := requests(m, "productpage-v1", src) - requests(before, "productpage-v1", src); got != n {
+			t.Errorf("productpage-v1 reports %v delayed calls, want %d", got, n)
+		}
+		if got := requests(m, "details-v1", dst) - requests(before, "details-v1", dst); got != n {
+			t.Errorf("details-v1 reports %v plain requests, want %d", got, n)
+		}
+	})
+	t.Run("an injected abort is FI at the caller, without a destination workload, and nothing at the destination", func(t *testing.T) {
+		if err := sim.Faults().Set(Fault{Namespace: "bookinfo", Workload: "details-v1", Abort: 1}); err != nil {
+			t.Fatal(err)
+		}
+		defer sim.Faults().Clear()
+		before := scrapeAll(t, sim)
+		send()
+		m := scrapeAll(t, sim)
+		src := map[string]string{telemetry.Reporter: telemetry.ReporterSource, telemetry.DestinationServiceName: "details", telemetry.DestinationWorkload: telemetry.Unknown,
+			telemetry.ResponseCode: "503", telemetry.ResponseFlags: "FI"}
+		if got := requests(m, "productpage-v1", src) - requests(before, "productpage-v1", src); got != n {
+			t.Errorf("productpage-v1 reports %v aborted calls, want %d", got, n)
+		}
+		dst := map[string]string{telemetry.Reporter: telemetry.ReporterDestination}
+		if got := requests(m, "details-v1", dst) - requests(before, "details-v1", dst); got != 0 {
+			t.Errorf("details-v1 reports %v requests it never got", got)
+		}
+	})
+	t.Run("a workload that is down times its callers out: UT at the caller, DC at the destination", func(t *testing.T) {
+		if err := sim.Faults().Set(Fault{Namespace: "bookinfo", Workload: "details-v1", Down: true}); err != nil {
+			t.Fatal(err)
+		}
+		defer sim.Faults().Clear()
+		for range 3 {
+			gen.Send(context.Background(), sim.Mesh().Entrypoints[0])
+		}
+		m := scrapeAll(t, sim)
+		src := requests(m, "productpage-v1", map[string]string{telemetry.Reporter: telemetry.ReporterSource, telemetry.DestinationWorkload: "details-v1", telemetry.ResponseCode: "504", telemetry.ResponseFlags: "UT"})
+		dst := requests(m, "details-v1", map[string]string{telemetry.Reporter: telemetry.ReporterDestination, telemetry.ResponseCode: "0", telemetry.ResponseFlags: "DC"})
+		if src != 3 || dst != 3 {
+			t.Errorf("productpage-v1 reports %v timeouts, details-v1 %v calls its caller left; want 3 and 3", src, dst)
+		}
+	})
+}
