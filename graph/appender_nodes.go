@@ -91,37 +91,46 @@ func markRootsAndOutside(g *Graph, namespaces []string) {
 	}
 }
 
-// focus keeps the node of f and its neighbours.
-func focus(g *Graph, f *Focus) {
-	match := func(n *Node) bool {
-		if n.Namespace != f.Namespace {
+// rows are the rows of traffic into or out of the focus, as Kiali's node
+// graph queries them: with service nodes, a workload's graph shows its
+// callers through its service and its callees behind theirs (productpage-v1
+// -> reviews -> reviews-v2 -> ratings -> ratings-v1), and only the traffic
+// that involves it. Without a focus, every row.
+func (f *Focus) rows(rows []row) []row {
+	if f == nil {
+		return rows
+	}
+	out := rows[:0:0]
+	for _, r := range rows {
+		if f.involves(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (f *Focus) involves(r row) bool {
+	is := func(e endpoint) bool {
+		if e.namespace != f.Namespace {
 			return false
 		}
-		switch f.Kind {
-		case "applications":
-			return n.Kind == KindApp && n.App == f.Name
-		case "workloads":
-			return n.Kind == KindWorkload && n.Workload == f.Name || n.Kind == KindApp && n.Workload == f.Name
-		default:
-			return n.Kind == KindService && n.Service == f.Name
+		if f.Kind == "applications" {
+			return e.app == f.Name
 		}
+		return e.workload == f.Name
 	}
+	if f.Kind == "services" {
+		return r.service.Namespace == f.Namespace && r.service.Name == f.Name
+	}
+	return is(r.src) || is(r.dst)
+}
+
+// focus keeps, of a node graph, the nodes some edge still reaches: idle
+// nodes and the like that the appenders added around it go.
+func focus(g *Graph) {
 	keep := map[*Node]bool{}
-	for _, n := range g.nodes {
-		if match(n) {
-			keep[n] = true
-		}
-	}
-	centre := map[*Node]bool{}
-	for n := range keep {
-		centre[n] = true
-	}
-	for id, e := range g.edges {
-		if centre[e.Source] || centre[e.Dest] {
-			keep[e.Source], keep[e.Dest] = true, true
-		} else {
-			delete(g.edges, id)
-		}
+	for _, e := range g.edges {
+		keep[e.Source], keep[e.Dest] = true, true
 	}
 	for id, n := range g.nodes {
 		if !keep[n] {

@@ -390,10 +390,10 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	b.throughputs.WithLabelValues(bytesSource).Inc()
 
 	bld := &builder{g: g, inject: o.InjectServiceNodes}
-	requestRows := o.keepRequests(requests.rows)
+	requestRows := o.Focus.rows(o.keepRequests(requests.rows))
 	var tcpRows []row
 	if tcp != nil {
-		tcpRows = tcp.rows
+		tcpRows = o.Focus.rows(tcp.rows)
 	}
 	bld.reserve(len(requestRows) + len(tcpRows))
 	if o.Type == TypeService {
@@ -440,7 +440,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	markRootsAndOutside(g, namespaces)
 	if o.Focus != nil {
-		focus(g, o.Focus)
+		focus(g)
 	}
 	addBoxes(g, o.BoxBy)
 	return g, nil

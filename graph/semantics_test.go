@@ -307,6 +307,22 @@ productpage(svc) -> reviews(svc) http http=1 mtls=100
 reviews(svc) -> ratings(svc) http http=1 mtls=100`,
 	},
 	{
+		name: "a workload's node graph shows its callers through its service and its callees behind theirs",
+		load: `
+load 15s
+  istio_requests_total{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/reviews/reviews-v1"} 0+15x40
+  istio_requests_total{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/reviews/reviews-v2"} 0+30x40
+  istio_requests_total{reporter="destination", src="bookinfo/reviews-v2", dst="bookinfo/ratings/ratings-v1"} 0+30x40
+  istio_requests_total{reporter="destination", src="bookinfo/reviews-v3", dst="bookinfo/ratings/ratings-v1"} 0+15x40
+  istio_requests_total{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1"} 0+15x40
+`,
+		opts: Options{InjectServiceNodes: true, Focus: &Focus{Namespace: "bookinfo", Kind: "workloads", Name: "reviews-v2"}},
+		want: `productpage-v1 -> reviews(svc) http http=2 mtls=100
+reviews(svc) -> reviews-v2 http http=2 mtls=100
+reviews-v2 -> ratings(svc) http http=2 mtls=100
+ratings(svc) -> ratings-v1 http http=2 mtls=100`,
+	},
+	{
 		// A counter that restarts (the sidecar restarted and had counted
 		// 15 requests by its first scrape) loses nothing: rate sees the
 		// reset.
