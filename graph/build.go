@@ -101,6 +101,12 @@ func (o *Options) validate() error {
 	if o.Duration <= 0 {
 		return fmt.Errorf("%w: duration must be positive", ErrBadRequest)
 	}
+	if o.Duration > MaxDuration {
+		return fmt.Errorf("%w: duration %s is longer than %s; ask for a shorter window, or an earlier queryTime", ErrBadRequest, model.Duration(o.Duration), model.Duration(MaxDuration))
+	}
+	if ahead := time.Until(o.QueryTime); !o.QueryTime.IsZero() && ahead > maxClockSkew {
+		return fmt.Errorf("%w: queryTime %d is %s in the future; the store holds nothing after now", ErrBadRequest, o.QueryTime.Unix(), model.Duration(ahead.Truncate(time.Second)))
+	}
 	switch o.ResponseTime {
 	case "", "avg", "50", "95", "99":
 	default:
@@ -177,6 +183,13 @@ func (o *Options) runs(appender string) bool {
 	}
 	return slices.Contains(o.Appenders, appender)
 }
+
+// MaxDuration is the longest window a graph is computed over: a rate over
+// a month of every edge's series is as much as a store should be asked.
+const MaxDuration = 30 * 24 * time.Hour
+
+// maxClockSkew is how far in the future a queryTime may be: clocks differ.
+const maxClockSkew = 5 * time.Minute
 
 // Builder builds graphs from what a Querier answers.
 type Builder struct {
@@ -325,11 +338,13 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if metrics := tcpRates[o.RateTCP]; len(metrics) > 0 {
 		tcp = add("tcp", tcpQuery(sc, window, metrics))
 	}
+	coverage := add("coverage", union{coverageQuery(window)})
 	sent, err := b.run(ctx, jobs, o.QueryTime)
 	if err != nil {
 		return nil, err
 	}
 	g.Queries = sent
+	g.warnCoverage(coverage.rows, window, interval, len(requests.rows) > 0)
 	if evaluations != nil {
 		// The recorded rates are summed over the window and divided by
 		// the evaluations that took place: an edge gone half way through
@@ -463,6 +478,31 @@ func (o *Options) keepRequests(rows []row) []row {
 		}
 	}
 	return out
+}
+
+// coverageQuery is the most scrapes of one target in the window: how much
+// of the window the store holds data for (every scrape writes up).
+func coverageQuery(window time.Duration) telemetry.Expr {
+	return telemetry.Max(telemetry.CountOverTime(telemetry.Select("up"), window))
+}
+
+// warnCoverage says when the store holds data for only part of the window
+// (a young store, or a queryTime before its first scrape): rates averaged
+// over the whole window then read low. A store without up (fed by remote
+// write from a collector that does not send it) says nothing.
+func (g *Graph) warnCoverage(rows []row, window, interval time.Duration, traffic bool) {
+	if len(rows) == 0 {
+		if !traffic {
+			g.Warnings = append(g.Warnings, fmt.Sprintf("no scrapes and no traffic in the %s before %s: the store holds no data for this time",
+				model.Duration(window), g.Timestamp.UTC().Format(time.RFC3339)))
+		}
+		return
+	}
+	covered := time.Duration(rows[0].value) * interval
+	if covered < window*9/10 {
+		g.Warnings = append(g.Warnings, fmt.Sprintf("the store holds data for only about %s of the %s window: rates are averaged over the whole window and read low; ask for duration=%s",
+			model.Duration(covered), model.Duration(window), model.Duration(max(covered, 2*interval).Truncate(time.Second))))
+	}
 }
 
 // source names where a graph's response times or throughput came from,

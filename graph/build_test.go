@@ -66,9 +66,10 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 			t.Errorf("recorded series asked %d times, though the store has none", got)
 		}
 		// Each of the four (quantile, requests, throughput, TCP) in two
-		// queries: the first scope alone, the others in one.
-		if got := q.count("histogram_quantile"); got != 2 || g.Queries != 8 || len(q.queries) != 8 {
-			t.Errorf("buckets asked %d times, %d queries in all (%d sent); want 2 and 8", got, g.Queries, len(q.queries))
+		// queries: the first scope alone, the others in one; and how much
+		// of the window the store covers.
+		if got := q.count("histogram_quantile"); got != 2 || g.Queries != 9 || len(q.queries) != 9 {
+			t.Errorf("buckets asked %d times, %d queries in all (%d sent); want 2 and 9", got, g.Queries, len(q.queries))
 		}
 		if got := testutil.ToFloat64(b.responseTimes.WithLabelValues("buckets")); got != 1 {
 			t.Errorf("meshlens_graph_response_times_total{source=\"buckets\"} = %v, want 1", got)
@@ -81,9 +82,9 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 		// (two per union of scopes, one of the rules' evaluations).
 		recorded, queries int
 	}{
-		{"listed, but silent on an edge with requests: the buckets after", &answering{listed: listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}, traffic.RulesLabel: {ours}}}}, 2, 10},
+		{"listed, but silent on an edge with requests: the buckets after", &answering{listed: listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}, traffic.RulesLabel: {ours}}}}, 2, 11},
 		// Throughput too is asked of its recorded series, then of the raw.
-		{"the store cannot list names: asked, then the buckets", &answering{listed: listed{err: errors.New("404")}}, 4, 13},
+		{"the store cannot list names: asked, then the buckets", &answering{listed: listed{err: errors.New("404")}}, 4, 14},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.answers = map[string]promclient.Vector{requestsOfBookinfo: {oneRequest}}
@@ -339,7 +340,30 @@ func TestAnAssumedScrapeIntervalIsAWarningNotAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Duration != 2*promclient.DefaultScrapeInterval || len(g.Warnings) != 2 || !strings.Contains(strings.Join(g.Warnings, "\n"), "--prometheus.scrape-interval") {
+	if g.Duration != 2*promclient.DefaultScrapeInterval || len(g.Warnings) < 2 || !strings.Contains(strings.Join(g.Warnings, "\n"), "--prometheus.scrape-interval") {
 		t.Errorf("window %s, warnings %q: want twice the default and a warning that names the flag", g.Duration, g.Warnings)
+	}
+}
+
+func TestTimeBoundsAreBadRequests(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"a queryTime an hour ahead", Options{QueryTime: time.Now().Add(time.Hour)}, "in the future"},
+		{"a duration of a hundred years", Options{Duration: 100 * 365 * 24 * time.Hour}, "longer than 30d"},
+	} {
+		t.Run(tc.name+" is a bad request that says why", func(t *testing.T) {
+			o := tc.opts
+			o.Namespaces, o.Type = []string{"bookinfo"}, TypeWorkload
+			if o.Duration == 0 {
+				o.Duration = time.Minute
+			}
+			_, err := NewBuilder(&noRules{}, nil).Build(context.Background(), o)
+			if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%v, want a bad request saying %q", err, tc.want)
+			}
+		})
 	}
 }

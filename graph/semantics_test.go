@@ -85,6 +85,8 @@ type semanticsCase struct {
 	// recordedWarning, when set, is in a warning of the recorded path's
 	// graph; recordedSource, when set, is where its throughput came from.
 	recordedWarning, recordedSource string
+	// warning, when set, is in a warning of both paths' graphs.
+	warning string
 }
 
 var semanticsCases = []semanticsCase{
@@ -323,6 +325,19 @@ reviews-v2 -> ratings(svc) http http=2 mtls=100
 ratings(svc) -> ratings-v1 http http=2 mtls=100`,
 	},
 	{
+		// The store began scraping at 480 s (its first up): a 10 m window
+		// holds 2 m of data, and a rate over it reads a fifth of the truth.
+		name: "a window longer than the store's data says how much of it has data",
+		load: `
+load 15s
+  up{job="sidecars", instance="productpage"} _x32 1x8
+  istio_requests_total{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1"} _x32 0+15x8
+`,
+		opts:    Options{Duration: 10 * time.Minute},
+		want:    `productpage-v1 -> details-v1 http http=0.2 mtls=100`,
+		warning: "holds data for only about 2m15s of the 10m window",
+	},
+	{
 		// A counter that restarts (the sidecar restarted and had counted
 		// 15 requests by its first scrape) loses nothing: rate sees the
 		// reset.
@@ -452,6 +467,9 @@ func TestSemantics(t *testing.T) {
 				t.Fatal(err)
 			}
 			compareEdges(t, "raw series", edgeLines(g), want, 1e-6)
+			if w := tc.warning; w != "" && !strings.Contains(strings.Join(g.Warnings, "\n"), w) {
+				t.Errorf("warnings %q, want one that says %q", g.Warnings, w)
+			}
 
 			ri := tc.rulesInterval
 			if ri == 0 {
@@ -485,7 +503,7 @@ func TestSemantics(t *testing.T) {
 			if wantSource != "" && testutil.ToFloat64(recorded.throughputs.WithLabelValues(wantSource)) != 1 {
 				t.Errorf("the throughput did not come from %s", wantSource)
 			}
-			if w := tc.recordedWarning; w != "" && !strings.Contains(strings.Join(g.Warnings, "\n"), w) {
+			if w := tc.recordedWarning + tc.warning; w != "" && !strings.Contains(strings.Join(g.Warnings, "\n"), w) {
 				t.Errorf("warnings %q, want one that says %q", g.Warnings, w)
 			}
 		})
@@ -543,6 +561,10 @@ func expandSeries(t *testing.T, load string) string {
 		given := map[string]string{}
 		for _, p := range labelPair.FindAllStringSubmatch(m[3], -1) {
 			given[p[1]] = p[2]
+		}
+		if given["src"] == "" && given["dst"] == "" {
+			out = append(out, line) // not an Istio series
+			continue
 		}
 		l, err := istioLabels(m[2], given)
 		if err != nil {

@@ -212,6 +212,9 @@ func aggregate(op parser.ItemType, e Expr, by []string) Expr {
 	return Expr{node: &parser.AggregateExpr{Op: op, Expr: e.node, Grouping: by}}
 }
 
+// Max is max by (by...) (e); with no labels, max(e).
+func Max(e Expr, by ...string) Expr { return aggregate(parser.MAX, e, by) }
+
 // Sum is sum by (by...) (e); with no labels, sum(e).
 func Sum(e Expr, by ...string) Expr { return aggregate(parser.SUM, e, by) }
 
