@@ -56,7 +56,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/namespaces/{namespace}/apps", s.inNamespace(s.appList))
 	mux.HandleFunc("GET /api/namespaces/{namespace}/istio/{kind}/{name}/validations", s.objectValidation)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, r.URL.Path))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, graph.Cut(r.URL.Path)))
 	})
 	return gzhttp.GzipHandler(mux)
 }
@@ -73,11 +73,39 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 	json.NewEncoder(w).Encode(errorBody{Error: msg, Code: code})
 }
 
+// errNotFound wraps the errors of things the inventory does not hold.
+var errNotFound = errors.New("not found")
+
+// checkNamespaces tells whether every namespace of ns is a valid name and,
+// when the console has an inventory, one it holds: one rule for every
+// endpoint (an unknown namespace is a 404 for lists, Istio config,
+// validations and graphs alike). Without an inventory only the store knows
+// namespaces, and a namespace without traffic is an empty graph.
+func (s *Server) checkNamespaces(ns ...string) error {
+	for _, n := range ns {
+		if err := graph.ValidNamespace(n); err != nil {
+			return err
+		}
+	}
+	if s.inventory == nil {
+		return nil
+	}
+	snap := s.inventory.Snapshot()
+	for _, n := range ns {
+		if !snap.HasNamespace(n) {
+			return fmt.Errorf("%w: namespace %s (known: %s)", errNotFound, n, graph.Cut(strings.Join(snap.Namespaces(), ", ")))
+		}
+	}
+	return nil
+}
+
 // statusOf maps an error to the HTTP status that tells the caller what to do.
 func statusOf(err error) int {
 	switch {
 	case errors.Is(err, graph.ErrBadRequest):
 		return http.StatusBadRequest
+	case errors.Is(err, errNotFound):
+		return http.StatusNotFound
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, promclient.ErrUnavailable):
@@ -108,14 +136,14 @@ func graphOptions(q url.Values) (graph.Options, error) {
 	if v := q.Get("duration"); v != "" {
 		d, err := model.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return o, badRequest("duration %q is not a duration like 600s or 10m", v)
+			return o, badRequest("duration %q is not a duration like 600s or 10m", graph.Cut(v))
 		}
 		o.Duration = time.Duration(d)
 	}
 	if v := q.Get("queryTime"); v != "" {
 		secs, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || secs <= 0 {
-			return o, badRequest("queryTime %q is not a Unix time in seconds", v)
+			return o, badRequest("queryTime %q is not a Unix time in seconds", graph.Cut(v))
 		}
 		o.QueryTime = time.Unix(secs, 0)
 	}
@@ -129,7 +157,7 @@ func graphOptions(q url.Values) (graph.Options, error) {
 	if v := q.Get("injectServiceNodes"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return o, badRequest("injectServiceNodes %q is not true or false", v)
+			return o, badRequest("injectServiceNodes %q is not true or false", graph.Cut(v))
 		}
 		o.InjectServiceNodes = b
 	}
@@ -143,7 +171,7 @@ func graphOptions(q url.Values) (graph.Options, error) {
 	if v := q.Get("idleNodes"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return o, badRequest("idleNodes %q is not true or false", v)
+			return o, badRequest("idleNodes %q is not true or false", graph.Cut(v))
 		}
 		o.IdleNodes = b
 	}
@@ -180,6 +208,9 @@ func (s *Server) nodeGraph(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, o graph.Options, err error) {
+	if err == nil {
+		err = s.checkNamespaces(o.Namespaces...)
+	}
 	if err != nil {
 		writeError(w, statusOf(err), err.Error())
 		return

@@ -72,7 +72,10 @@ func TestBadRequestsAreClearErrors(t *testing.T) {
 		{"an unknown graph type", "/api/namespaces/graph?namespaces=bookinfo&graphType=galaxy", 400, "graph type"},
 		{"a malformed duration", "/api/namespaces/graph?namespaces=bookinfo&duration=ten", 400, "duration"},
 		{"a negative duration", "/api/namespaces/graph?namespaces=bookinfo&duration=-5m", 400, "duration"},
-		{"a namespace with PromQL in it", "/api/namespaces/graph?namespaces=" + urlEscape(`bookinfo"}or vector(1)#`), 400, "not a namespace name"},
+		{"a namespace with PromQL in it", "/api/namespaces/graph?namespaces=" + urlEscape(`bookinfo"}or vector(1)#`), 400, "not a Kubernetes namespace name"},
+		{"a 100 KB parameter", "/api/namespaces/graph?namespaces=bookinfo&responseTime=" + strings.Repeat("9", 100_000), 400, "(100000 bytes)"},
+		{"a rateTcp Kiali does not know", "/api/namespaces/graph?namespaces=bookinfo&rateTcp=bytes", 400, "rateTcp"},
+		{"a queryTime in the future", "/api/namespaces/graph?namespaces=bookinfo&queryTime=99999999999", 400, "in the future"},
 		{"no namespace", "/api/namespaces/graph", 400, "namespaces"},
 		{"a malformed query time", "/api/namespaces/graph?namespaces=bookinfo&queryTime=yesterday", 400, "queryTime"},
 		{"an unknown appender", "/api/namespaces/graph?namespaces=bookinfo&appenders=magic", 400, "appender"},
@@ -84,7 +87,7 @@ func TestBadRequestsAreClearErrors(t *testing.T) {
 		t.Run(tc.name+" is a "+http.StatusText(tc.code), func(t *testing.T) {
 			code, body := getJSON(t, base+tc.path)
 			msg, _ := body["error"].(string)
-			if code != tc.code || body["code"] != float64(tc.code) || !strings.Contains(msg, tc.mentions) {
+			if code != tc.code || body["code"] != float64(tc.code) || !strings.Contains(msg, tc.mentions) || len(msg) > 400 {
 				t.Errorf("got %d %v; want %d mentioning %q", code, body, tc.code, tc.mentions)
 			}
 		})

@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/inventory"
 )
 
@@ -79,12 +78,8 @@ func (s *Server) inNamespace(list func(http.ResponseWriter, *inventory.Snapshot,
 			return
 		}
 		ns := r.PathValue("namespace")
-		if err := graph.ValidNamespace(ns); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		if !snap.HasNamespace(ns) {
-			writeError(w, http.StatusNotFound, "namespace "+ns+" not found")
+		if err := s.checkNamespaces(ns); err != nil {
+			writeError(w, statusOf(err), err.Error())
 			return
 		}
 		list(w, snap, ns)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/meshlens/meshlens/graph"
@@ -76,4 +77,33 @@ func TestLists(t *testing.T) {
 			t.Errorf("%d %+v", code, e)
 		}
 	})
+}
+
+func TestAnUnknownNamespaceIsA404Everywhere(t *testing.T) {
+	b, err := os.ReadFile("../simulate/bookinfo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, _ := inventory.Parse("bookinfo.yaml", b)
+	q := &seenQueries{}
+	srv := New(graph.NewBuilder(q, nil), nil).WithInventory(inventory.NewStatic(inventory.NewSnapshot(objects)), validate.Options{}, nil)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	for _, path := range []string{
+		"/api/namespaces/nope/workloads", "/api/namespaces/nope/services", "/api/namespaces/nope/apps",
+		"/api/namespaces/nope/istio", "/api/istio/validations?namespaces=bookinfo,nope",
+		"/api/namespaces/nope/istio/virtualservices/reviews/validations",
+		"/api/namespaces/graph?namespaces=bookinfo,nope", "/api/namespaces/nope/workloads/reviews-v2/graph",
+	} {
+		t.Run(path, func(t *testing.T) {
+			code, body := getJSON(t, ts.URL+path)
+			msg, _ := body["error"].(string)
+			if code != 404 || !strings.Contains(msg, "namespace nope") || !strings.Contains(msg, "bookinfo") {
+				t.Errorf("%d %v; want 404 naming the namespace and those known", code, body)
+			}
+		})
+	}
+	if len(q.queries) != 0 {
+		t.Errorf("graphs of unknown namespaces reached Prometheus: %d queries", len(q.queries))
+	}
 }

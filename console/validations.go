@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/validate"
 )
@@ -135,11 +134,9 @@ func (s *Server) istioValidations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	namespaces := splitList(r.URL.Query().Get("namespaces"))
-	for _, ns := range namespaces {
-		if err := graph.ValidNamespace(ns); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
+	if err := s.checkNamespaces(namespaces...); err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
 	}
 	writeJSON(w, map[string]any{"validations": s.validations.run(s.inventory.Snapshot(), namespaces)})
 }
@@ -150,8 +147,8 @@ func (s *Server) objectValidation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns, kind, name := r.PathValue("namespace"), r.PathValue("kind"), r.PathValue("name")
-	if err := graph.ValidNamespace(ns); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	if err := s.checkNamespaces(ns); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	for _, v := range s.validations.run(s.inventory.Snapshot(), []string{ns}) {
@@ -190,8 +187,8 @@ func (s *Server) istioConfigList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns := r.PathValue("namespace")
-	if err := graph.ValidNamespace(ns); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	if err := s.checkNamespaces(ns); err != nil {
+		writeError(w, statusOf(err), err.Error())
 		return
 	}
 	items := []istioConfigItem{}

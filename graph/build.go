@@ -81,7 +81,7 @@ var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 // ValidNamespace tells whether s can be a Kubernetes namespace name.
 func ValidNamespace(s string) error {
 	if len(s) > 63 || !dns1123.MatchString(s) {
-		return fmt.Errorf("%w: %q is not a namespace name (lowercase letters, digits and '-', at most 63)", ErrBadRequest, s)
+		return fmt.Errorf("%w: namespace %q is not a Kubernetes namespace name (lowercase letters, digits and '-', at most 63)", ErrBadRequest, Cut(s))
 	}
 	return nil
 }
@@ -110,46 +110,46 @@ func (o *Options) validate() error {
 	switch o.ResponseTime {
 	case "", "avg", "50", "95", "99":
 	default:
-		return fmt.Errorf("%w: responseTime %q; use avg, 50, 95 or 99", ErrBadRequest, o.ResponseTime)
+		return fmt.Errorf("%w: responseTime %q; use avg, 50, 95 or 99", ErrBadRequest, Cut(o.ResponseTime))
 	}
 	switch o.Throughput {
 	case "", "request", "response":
 	default:
-		return fmt.Errorf("%w: throughputType %q; use request or response", ErrBadRequest, o.Throughput)
+		return fmt.Errorf("%w: throughputType %q; use request or response", ErrBadRequest, Cut(o.Throughput))
 	}
 	for _, r := range []struct{ name, value string }{{"rateHttp", o.RateHTTP}, {"rateGrpc", o.RateGRPC}} {
 		switch r.value {
 		case "", RateRequests, RateNone:
 		default:
-			return fmt.Errorf("%w: %s %q; use requests or none", ErrBadRequest, r.name, r.value)
+			return fmt.Errorf("%w: %s %q; use requests or none", ErrBadRequest, r.name, Cut(r.value))
 		}
 	}
 	if _, ok := tcpRates[o.RateTCP]; !ok {
-		return fmt.Errorf("%w: rateTcp %q; use sent, received, total or none", ErrBadRequest, o.RateTCP)
+		return fmt.Errorf("%w: rateTcp %q; use sent, received, total or none", ErrBadRequest, Cut(o.RateTCP))
 	}
 	for _, a := range o.Appenders {
 		if !slices.Contains(knownAppenders, a) {
-			return fmt.Errorf("%w: appender %q; known: %s", ErrBadRequest, a, strings.Join(knownAppenders, ", "))
+			return fmt.Errorf("%w: appender %q; known: %s", ErrBadRequest, Cut(a), strings.Join(knownAppenders, ", "))
 		}
 	}
 	for _, b := range o.BoxBy {
 		switch b {
 		case "cluster", "namespace", "app":
 		default:
-			return fmt.Errorf("%w: boxBy %q; use cluster, namespace or app", ErrBadRequest, b)
+			return fmt.Errorf("%w: boxBy %q; use cluster, namespace or app", ErrBadRequest, Cut(b))
 		}
 	}
 	if f := o.Focus; f != nil {
 		switch f.Kind {
 		case "applications", "workloads", "services":
 		default:
-			return fmt.Errorf("%w: node kind %q; use applications, workloads or services", ErrBadRequest, f.Kind)
+			return fmt.Errorf("%w: node kind %q; use applications, workloads or services", ErrBadRequest, Cut(f.Kind))
 		}
 		if err := ValidNamespace(f.Namespace); err != nil {
 			return err
 		}
 		if f.Name == "" || len(f.Name) > 253 {
-			return fmt.Errorf("%w: node name %q", ErrBadRequest, f.Name)
+			return fmt.Errorf("%w: node name %q (%d bytes; at most 253)", ErrBadRequest, Cut(f.Name), len(f.Name))
 		}
 	}
 	return nil
@@ -276,7 +276,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	recordedWindow := window + 2*interval
 	var wantRecorded []string
 	if responseTime {
-		wantRecorded = append(wantRecorded, recordedResponseTime(o.ResponseTime))
+		wantRecorded = append(wantRecorded, recordedResponseTime(Cut(o.ResponseTime)))
 	}
 	if throughputMetric != "" {
 		wantRecorded = append(wantRecorded, recordedThroughput(throughputMetric))
@@ -310,7 +310,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 			durationSum = add("durationSum", durationSumQuery(sc, window, "_sum"))
 			durationCount = add("durationCount", durationSumQuery(sc, window, "_count"))
 		} else {
-			quantile = add("durationQuantile", durationQuantileQuery(sc, window, quantileOf(o.ResponseTime)))
+			quantile = add("durationQuantile", durationQuantileQuery(sc, window, quantileOf(Cut(o.ResponseTime))))
 		}
 	}
 	rawThroughput := func(add func(string, union) *job) {
@@ -318,7 +318,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	var recordedTimes, recordedBytes, evaluations *job
 	if responseTime {
-		if name := recordedResponseTime(o.ResponseTime); hasRecorded[name] {
+		if name := recordedResponseTime(Cut(o.ResponseTime)); hasRecorded[name] {
 			recordedTimes = add("recordedDuration", recordedQuery(sc, recordedWindow, name, interval))
 		} else {
 			fromBuckets(add)

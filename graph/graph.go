@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Type is the kind of graph: what a node stands for.
@@ -31,12 +32,28 @@ func ParseType(s string) (Type, error) {
 	case TypeApp, TypeVersionedApp, TypeWorkload, TypeService:
 		return t, nil
 	}
-	return "", fmt.Errorf("%w: graph type %q; use app, versionedApp, workload or service", ErrBadRequest, s)
+	return "", fmt.Errorf("%w: graph type %q; use app, versionedApp, workload or service", ErrBadRequest, Cut(s))
 }
 
 // ErrBadRequest wraps every error caused by the caller's options; the
 // console answers it with 400.
-var ErrBadRequest = errors.New("bad graph request")
+var ErrBadRequest = errors.New("invalid parameter")
+
+// maxEcho is how much of a bad value an error repeats.
+const maxEcho = 64
+
+// Cut is s as an error message repeats it: whole when short, else its
+// start and its length, so that a 100 KB parameter is not echoed back.
+func Cut(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	end := maxEcho
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", s[:end], len(s))
+}
 
 // NodeKind is what a node is, Kiali's nodeType.
 type NodeKind string
