@@ -3,15 +3,17 @@
 # API over all namespaces of a synthetic mesh (versionedApp, default
 # appenders, service nodes) whose metrics `meshlens simulate --metrics-only`
 # emits and `meshlens store` scrapes. Prints a Markdown table.
-# Environment: SIZES (services:namespaces ...), REQUESTS, INTERVAL, SIM_NICE
-# (see lib.sh) and
+# Environment: SIZES (services:namespaces ...), REQUESTS, INTERVAL, SIM_NICE,
+# STORE_KIND (meshlens or Debian's prometheus), RULES (1: the store runs the
+# graph's recording rules; 0: raw series only) (see lib.sh) and
+# BIN (another build to measure, e.g. an older commit's) and
 # WARMUP (seconds to wait before measuring, once every target has been
 # scraped three times and the rules have run; default 0: a store still
 # growing its head and heap, the harder case).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-make -s build
-BIN=./bin/meshlens
+# BIN: the meshlens binary to measure (default: build this tree's).
+if [ -z "${BIN:-}" ]; then make -s build; BIN=./bin/meshlens; fi
 SIZES=${SIZES:-"80:5 800:20 4000:50"}
 REQUESTS=${REQUESTS:-20}
 # Scrapes of 5,000 sidecars (1.5 million series) need more than 10s on 2 cores.
@@ -23,8 +25,10 @@ WEB=127.0.0.1:${WEB_PORT:-17001}
 
 percentile() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; printf "%.3f", v[i] }'; }
 
-echo "| workloads | namespaces | nodes | edges | queries/graph | response times, throughput | p50 s | p95 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB |"
-echo "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+echo "store: ${STORE_KIND:-meshlens}, rules: ${RULES:-1}, interval: $INTERVAL"
+echo
+echo "| workloads | namespaces | nodes | edges | queries/graph | response times, throughput | p50 s | p95 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB | rule group s | recorded series |"
+echo "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
   services=${size%%:*}; namespaces=${size##*:}
   start_mesh "$services" "$namespaces"
@@ -44,6 +48,7 @@ for size in $SIZES; do
   url="http://$WEB/api/namespaces/graph?namespaces=$ns&graphType=versionedApp&duration=60s&injectServiceNodes=true"
   # Wait for the recording rules to have run over scraped data.
   for _ in $(seq 1 120); do
+    [ "${RULES:-1}" = 1 ] || break
     recorded=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count(meshlens_edge:istio_request_duration_milliseconds:p95) and count(meshlens_edge:istio_request_bytes_sum:rate)' | grep -c '"value"' || true)
     [ "$recorded" -ge 1 ] && break
     sleep 2
@@ -62,14 +67,17 @@ for size in $SIZES; do
   queries=$(grep -o '"queries":[0-9]*' "$work/graph.json" | tr -dc 0-9)
   times=recorded throughput=recorded
   [ "$(metric "http://$WEB/metrics" 'meshlens_graph_response_times_total{source="buckets"}')" = "" ] || times=buckets
+  [ "$(metric "http://$WEB/metrics" 'meshlens_graph_response_times_total{source="recorded+buckets"}')" = "" ] || times=mixed
   [ "$(metric "http://$WEB/metrics" 'meshlens_graph_throughput_total{source="raw"}')" = "" ] || throughput=raw
+  [ "$(metric "http://$WEB/metrics" 'meshlens_graph_throughput_total{source="recorded+raw"}')" = "" ] || throughput=mixed
   source="$times, $throughput"
-  printf "| %d | %d | %d | %d | %s | %s | %s | %s | %.0f (%.0f) | %.1f | %s |\n" \
+  read -r group_secs recorded_series < <(rule_group_stats)
+  printf "| %d | %d | %d | %d | %s | %s | %s | %s | %.0f (%.0f) | %.1f | %s | %s | %s |\n" \
     "$(( services + services / 4 ))" "$namespaces" "$nodes" "$edges" "$queries" "$source" \
     "$(percentile 50 <"$work/times")" "$(percentile 95 <"$work/times")" \
     "$(awk -v b="$(wc -c <"$work/graph.json")" 'BEGIN { print b / 1024 }')" "$(awk -v b="$gz" 'BEGIN { print b / 1024 }')" \
     "$(awk -v a="$a0" -v b="$a1" -v n="$REQUESTS" 'BEGIN { print (b - a) / n / 1048576 }')" \
-    "$(rss_mib "$serve" VmHWM)"
+    "$(rss_mib "$serve" VmHWM)" "$group_secs" "$recorded_series"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()

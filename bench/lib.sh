@@ -16,8 +16,11 @@ wait_http() {
 rss_mib() { awk -v k="$2:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 # start_mesh SERVICES NAMESPACES: a metrics-only synthetic mesh on $SIM and
-# `meshlens store` on $STORE scraping it and evaluating the graph's
-# recording rules every $INTERVAL; sets sim, store.
+# a store on $STORE scraping it every $INTERVAL; sets sim, store.
+# STORE_KIND=meshlens (default) runs `meshlens store`, STORE_KIND=prometheus
+# Debian's prometheus; RULES=1 (default) has the store evaluate the graph's
+# recording rules every interval, RULES=0 leaves them out (raw series, as
+# AMP or Mimir on day one).
 # SIM_NICE (default 0) runs the simulated sidecars at a lower priority:
 # they stand for proxies that run on other machines, yet share these cores.
 start_mesh() {
@@ -25,14 +28,31 @@ start_mesh() {
     --load.rate 500 --listen-address "$SIM" >"$work/sim.log" 2>&1 &
   sim=$!; pids+=("$sim")
   wait_http "http://$SIM/api/simulate/targets"
-  # The graph's recording rules, evaluated every scrape interval, as the demo does.
   "$BIN" rules --interval "$INTERVAL" >"$work/rules.yml"
-  { echo "rule_files: [\"$work/rules.yml\"]"
+  { [ "${RULES:-1}" = 1 ] && echo "rule_files: [\"$work/rules.yml\"]"
     "$BIN" demo --print-prometheus-config --web.listen-address "$SIM" --scrape-interval "$INTERVAL"; } >"$work/prometheus.yml"
-  "$BIN" --log.level=warn store --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/data-$1" \
-    --web.listen-address "$STORE" >"$work/store.log" 2>&1 &
+  case "${STORE_KIND:-meshlens}" in
+    meshlens)
+      "$BIN" --log.level=warn store --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/data-$1" \
+        --web.listen-address "$STORE" >"$work/store.log" 2>&1 & ;;
+    prometheus)
+      prometheus --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/data-$1" \
+        --web.listen-address "$STORE" --log.level=warn >"$work/store.log" 2>&1 & ;;
+    *) echo "STORE_KIND: meshlens or prometheus" >&2; return 1 ;;
+  esac
   store=$!; pids+=("$store")
   wait_http "http://$STORE/-/ready"
+}
+
+# rule_group_stats: the graph's rule group's last evaluation time (s; the
+# group's comes after its rules') and
+# the series the rules wrote, from the store at $STORE.
+rule_group_stats() {
+  local secs series
+  secs=$(curl -fsS "http://$STORE/api/v1/rules" | grep -o '"evaluationTime":[0-9.e+-]*' | tail -1 | cut -d: -f2)
+  series=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count({__name__=~"meshlens_.+"})' \
+    | grep -o '"value":\[[^]]*\]' | grep -o '"[0-9]*"' | tr -d '"')
+  printf "%.2f %s\n" "${secs:-0}" "${series:-0}"
 }
 
 # Processes started by a script, stopped and reaped on exit with its work dir.

@@ -3,7 +3,6 @@ package graph
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -27,8 +26,6 @@ import (
 const (
 	// RuleGroup is the name of the rule group RecordingRules returns.
 	RuleGroup = "meshlens-graph"
-	// recordedBuckets are the duration buckets' rates per edge.
-	recordedBuckets = "meshlens_edge:istio_request_duration_milliseconds_bucket:rate"
 	// recordedDuration + "p50", "p95", "p99" or "avg" is an edge's response time.
 	recordedDuration = "meshlens_edge:istio_request_duration_milliseconds:"
 	// ruleEvaluations is 1 at each evaluation of the group: how many
@@ -63,12 +60,29 @@ type rule struct {
 	Labels map[string]string `yaml:"labels,omitempty"`
 }
 
+// DefaultRecordedQuantiles are the response time quantiles the rules
+// record unless told others: the graph's default, p95. Each recorded
+// quantile costs the rate of every duration bucket of every edge at each
+// evaluation; a quantile not recorded is computed from the buckets when a
+// graph asks for it.
+var DefaultRecordedQuantiles = []string{"95"}
+
 // RecordingRules is a Prometheus rule file (also what AMP, Mimir and
-// Thanos rulers take) that records per-edge response times every
-// interval, over twice the interval as every rate of the graph.
-func RecordingRules(interval time.Duration) ([]byte, error) {
+// Thanos rulers take) that records per-edge response times (the quantiles
+// named, "50", "95" or "99"; DefaultRecordedQuantiles when none) and
+// throughput every interval, over twice the interval as every rate of the
+// graph.
+func RecordingRules(interval time.Duration, recordedQuantiles ...string) ([]byte, error) {
 	if interval <= 0 {
 		return nil, fmt.Errorf("rule evaluation interval must be positive, got %s", interval)
+	}
+	if len(recordedQuantiles) == 0 {
+		recordedQuantiles = DefaultRecordedQuantiles
+	}
+	for _, q := range recordedQuantiles {
+		if _, ok := quantiles[q]; !ok {
+			return nil, fmt.Errorf("quantile %q: use 50, 95 or 99", q)
+		}
 	}
 	window := 2 * interval
 	by := with(edgeLabels, telemetry.RequestProtocol)
@@ -93,12 +107,16 @@ func RecordingRules(interval time.Duration) ([]byte, error) {
 			exprs = append(exprs, recordingRule{record, f(p, telemetry.Select(metric)), l})
 		}
 	}
-	perScope(recordedBuckets, telemetry.RequestDurationMilliseconds+"_bucket", func(p traffic.Part, s telemetry.Selector) telemetry.Expr {
-		return p.Rate(s, window, with(by, "le"), nil)
-	})
-	for _, name := range slices.Sorted(maps.Keys(quantiles)) {
-		exprs = append(exprs, recordingRule{recordedDuration + "p" + name, telemetry.AtLeast(
-			telemetry.HistogramQuantile(quantiles[name], telemetry.Select(recordedBuckets).Eq(traffic.RulesLabel, version).Instant()), 0), nil})
+	// A quantile straight from the buckets' rates: recording those rates
+	// for the quantiles to share was twenty series per edge written at
+	// each evaluation, most of the rules' memory.
+	names := slices.Clone(recordedQuantiles)
+	slices.Sort(names)
+	for _, name := range slices.Compact(names) {
+		q := quantiles[name]
+		perScope(recordedDuration+"p"+name, telemetry.RequestDurationMilliseconds+"_bucket", func(p traffic.Part, s telemetry.Selector) telemetry.Expr {
+			return telemetry.AtLeast(p.Rate(s, window, with(by, "le"), func(e telemetry.Expr) telemetry.Expr { return telemetry.HistogramQuantile(q, e) }), 0)
+		})
 	}
 	perScope(recordedDuration+"avg", telemetry.RequestDurationMilliseconds+"_sum", func(p traffic.Part, s telemetry.Selector) telemetry.Expr {
 		count := s.WithMetric(telemetry.RequestDurationMilliseconds + "_count")

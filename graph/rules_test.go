@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestRecordingRulesArePrometheusRules(t *testing.T) {
 		}
 		// A rule's labels are what its selectors fix already: they must
 		// not change the series, only tell the rules of one name apart.
-		if r.Labels[traffic.RulesLabel] != traffic.RulesLabelValue(30*time.Second) && !strings.Contains(r.Record, ":p") {
+		if r.Labels[traffic.RulesLabel] != traffic.RulesLabelValue(30*time.Second) {
 			t.Errorf("%s: labels %v lack %s=%q", r.Record, r.Labels, traffic.RulesLabel, traffic.RulesLabelValue(30*time.Second))
 		}
 		for name, value := range r.Labels {
@@ -54,14 +55,14 @@ func TestRecordingRulesArePrometheusRules(t *testing.T) {
 		}
 		labelSets[key] = true
 	}
-	want := []string{ruleEvaluations, recordedBuckets, recordedDuration + "p50", recordedDuration + "p95", recordedDuration + "p99", recordedDuration + "avg",
+	want := []string{ruleEvaluations, recordedDuration + "p95", recordedDuration + "avg",
 		recordedThroughput("istio_request_bytes"), recordedThroughput("istio_response_bytes")}
 	if strings.Join(records, " ") != strings.Join(want, " ") {
-		t.Errorf("records %v, want %v (the buckets first: the quantiles read them)", records, want)
+		t.Errorf("records %v, want %v", records, want)
 	}
 	// One rule per scope where a union would be, none around a union.
-	if n := len(groups.Groups[0].Rules); n != 1+3+3+3+2*3 {
-		t.Errorf("%d rules, want 16", n)
+	if n := len(groups.Groups[0].Rules); n != 1+3+3+2*3 {
+		t.Errorf("%d rules, want 13", n)
 	}
 	for _, r := range groups.Groups[0].Rules {
 		if strings.Contains(r.Expr, " or ") {
@@ -70,5 +71,30 @@ func TestRecordingRulesArePrometheusRules(t *testing.T) {
 	}
 	if _, err := RecordingRules(0); err == nil {
 		t.Error("an interval of 0 was accepted")
+	}
+}
+
+func TestRecordedQuantilesAreThoseAsked(t *testing.T) {
+	records := func(qs ...string) []string {
+		b, err := RecordingRules(30*time.Second, qs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if name, ok := strings.CutPrefix(strings.TrimSpace(line), "- record: "+recordedDuration); ok && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+		return out
+	}
+	if got := records(); strings.Join(got, " ") != "p95 avg" {
+		t.Errorf("by default %v, want p95 and avg", got)
+	}
+	if got := records("99", "50", "95", "99"); strings.Join(got, " ") != "p50 p95 p99 avg" {
+		t.Errorf("asked 99, 50, 95, 99: %v, want each once, in order", got)
+	}
+	if _, err := RecordingRules(30*time.Second, "90"); err == nil || !strings.Contains(err.Error(), "50, 95 or 99") {
+		t.Errorf("quantile 90: %v, want an error naming those known", err)
 	}
 }

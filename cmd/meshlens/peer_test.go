@@ -316,10 +316,22 @@ func TestRulesPassPromtool(t *testing.T) {
 		t.Fatal(err)
 	}
 	check, err := exec.Command(bin, "check", "rules", file).CombinedOutput()
-	if err != nil || !strings.Contains(string(check), "SUCCESS: 16 rules found") {
+	if err != nil || !strings.Contains(string(check), "SUCCESS: 13 rules found") {
 		t.Errorf("promtool check rules: %v\n%s", err, check)
 	}
 	if code := meshlens([]string{"rules", "--interval", "0s"}, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "--interval") {
 		t.Errorf("--interval 0s: exit %d, %s", code, errOut.String())
+	}
+	out.Reset()
+	if code := meshlens([]string{"rules", "--interval", "30s", "--quantiles", "50,95,99"}, &out, &errOut); code != 0 {
+		t.Fatalf("--quantiles 50,95,99: exit %d: %s", code, errOut.String())
+	}
+	os.WriteFile(file, []byte(out.String()), 0o644)
+	if check, err := exec.Command(bin, "check", "rules", file).CombinedOutput(); err != nil || !strings.Contains(string(check), "SUCCESS: 19 rules found") {
+		t.Errorf("promtool check rules, three quantiles: %v\n%s", err, check)
+	}
+	errOut.Reset()
+	if code := meshlens([]string{"rules", "--quantiles", "90"}, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "50, 95 or 99") {
+		t.Errorf("--quantiles 90: exit %d, %s", code, errOut.String())
 	}
 }
