@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -305,15 +306,15 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	// fromBuckets and rawThroughput add the queries that read the raw
 	// series instead of the recorded ones.
 	var quantile, durationSum, durationCount, throughput *job
-	fromBuckets := func(add func(string, union) *job) {
+	fromBuckets := func(add func(string, union) *job, sc traffic.Scope) {
 		if o.ResponseTime == "avg" {
 			durationSum = add("durationSum", durationSumQuery(sc, window, "_sum"))
 			durationCount = add("durationCount", durationSumQuery(sc, window, "_count"))
 		} else {
-			quantile = add("durationQuantile", durationQuantileQuery(sc, window, quantileOf(Cut(o.ResponseTime))))
+			quantile = add("durationQuantile", durationQuantileQuery(sc, window, quantileOf(o.ResponseTime)))
 		}
 	}
-	rawThroughput := func(add func(string, union) *job) {
+	rawThroughput := func(add func(string, union) *job, sc traffic.Scope) {
 		throughput = add("throughput", throughputQuery(sc, window, throughputMetric))
 	}
 	var recordedTimes, recordedBytes, evaluations *job
@@ -321,7 +322,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		if name := recordedResponseTime(Cut(o.ResponseTime)); hasRecorded[name] {
 			recordedTimes = add("recordedDuration", recordedQuery(sc, recordedWindow, name, interval))
 		} else {
-			fromBuckets(add)
+			fromBuckets(add, sc)
 		}
 	}
 	security := o.runs(AppendSecurityPolicy)
@@ -331,12 +332,15 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 			recordedBytes = add("recordedThroughput", recordedSumQuery(sc, recordedWindow, name, interval))
 			evaluations = add("ruleEvaluations", union{evaluationsQuery(recordedWindow, interval)})
 		} else {
-			rawThroughput(add)
+			rawThroughput(add, sc)
 		}
 	}
-	var tcp *job
-	if metrics := tcpRates[o.RateTCP]; len(metrics) > 0 {
-		tcp = add("tcp", tcpQuery(sc, window, metrics))
+	// One query per TCP counter: a selector of both names would be their
+	// sum in one query, but Prometheus 2 rejects rate over two metrics
+	// whose series differ by name only.
+	var tcp []*job
+	for _, metric := range tcpRates[o.RateTCP] {
+		tcp = append(tcp, add("tcp "+metric, tcpQuery(sc, window, metric)))
 	}
 	coverage := add("coverage", union{coverageQuery(window)})
 	sent, err := b.run(ctx, jobs, o.QueryTime)
@@ -365,19 +369,24 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		}
 	}
 	// Edges with requests but no recorded series (the rules have not run
-	// over them yet, or not at all): those take the raw series, the others
+	// over them yet, or not at all): those take the raw series, asked of
+	// their callers and destinations only when they are a few; the others
 	// keep their recorded ones.
 	requestKeys := requestEdgeKeys(requests.rows)
 	var more jobList
 	addMore := more.add
 	var timesMissing, bytesMissing bool
-	if recordedTimes != nil && missesSome(requestKeys, recordedTimes.rows) {
-		fromBuckets(addMore)
-		timesMissing = true
+	if recordedTimes != nil {
+		if missing := missingKeys(requestKeys, recordedTimes.rows); len(missing) > 0 {
+			fromBuckets(addMore, narrowTo(sc, missing, requestKeys))
+			timesMissing = true
+		}
 	}
-	if recordedBytes != nil && missesSome(requestKeys, recordedBytes.rows) {
-		rawThroughput(addMore)
-		bytesMissing = true
+	if recordedBytes != nil {
+		if missing := missingKeys(requestKeys, recordedBytes.rows); len(missing) > 0 {
+			rawThroughput(addMore, narrowTo(sc, missing, requestKeys))
+			bytesMissing = true
+		}
 	}
 	if len(more) > 0 {
 		sent, err := b.run(ctx, more, o.QueryTime)
@@ -407,8 +416,8 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	bld := &builder{g: g, inject: o.InjectServiceNodes}
 	requestRows := o.Focus.rows(o.keepRequests(requests.rows))
 	var tcpRows []row
-	if tcp != nil {
-		tcpRows = o.Focus.rows(tcp.rows)
+	for _, j := range tcp {
+		tcpRows = append(tcpRows, o.Focus.rows(j.rows)...)
 	}
 	bld.reserve(len(requestRows) + len(tcpRows))
 	if o.Type == TypeService {
@@ -531,18 +540,42 @@ func requestEdgeKeys(rows []row) map[edgeKey]bool {
 	return out
 }
 
-// missesSome tells whether some edge key of keys has no row in rows.
-func missesSome(keys map[edgeKey]bool, rows []row) bool {
+// missingKeys are the edge keys of keys that no row of rows has.
+func missingKeys(keys map[edgeKey]bool, rows []row) []edgeKey {
 	have := make(map[edgeKey]bool, len(rows))
 	for _, r := range rows {
 		have[r.edgeKey()] = true
 	}
+	var out []edgeKey
 	for k := range keys {
 		if !have[k] {
-			return true
+			out = append(out, k)
 		}
 	}
-	return false
+	return out
+}
+
+// maxNarrowed is the most callers a raw query of the edges the rules missed
+// names; past it, or past half the graph's callers, it asks the whole scope.
+const maxNarrowed = 100
+
+// narrowTo is sc narrowed to the callers and destination workloads of the
+// edges missing (of all the graph's edges): a query of their series reads a
+// fraction of the scope's.
+func narrowTo(sc traffic.Scope, missing []edgeKey, all map[edgeKey]bool) traffic.Scope {
+	sources, destinations := map[string]bool{}, map[string]bool{}
+	for _, k := range missing {
+		sources[k.src.workload], destinations[k.dst.workload] = true, true
+	}
+	callers := map[string]bool{}
+	for k := range all {
+		callers[k.src.workload] = true
+	}
+	if len(sources) > maxNarrowed || 2*len(sources) > len(callers) {
+		return sc
+	}
+	return sc.Only(telemetry.SourceWorkload, slices.Sorted(maps.Keys(sources))...).
+		Only(telemetry.DestinationWorkload, slices.Sorted(maps.Keys(destinations))...)
 }
 
 // without are the rows whose edge key no row of other has.

@@ -367,3 +367,39 @@ func TestTimeBoundsAreBadRequests(t *testing.T) {
 		})
 	}
 }
+
+func TestEdgesTheRulesMissedAreAskedOfTheirWorkloadsOnly(t *testing.T) {
+	edge := func(src, dst string) labels.Labels {
+		return labels.FromStrings("reporter", "destination", "source_workload", src, "source_workload_namespace", "bookinfo",
+			"destination_workload", dst, "destination_workload_namespace", "bookinfo", "destination_service_namespace", "bookinfo",
+			"destination_service_name", dst, "request_protocol", "http", "response_code", "200")
+	}
+	var requests promclient.Vector
+	for _, src := range []string{"a", "b", "c"} {
+		requests = append(requests, promclient.Sample{Metric: edge(src, "x"), Value: 1})
+	}
+	q := &answering{
+		listed: listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}, traffic.RulesLabel: {ours}}},
+		answers: map[string]promclient.Vector{
+			requestsOfBookinfo:                           requests,
+			"avg_over_time(" + recordedDuration + "p95{": {{Metric: edge("a", "x"), Value: 5}, {Metric: edge("b", "x"), Value: 5}},
+		},
+	}
+	if _, err := NewBuilder(q, nil).Build(context.Background(), Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	var raw []string
+	for _, query := range q.queries {
+		if strings.Contains(query, "histogram_quantile") {
+			raw = append(raw, query)
+		}
+	}
+	if len(raw) == 0 {
+		t.Fatal("the edge without a recorded response time was not asked of the raw series")
+	}
+	for _, query := range raw {
+		if !strings.Contains(query, `source_workload="c"`) || strings.Contains(query, `source_workload=~`) {
+			t.Errorf("the raw query is not narrowed to the caller the rules missed (c): %s", query)
+		}
+	}
+}

@@ -1,4 +1,4 @@
-package graph
+package graph_test
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/prometheus/promql/promqltest"
 
+	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/graph/graphtest"
 	"github.com/meshlens/meshlens/promclient"
 )
 
@@ -23,20 +25,20 @@ const seriesFile = "testdata/bookinfo.series"
 
 var goldenCases = []struct {
 	name string
-	opts Options
+	opts graph.Options
 }{
-	{"bookinfo_app", Options{Type: TypeApp, InjectServiceNodes: true, BoxBy: []string{"app"}}},
-	{"bookinfo_versionedApp", Options{Type: TypeVersionedApp, InjectServiceNodes: true, BoxBy: []string{"app", "namespace"}}},
-	{"bookinfo_workload", Options{Type: TypeWorkload}},
-	{"bookinfo_service", Options{Type: TypeService}},
-	{"bookinfo_workload_avg_response", Options{Type: TypeWorkload, ResponseTime: "avg", Throughput: "response"}},
-	{"bookinfo_reviews_node", Options{Type: TypeVersionedApp, InjectServiceNodes: true, Focus: &Focus{Namespace: "bookinfo", Kind: "applications", Name: "reviews"}}},
+	{"bookinfo_app", graph.Options{Type: graph.TypeApp, InjectServiceNodes: true, BoxBy: []string{"app"}}},
+	{"bookinfo_versionedApp", graph.Options{Type: graph.TypeVersionedApp, InjectServiceNodes: true, BoxBy: []string{"app", "namespace"}}},
+	{"bookinfo_workload", graph.Options{Type: graph.TypeWorkload}},
+	{"bookinfo_service", graph.Options{Type: graph.TypeService}},
+	{"bookinfo_workload_avg_response", graph.Options{Type: graph.TypeWorkload, ResponseTime: "avg", Throughput: "response"}},
+	{"bookinfo_reviews_node", graph.Options{Type: graph.TypeVersionedApp, InjectServiceNodes: true, Focus: &graph.Focus{Namespace: "bookinfo", Kind: "applications", Name: "reviews"}}},
 }
 
-func goldenOptions(o Options) Options {
+func goldenOptions(o graph.Options) graph.Options {
 	o.Namespaces = []string{"bookinfo"}
 	o.Duration = time.Minute
-	o.QueryTime = time.Unix(semanticsAt, 0)
+	o.QueryTime = time.Unix(graphtest.At, 0)
 	return o
 }
 
@@ -45,11 +47,11 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := promqltest.LoadedStorage(t, expandSeries(t, string(series)))
-	querier := promclient.NewEngine(promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery), st, semanticsInterval)
+	st := promqltest.LoadedStorage(t, expand(t, string(series)))
+	querier := promclient.NewEngine(promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery), st, graphtest.Interval)
 	for _, c := range goldenCases {
 		t.Run(c.name+" matches its golden files", func(t *testing.T) {
-			g, err := NewBuilder(querier, nil).Build(context.Background(), goldenOptions(c.opts))
+			g, err := graph.NewBuilder(querier, nil).Build(context.Background(), goldenOptions(c.opts))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -55,11 +55,9 @@ func requestsQuery(sc traffic.Scope, w time.Duration, security bool) union {
 	return rateOf(one(telemetry.RequestsTotal), sc, w, by)
 }
 
-// tcpQuery is the TCP byte rate per edge of the counters metrics (one
-// selector for both when both are asked: their sum, even on an edge where
-// only one counter has data).
-func tcpQuery(sc traffic.Scope, w time.Duration, metrics []string) union {
-	return rateOf(telemetry.SelectAny(metrics...), sc, w, with(edgeLabels, telemetry.ResponseFlags))
+// tcpQuery is the TCP byte rate per edge of a byte counter.
+func tcpQuery(sc traffic.Scope, w time.Duration, metric string) union {
+	return rateOf(telemetry.Select(metric), sc, w, with(edgeLabels, telemetry.ResponseFlags))
 }
 
 // durationQuantileQuery is quantile q of the request durations of every

@@ -135,9 +135,6 @@ func (s Selector) node() (*parser.VectorSelector, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	if s.metric == "" { // SelectAny: the __name__ matcher is among the others
-		return &parser.VectorSelector{LabelMatchers: append([]*labels.Matcher(nil), s.matchers...)}, nil
-	}
 	name, err := labels.NewMatcher(labels.MatchEqual, labels.MetricName, s.metric)
 	if err != nil {
 		return nil, err
@@ -230,22 +227,6 @@ func HistogramQuantile(q float64, e Expr) Expr {
 		Func: parser.Functions["histogram_quantile"],
 		Args: parser.Expressions{&parser.NumberLiteral{Val: q}, e.node},
 	}}
-}
-
-// SelectAny starts a selector for the series of any of metrics (for example
-// the sent and received TCP byte counters, summed together).
-func SelectAny(metrics ...string) Selector {
-	if len(metrics) == 1 {
-		return Select(metrics[0])
-	}
-	s := Selector{}
-	for _, m := range metrics {
-		if !nameRE.MatchString(m) {
-			s.err = fmt.Errorf("%w: metric name %q", ErrInvalidQuery, m)
-			return s
-		}
-	}
-	return s.In(labels.MetricName, metrics...)
 }
 
 // Or is the union a or b or ...: every series of a, then those of the

@@ -171,8 +171,8 @@ func TestStandardLabels(t *testing.T) {
 	}
 }
 
-func TestUnionAndAnyMetric(t *testing.T) {
-	tcp := SelectAny(TCPSentBytesTotal, TCPReceivedBytesTotal).Eq(Reporter, ReporterDestination)
+func TestUnion(t *testing.T) {
+	tcp := Select(TCPSentBytesTotal).Eq(Reporter, ReporterDestination)
 	q, err := Or(
 		Sum(Rate(tcp.Eq(DestinationServiceNamespace, `a"}`), time.Minute), DestinationWorkload),
 		Sum(Rate(tcp.Eq(SourceWorkloadNamespace, "b"), time.Minute), DestinationWorkload),
@@ -180,7 +180,7 @@ func TestUnionAndAnyMetric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `sum by (destination_workload) (rate({__name__=~"istio_tcp_sent_bytes_total|istio_tcp_received_bytes_total",destination_service_namespace="a\"}",reporter="destination"}[1m])) or sum by (destination_workload) (rate({__name__=~"istio_tcp_sent_bytes_total|istio_tcp_received_bytes_total",reporter="destination",source_workload_namespace="b"}[1m]))`
+	want := `sum by (destination_workload) (rate(istio_tcp_sent_bytes_total{destination_service_namespace="a\"}",reporter="destination"}[1m])) or sum by (destination_workload) (rate(istio_tcp_sent_bytes_total{reporter="destination",source_workload_namespace="b"}[1m]))`
 	if q != want {
 		t.Errorf("got  %s\nwant %s", q, want)
 	}

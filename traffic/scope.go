@@ -30,6 +30,22 @@ type Scope struct {
 	// Values by label (SourceNamespace, DestinationNamespace); a label is
 	// missing when unknown.
 	Values map[string][]string
+	// only narrows every selector further (see Only).
+	only []only
+}
+
+// only keeps the series whose label is one of values.
+type only struct {
+	label  string
+	values []string
+}
+
+// Only is the scope narrowed to the series whose label is one of values
+// (literals): a graph asks the raw series of a few edges this way.
+func (sc Scope) Only(label string, values ...string) Scope {
+	out := sc
+	out.only = append(append([]only(nil), sc.only...), only{label, values})
+	return out
 }
 
 // cond asks for a namespace label to be in (or not in) the namespaces.
@@ -87,7 +103,7 @@ func (sc Scope) feasible() [][]cond {
 		}
 	}
 	if len(out) == 0 && sc.Values != nil {
-		return Scope{Namespaces: sc.Namespaces}.feasible()
+		return Scope{Namespaces: sc.Namespaces, only: sc.only}.feasible()
 	}
 	return out
 }
@@ -102,6 +118,9 @@ func (sc Scope) apply(s telemetry.Selector, cs []cond) telemetry.Selector {
 			r, _ = plain.restrict(s, c)
 		}
 		s = r
+	}
+	for _, o := range sc.only {
+		s = s.In(o.label, o.values...)
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +27,8 @@ type graphConfig struct {
 	scrapeInterval time.Duration
 	timeout        time.Duration
 	rateTCP        string
+	rateHTTP       string
+	rateGRPC       string
 }
 
 func registerGraph(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -39,6 +42,8 @@ func registerGraph(app *kingpin.Application, commands map[string]func(context.Co
 	cmd.Flag("output", "table, json (Kiali's graph API shape), dot or mermaid.").Short('o').Default("table").EnumVar(&c.output, "table", "json", "dot", "mermaid")
 	cmd.Flag("inject-service-nodes", "Draw the service between caller and callee.").BoolVar(&c.inject)
 	cmd.Flag("response-time", "Response time shown: avg, 50, 95 or 99.").Default("95").EnumVar(&c.responseTime, "avg", "50", "95", "99")
+	cmd.Flag("rate-http", "HTTP rate shown: requests or none, as Kiali's rateHttp.").Default("requests").EnumVar(&c.rateHTTP, "requests", "none")
+	cmd.Flag("rate-grpc", "gRPC rate shown: requests or none, as Kiali's rateGrpc.").Default("requests").EnumVar(&c.rateGRPC, "requests", "none")
 	cmd.Flag("rate-tcp", "TCP rate shown: sent (bytes the caller sent), received, total or none, as Kiali's rateTcp.").Default("sent").EnumVar(&c.rateTCP, "sent", "received", "total", "none")
 	cmd.Flag("scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").DurationVar(&c.scrapeInterval)
 	cmd.Flag("timeout", "Timeout of each query.").Default("30s").DurationVar(&c.timeout)
@@ -50,11 +55,15 @@ func registerGraph(app *kingpin.Application, commands map[string]func(context.Co
 		o := graph.Options{
 			Namespaces: splitComma(c.namespaces), Type: graph.Type(c.graphType), Duration: c.duration,
 			InjectServiceNodes: c.inject, ResponseTime: c.responseTime, Throughput: "request", RateTCP: c.rateTCP,
+			RateHTTP: c.rateHTTP, RateGRPC: c.rateGRPC,
 		}
 		if c.queryTime > 0 {
 			o.QueryTime = time.Unix(c.queryTime, 0)
 		}
 		g, err := graph.NewBuilder(q, nil).Build(ctx, o)
+		if errors.Is(err, graph.ErrBadRequest) {
+			return usageError{err}
+		}
 		if err != nil {
 			return fmt.Errorf("graph from %s: %w", c.prometheus, err)
 		}

@@ -30,6 +30,12 @@ import (
 // startPrometheus runs Debian's prometheus with yml and returns its address.
 func startPrometheus(t *testing.T, yml string) string {
 	t.Helper()
+	return startPrometheusOn(t, yml, filepath.Join(t.TempDir(), "data"))
+}
+
+// startPrometheusOn is startPrometheus over the TSDB in data.
+func startPrometheusOn(t *testing.T, yml, data string) string {
+	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Fatal("Debian's prometheus is not installed; `make test` installs it (apt-get install prometheus)")
@@ -40,7 +46,7 @@ func startPrometheus(t *testing.T, yml string) string {
 		t.Fatal(err)
 	}
 	addr := freeAddress(t)
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+data,
 		"--web.listen-address="+addr, "--log.level=warn")
 	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
 	if err != nil {

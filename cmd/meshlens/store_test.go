@@ -100,7 +100,7 @@ func TestGraphCommand(t *testing.T) {
 		{"Kiali's JSON", []string{"--namespaces", "bookinfo", "-o", "json"}, 0, `"elements"`, ""},
 		{"DOT", []string{"--namespaces", "bookinfo", "-o", "dot", "--type", "app"}, 0, "digraph mesh", ""},
 		{"Mermaid", []string{"--namespaces", "bookinfo", "-o", "mermaid", "--type", "service"}, 0, "flowchart LR", ""},
-		{"a namespace with PromQL in it is refused", []string{"--namespaces", `x"}`}, 1, "", "not a namespace name"},
+		{"a namespace with PromQL in it is a usage error", []string{"--namespaces", `x"}`}, 2, "", "not a Kubernetes namespace name"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
