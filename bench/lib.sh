@@ -49,9 +49,9 @@ start_mesh() {
 # the series the rules wrote, from the store at $STORE.
 rule_group_stats() {
   local secs series
-  secs=$(curl -fsS "http://$STORE/api/v1/rules" | grep -o '"evaluationTime":[0-9.e+-]*' | tail -1 | cut -d: -f2)
+  secs=$(curl -fsS "http://$STORE/api/v1/rules" | grep -o '"evaluationTime":[0-9.e+-]*' | tail -1 | cut -d: -f2 || true)
   series=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count({__name__=~"meshlens_.+"})' \
-    | grep -o '"value":\[[^]]*\]' | grep -o '"[0-9]*"' | tr -d '"')
+    | grep -o '"value":\[[^]]*\]' | grep -o '"[0-9]*"' | tr -d '"' || true)
   printf "%.2f %s\n" "${secs:-0}" "${series:-0}"
 }
 

@@ -330,7 +330,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if throughputMetric != "" {
 		if name := recordedThroughput(throughputMetric); hasRecorded[name] {
 			recordedBytes = add("recordedThroughput", recordedSumQuery(sc, recordedWindow, name, interval))
-			evaluations = add("ruleEvaluations", union{evaluationsQuery(recordedWindow, interval)})
+			evaluations = add("ruleEvaluations", parts(evaluationsQuery(recordedWindow, interval)))
 		} else {
 			rawThroughput(add, sc)
 		}
@@ -342,7 +342,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	for _, metric := range tcpRates[o.RateTCP] {
 		tcp = append(tcp, add("tcp "+metric, tcpQuery(sc, window, metric)))
 	}
-	coverage := add("coverage", union{coverageQuery(window)})
+	coverage := add("coverage", parts(coverageQuery(window)))
 	sent, err := b.run(ctx, jobs, o.QueryTime)
 	if err != nil {
 		return nil, err

@@ -403,3 +403,26 @@ func TestEdgesTheRulesMissedAreAskedOfTheirWorkloadsOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestRawQuantilesAreSentInShares(t *testing.T) {
+	many := []string{"a", "b", "c", "d"}
+	q := &listed{values: map[string][]string{dstNS: many, srcNS: many}}
+	g, err := NewBuilder(q, nil).Build(context.Background(), Options{Namespaces: many, Type: TypeWorkload, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var quantiles []string
+	for _, query := range q.queries {
+		if strings.HasPrefix(query, "histogram_quantile") && !strings.Contains(query, " or ") {
+			quantiles = append(quantiles, query)
+		}
+	}
+	if len(quantiles) != 2 || g.Queries != 10 {
+		t.Fatalf("%d queries of the destinations' buckets alone (%d in all), want 2 (10): %q", len(quantiles), g.Queries, quantiles)
+	}
+	for _, share := range []string{`destination_service_namespace=~"a|c"`, `destination_service_namespace=~"b|d"`} {
+		if !strings.Contains(quantiles[0]+quantiles[1], share) {
+			t.Errorf("no query of the share %s: %q", share, quantiles)
+		}
+	}
+}

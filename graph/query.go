@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"slices"
 	"time"
 
 	"github.com/meshlens/meshlens/telemetry"
@@ -23,23 +24,31 @@ func with(base []string, extra ...string) []string {
 
 // union is a query in disjoint parts, one per scope: their series are apart
 // (reporter and the namespace and workload labels of the scopes are in
-// every grouping), so their rows add up. It is sent as two queries, the
-// first part alone and the others in one "or": Prometheus copies both
-// sides of an "or" whole, which for the first part, the traffic the
-// destinations reported (most rows), cost a third of the query.
-type union []telemetry.Expr
+// every grouping), so their rows add up. It is sent as its first parts
+// each alone (alone of them; at least the first) and the others in one
+// "or": Prometheus copies both sides of an "or" whole, which for the first
+// part, the traffic the destinations reported (most rows), cost a third of
+// the query.
+type union struct {
+	exprs []telemetry.Expr
+	alone int
+}
+
+// parts is the union of exprs, the first sent alone.
+func parts(exprs ...telemetry.Expr) union { return union{exprs: exprs, alone: 1} }
 
 // queries are the PromQL queries that answer u.
 func (u union) queries() []telemetry.Expr {
-	if len(u) <= 1 {
-		return u
+	alone := max(u.alone, 1)
+	if len(u.exprs) <= alone+1 {
+		return u.exprs
 	}
-	return []telemetry.Expr{u[0], telemetry.Or(u[1:]...)}
+	return append(slices.Clone(u.exprs[:alone]), telemetry.Or(u.exprs[alone:]...))
 }
 
 // rateOf is the union over the scope's parts of sum by (by) (rate(m[window])).
 func rateOf(m telemetry.Selector, sc traffic.Scope, window time.Duration, by []string) union {
-	return sc.Rates(m, window, by, nil)
+	return parts(sc.Rates(m, window, by, nil)...)
 }
 
 func one(metric string) telemetry.Selector { return telemetry.Select(metric) }
@@ -62,12 +71,21 @@ func tcpQuery(sc traffic.Scope, w time.Duration, metric string) union {
 
 // durationQuantileQuery is quantile q of the request durations of every
 // workload-to-workload edge. The quantile is taken by Prometheus: the
-// buckets themselves would be twenty times as many series to ship.
+// buckets themselves would be twenty times as many series to ship. Its
+// first part, every bucket of every edge into the namespaces, is most of a
+// graph's work on raw series, and Prometheus evaluates a query on one core:
+// it is sent as quantileSplit queries over as many shares of the
+// namespaces, which the store runs at once.
 func durationQuantileQuery(sc traffic.Scope, w time.Duration, q float64) union {
-	return sc.Rates(one(telemetry.RequestDurationMilliseconds+"_bucket"), w,
+	exprs, alone := sc.RatesSplit(one(telemetry.RequestDurationMilliseconds+"_bucket"), w,
 		with(edgeLabels, telemetry.RequestProtocol, "le"),
-		func(e telemetry.Expr) telemetry.Expr { return telemetry.HistogramQuantile(q, e) })
+		func(e telemetry.Expr) telemetry.Expr { return telemetry.HistogramQuantile(q, e) }, quantileSplit)
+	return union{exprs: exprs, alone: alone}
 }
+
+// quantileSplit is how many queries the raw quantiles' first part is sent
+// as, at most.
+const quantileSplit = 2
 
 func durationSumQuery(sc traffic.Scope, w time.Duration, suffix string) union {
 	return rateOf(one(telemetry.RequestDurationMilliseconds+suffix), sc, w,

@@ -153,14 +153,14 @@ func RecordingRules(interval time.Duration, recordedQuantiles ...string) ([]byte
 // interval, which hold the parts already.
 func recordedQuery(sc traffic.Scope, w time.Duration, name string, interval time.Duration) union {
 	sel := telemetry.Select(name).Eq(traffic.RulesLabel, traffic.RulesLabelValue(interval))
-	return sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return telemetry.AvgOverTime(s, w) })
+	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return telemetry.AvgOverTime(s, w) })...)
 }
 
 // recordedSumQuery is recordedQuery's sum over the window instead of its
 // average (divided by evaluationsQuery's answer, the mean over the window).
 func recordedSumQuery(sc traffic.Scope, w time.Duration, name string, interval time.Duration) union {
 	sel := telemetry.Select(name).Eq(traffic.RulesLabel, traffic.RulesLabelValue(interval))
-	return sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return telemetry.SumOverTime(s, w) })
+	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return telemetry.SumOverTime(s, w) })...)
 }
 
 // evaluationsQuery is how many times the rules made for interval were

@@ -362,14 +362,8 @@ func (p *pod) serveApp(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
 		defer cancel()
 	}
-	if fault.Delay > 0 {
-		t := time.NewTimer(time.Duration(fault.Delay))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return
-		}
+	if !wait(ctx, time.Duration(fault.Delay)) {
+		return
 	}
 	if fault.fails() {
 		if grpc {
@@ -436,14 +430,7 @@ func (p *pod) call(ctx context.Context, c Call, path string) (int, []byte) {
 			e.grpcStatus = "14"
 		}
 	default:
-		if injected.InjectDelay > 0 {
-			t := time.NewTimer(time.Duration(injected.InjectDelay))
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-			}
-		}
+		wait(ctx, time.Duration(injected.InjectDelay))
 		policy := c.Service.Retries
 		for attempt := 0; ; attempt++ {
 			code, body, flags = p.roundTrip(ctx, addr, c.Service, path, e.protocol == telemetry.ProtocolGRPC, &e)
@@ -466,6 +453,21 @@ func (p *pod) call(ctx context.Context, c Call, path string) (int, []byte) {
 		p.sidecar.recordRequest(e, time.Since(start), reqBytes, len(body))
 	}
 	return code, body
+}
+
+// wait waits d, and tells whether it did: false when ctx ended first.
+func wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // joinFlags adds an Envoy response flag to flags, as Envoy joins them.

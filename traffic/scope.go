@@ -75,6 +75,51 @@ func (sc Scope) Rates(m telemetry.Selector, window time.Duration, by []string, w
 	return out
 }
 
+// RatesSplit is Rates with its first element, the destinations' reports
+// into the namespaces (most of a mesh's series), in up to k elements over
+// as many shares of the namespaces with data, for a store to evaluate at
+// once; alone is how many elements that first one became.
+func (sc Scope) RatesSplit(m telemetry.Selector, window time.Duration, by []string, wrap func(telemetry.Expr) telemetry.Expr, k int) (exprs []telemetry.Expr, alone int) {
+	all := sc.Rates(m, window, by, wrap)
+	shares := sc.shares(k)
+	if len(shares) < 2 || len(all) == 0 {
+		return all, 1
+	}
+	for _, share := range shares {
+		sub := sc
+		sub.Namespaces = share
+		exprs = append(exprs, Destination.rate(m, func(s telemetry.Selector) telemetry.Selector { return sub.apply(s, conditions[0]) }, window, by, wrap))
+	}
+	return append(exprs, all[1:]...), len(shares)
+}
+
+// shares splits the namespaces that have destination data (all asked, when
+// the store could not say) into up to k shares of about as many, or none
+// when the first element is not the destinations' reports into them.
+func (sc Scope) shares(k int) [][]string {
+	if feasible := sc.feasible(); len(feasible) == 0 || len(feasible[0]) != 1 || feasible[0][0] != conditions[0][0] {
+		return nil
+	}
+	ns := sc.Namespaces
+	if values, known := sc.Values[DestinationNamespace]; known {
+		ns = nil
+		for _, v := range values {
+			if slices.Contains(sc.Namespaces, v) {
+				ns = append(ns, v)
+			}
+		}
+	}
+	k = min(k, len(ns))
+	if k < 2 {
+		return nil
+	}
+	out := make([][]string, k)
+	for i, n := range ns {
+		out[i%k] = append(out[i%k], n)
+	}
+	return out
+}
+
 // Select is the union over the scope's conditions of read(s), s the
 // selector m within each: for series that hold the parts already (recorded
 // by the rules).
