@@ -378,13 +378,13 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	var timesMissing, bytesMissing bool
 	if recordedTimes != nil {
 		if missing := missingKeys(requestKeys, recordedTimes.rows); len(missing) > 0 {
-			fromBuckets(addMore, narrowTo(sc, missing, requestKeys))
+			fromBuckets(addMore, narrowTo(sc, missing))
 			timesMissing = true
 		}
 	}
 	if recordedBytes != nil {
 		if missing := missingKeys(requestKeys, recordedBytes.rows); len(missing) > 0 {
-			rawThroughput(addMore, narrowTo(sc, missing, requestKeys))
+			rawThroughput(addMore, narrowTo(sc, missing))
 			bytesMissing = true
 		}
 	}
@@ -556,22 +556,19 @@ func missingKeys(keys map[edgeKey]bool, rows []row) []edgeKey {
 }
 
 // maxNarrowed is the most callers a raw query of the edges the rules missed
-// names; past it, or past half the graph's callers, it asks the whole scope.
-const maxNarrowed = 100
+// names; past it, it asks the whole scope. Prometheus looks a set of
+// literals up value by value: a thousand callers cost a thousand postings
+// lookups, far less than every bucket series of a large mesh.
+const maxNarrowed = 1000
 
 // narrowTo is sc narrowed to the callers and destination workloads of the
-// edges missing (of all the graph's edges): a query of their series reads a
-// fraction of the scope's.
-func narrowTo(sc traffic.Scope, missing []edgeKey, all map[edgeKey]bool) traffic.Scope {
+// edges missing: a query of their series reads a fraction of the scope's.
+func narrowTo(sc traffic.Scope, missing []edgeKey) traffic.Scope {
 	sources, destinations := map[string]bool{}, map[string]bool{}
 	for _, k := range missing {
 		sources[k.src.workload], destinations[k.dst.workload] = true, true
 	}
-	callers := map[string]bool{}
-	for k := range all {
-		callers[k.src.workload] = true
-	}
-	if len(sources) > maxNarrowed || 2*len(sources) > len(callers) {
+	if len(sources) > maxNarrowed {
 		return sc
 	}
 	return sc.Only(telemetry.SourceWorkload, slices.Sorted(maps.Keys(sources))...).

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -291,6 +292,9 @@ func TestCommandLine(t *testing.T) {
 		{"validate of broken config exits 1 with file:line findings", []string{"validate", "-f", "../../validate/testdata/broken.yaml"}, 1, "broken.yaml:", "findings"},
 		{"validate fails on warnings when asked", []string{"validate", "-f", "../../validate/testdata/warnings.yaml", "--fail-on", "warning"}, 1, "KIA1104 warning", ""},
 		{"validate passes warnings by default", []string{"validate", "-f", "../../validate/testdata/warnings.yaml"}, 0, "KIA1104 warning", ""},
+		{"validate of a path that does not exist is a usage error", []string{"validate", "-f", "no/such/manifests"}, 2, "", "no/such/manifests"},
+		{"validate -f - reads standard input, as the README shows", []string{"validate", "-f", "-"}, 0, "0 errors, 0 warnings", ""},
+		{"validate --filename - reads standard input", []string{"validate", "--filename", "-"}, 0, "0 errors, 0 warnings", ""},
 		{"graph without namespaces says what is missing", []string{"graph"}, 2, "", "--namespaces"},
 		{"an unknown command exits 2", []string{"bogus"}, 2, "", "bogus"},
 		{"a bad flag value exits 2", []string{"demo", "--scrape-interval", "often"}, 2, "", "often"},
@@ -298,6 +302,15 @@ func TestCommandLine(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// Standard input is bookinfo's manifests.
+			in, err := os.Open("../../simulate/bookinfo.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			stdin := os.Stdin
+			os.Stdin = in
+			defer func() { os.Stdin = stdin }()
 			var out, errOut strings.Builder
 			code := meshlens(tc.args, &out, &errOut)
 			if code != tc.code || !strings.Contains(out.String(), tc.stdout) || !strings.Contains(errOut.String(), tc.stderr) {

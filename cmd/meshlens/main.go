@@ -114,8 +114,24 @@ func parse(app *kingpin.Application, args []string) (cmd string, code int, err e
 			code = t.code
 		}
 	}()
-	cmd, err = app.Parse(args)
+	cmd, err = app.Parse(stdinFlags(args))
 	return cmd, -1, err
+}
+
+// stdinFlags writes "-f -" and "--filename -" (standard input, as the
+// README and --help show them) as "--filename=-": the flag parser takes a
+// lone "-" for no value at all.
+func stdinFlags(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		if (args[i] == "-f" || args[i] == "--filename") && i+1 < len(args) && args[i+1] == "-" {
+			out = append(out, "--filename=-")
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
 }
 
 // usageError is a command line that names something wrong (a busy port, a

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -35,6 +36,14 @@ func registerValidate(app *kingpin.Application, commands map[string]func(context
 	cmd.Flag("root-namespace", "Istio's root namespace (mesh-wide defaults).").Default("istio-system").StringVar(&c.rootNamespace)
 	cmd.Flag("auto-mtls", "Istio's auto mTLS is on (its default); --no-auto-mtls also checks that DestinationRules match PeerAuthentications.").Default("true").BoolVar(&c.autoMTLS)
 	commands["validate"] = func(_ context.Context, _ *slog.Logger, out io.Writer) error {
+		for _, f := range c.files {
+			if f == "-" {
+				continue
+			}
+			if _, err := os.Stat(f); err != nil {
+				return usageError{fmt.Errorf("--filename %s: %w", f, err)}
+			}
+		}
 		snap, loadErrs := inventory.Load(c.files, os.Stdin)
 		report := &validate.Report{
 			Findings:   validate.Run(snap, validate.Options{ClusterDomain: c.clusterDomain, RootNamespace: c.rootNamespace, NoAutoMTLS: !c.autoMTLS}),
