@@ -75,6 +75,7 @@ func TestBadRequestsAreClearErrors(t *testing.T) {
 		{"a namespace with PromQL in it", "/api/namespaces/graph?namespaces=" + urlEscape(`bookinfo"}or vector(1)#`), 400, "not a Kubernetes namespace name"},
 		{"a 100 KB parameter", "/api/namespaces/graph?namespaces=bookinfo&responseTime=" + strings.Repeat("9", 100_000), 400, "(100000 bytes)"},
 		{"a rateTcp Kiali does not know", "/api/namespaces/graph?namespaces=bookinfo&rateTcp=bytes", 400, "rateTcp"},
+		{"a rateGrpc Kiali does not know", "/api/namespaces/graph?namespaces=bookinfo&rateGrpc=frames", 400, "rateGrpc"},
 		{"a queryTime in the future", "/api/namespaces/graph?namespaces=bookinfo&queryTime=99999999999", 400, "in the future"},
 		{"no namespace", "/api/namespaces/graph", 400, "namespaces"},
 		{"a malformed query time", "/api/namespaces/graph?namespaces=bookinfo&queryTime=yesterday", 400, "queryTime"},

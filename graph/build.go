@@ -54,7 +54,8 @@ type Options struct {
 	Throughput string
 	// RateHTTP, RateGRPC and RateTCP say what an edge's rate of each
 	// protocol is, as Kiali's rateHttp, rateGrpc and rateTcp: requests (the
-	// default) or none for HTTP and gRPC; for TCP sent (the default: bytes
+	// default) or none for HTTP; requests (the default), sent, received or
+	// total messages, or none for gRPC; for TCP sent (the default: bytes
 	// the caller sent), received (bytes it received), total or none.
 	RateHTTP, RateGRPC, RateTCP string
 	Appenders                   []string
@@ -118,12 +119,13 @@ func (o *Options) validate() error {
 	default:
 		return fmt.Errorf("%w: throughputType %q; use request or response", ErrBadRequest, Cut(o.Throughput))
 	}
-	for _, r := range []struct{ name, value string }{{"rateHttp", o.RateHTTP}, {"rateGrpc", o.RateGRPC}} {
-		switch r.value {
-		case "", RateRequests, RateNone:
-		default:
-			return fmt.Errorf("%w: %s %q; use requests or none", ErrBadRequest, r.name, Cut(r.value))
-		}
+	switch o.RateHTTP {
+	case "", RateRequests, RateNone:
+	default:
+		return fmt.Errorf("%w: rateHttp %q; use requests or none", ErrBadRequest, Cut(o.RateHTTP))
+	}
+	if _, ok := grpcRates[o.RateGRPC]; !ok {
+		return fmt.Errorf("%w: rateGrpc %q; use requests, sent, received, total or none", ErrBadRequest, Cut(o.RateGRPC))
 	}
 	if _, ok := tcpRates[o.RateTCP]; !ok {
 		return fmt.Errorf("%w: rateTcp %q; use sent, received, total or none", ErrBadRequest, Cut(o.RateTCP))
@@ -174,6 +176,17 @@ var tcpRates = map[string][]string{
 	RateReceived: {telemetry.TCPSentBytesTotal},
 	RateTotal:    {telemetry.TCPReceivedBytesTotal, telemetry.TCPSentBytesTotal},
 	RateNone:     nil,
+}
+
+// grpcRates are the message counters each rateGrpc counts in place of
+// requests: none for requests (and none).
+var grpcRates = map[string][]string{
+	"":           nil,
+	RateRequests: nil,
+	RateNone:     nil,
+	RateSent:     {telemetry.RequestMessagesTotal},
+	RateReceived: {telemetry.ResponseMessagesTotal},
+	RateTotal:    {telemetry.RequestMessagesTotal, telemetry.ResponseMessagesTotal},
 }
 
 // runs tells whether an appender runs: named by the request, or by default
@@ -342,6 +355,10 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	for _, metric := range tcpRates[o.RateTCP] {
 		tcp = append(tcp, add("tcp "+metric, tcpQuery(sc, window, metric)))
 	}
+	var grpcMessages []*job
+	for _, metric := range grpcRates[o.RateGRPC] {
+		grpcMessages = append(grpcMessages, add("grpc "+metric, messagesQuery(sc, window, metric)))
+	}
 	coverage := add("coverage", parts(coverageQuery(window)))
 	sent, err := b.run(ctx, jobs, o.QueryTime)
 	if err != nil {
@@ -425,6 +442,9 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	bld.addRequests(requestRows)
 	bld.addTCP(tcpRows)
+	for _, j := range grpcMessages {
+		bld.addGRPCMessages(o.Focus.rows(j.rows))
+	}
 	bld.frozen = true
 	g.sumNodes()
 
@@ -473,16 +493,16 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 // keepRequests are the request rows of the protocols whose rate is asked
 // for (rateHttp, rateGrpc).
 func (o *Options) keepRequests(rows []row) []row {
-	if o.RateHTTP != RateNone && o.RateGRPC != RateNone {
+	if o.RateHTTP != RateNone && (o.RateGRPC == "" || o.RateGRPC == RateRequests) {
 		return rows
 	}
 	out := rows[:0:0]
 	for _, r := range rows {
-		rate := o.RateHTTP
+		keep := o.RateHTTP != RateNone
 		if requestProtocol(r) == telemetry.ProtocolGRPC {
-			rate = o.RateGRPC
+			keep = o.RateGRPC == "" || o.RateGRPC == RateRequests
 		}
-		if rate != RateNone {
+		if keep {
 			out = append(out, r)
 		}
 	}

@@ -373,12 +373,24 @@ func requestRates(r row, protocol string) Rates {
 
 // addTCP adds TCP byte rates.
 func (b *builder) addTCP(rows []row) {
+	b.addStreams(rows, telemetry.ProtocolTCP, func(r *Rates, v float64) { r.TCP += v })
+}
+
+// addGRPCMessages adds gRPC message rates (rateGrpc sent, received,
+// total) in place of gRPC request rates.
+func (b *builder) addGRPCMessages(rows []row) {
+	b.addStreams(rows, telemetry.ProtocolGRPC, func(r *Rates, v float64) { r.GRPC += v })
+}
+
+// addStreams adds rows of a rate that has no response codes (bytes,
+// messages) to the edges of protocol.
+func (b *builder) addStreams(rows []row, protocol string, add func(*Rates, float64)) {
 	for _, r := range rows {
 		if r.value <= 0 {
 			continue
 		}
-		for _, e := range b.edgesOf(r, telemetry.ProtocolTCP) {
-			e.Rates.TCP += r.value
+		for _, e := range b.edgesOf(r, protocol) {
+			add(&e.Rates, r.value)
 			e.Responses.of("-").add(r.flags, r.host, r.value)
 		}
 	}

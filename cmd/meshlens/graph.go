@@ -43,7 +43,7 @@ func registerGraph(app *kingpin.Application, commands map[string]func(context.Co
 	cmd.Flag("inject-service-nodes", "Draw the service between caller and callee.").BoolVar(&c.inject)
 	cmd.Flag("response-time", "Response time shown: avg, 50, 95 or 99.").Default("95").EnumVar(&c.responseTime, "avg", "50", "95", "99")
 	cmd.Flag("rate-http", "HTTP rate shown: requests or none, as Kiali's rateHttp.").Default("requests").EnumVar(&c.rateHTTP, "requests", "none")
-	cmd.Flag("rate-grpc", "gRPC rate shown: requests or none, as Kiali's rateGrpc.").Default("requests").EnumVar(&c.rateGRPC, "requests", "none")
+	cmd.Flag("rate-grpc", "gRPC rate shown: requests, sent or received messages, total messages, or none, as Kiali's rateGrpc.").Default("requests").EnumVar(&c.rateGRPC, "requests", "sent", "received", "total", "none")
 	cmd.Flag("rate-tcp", "TCP rate shown: sent (bytes the caller sent), received, total or none, as Kiali's rateTcp.").Default("sent").EnumVar(&c.rateTCP, "sent", "received", "total", "none")
 	cmd.Flag("scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").DurationVar(&c.scrapeInterval)
 	cmd.Flag("timeout", "Timeout of each query.").Default("30s").DurationVar(&c.timeout)

@@ -231,6 +231,31 @@ load 15s
 		Want:    `cart-v1 -> stock-v1 grpc grpc=4 grpcErr=1 mtls=100`,
 	},
 	{
+		// A gRPC stream: one request, many messages each way. rateGrpc
+		// counts messages in place of requests, as Kiali's.
+		Name: "rateGrpc=total counts a stream's messages both ways instead of its requests",
+		Load: `
+load 15s
+  istio_requests_total{reporter="destination", src="shop/cart-v1", dst="shop/stock/stock-v1", request_protocol="grpc", grpc_response_status="0"} 0+1x40
+  istio_request_messages_total{reporter="destination", src="shop/cart-v1", dst="shop/stock/stock-v1", request_protocol="grpc", grpc_response_status="0"} 0+150x40
+  istio_response_messages_total{reporter="destination", src="shop/cart-v1", dst="shop/stock/stock-v1", request_protocol="grpc", grpc_response_status="0"} 0+300x40
+  istio_request_messages_total{reporter="source", src="shop/cart-v1", dst="shop/stock/stock-v1", request_protocol="grpc", grpc_response_status="0"} 0+150x40
+`,
+		Options: graph.Options{Namespaces: []string{"shop"}, RateGRPC: graph.RateTotal},
+		Want:    `cart-v1 -> stock-v1 grpc grpc=30 mtls=100`,
+	},
+	{
+		Name: "rateGrpc=sent counts the messages the caller sent",
+		Load: `
+load 15s
+  istio_requests_total{reporter="destination", src="shop/cart-v1", dst="shop/stock/stock-v1", request_protocol="grpc", grpc_response_status="0"} 0+1x40
+  istio_request_messages_total{reporter="destination", src="shop/cart-v1", dst="shop/stock/stock-v1", request_protocol="grpc", grpc_response_status="0"} 0+150x40
+  istio_response_messages_total{reporter="destination", src="shop/cart-v1", dst="shop/stock/stock-v1", request_protocol="grpc", grpc_response_status="0"} 0+300x40
+`,
+		Options: graph.Options{Namespaces: []string{"shop"}, RateGRPC: graph.RateSent},
+		Want:    `cart-v1 -> stock-v1 grpc grpc=10 mtls=100`,
+	},
+	{
 		// Only the caller's bytes: a stream that sends and gets nothing
 		// back. rateTcp=sent (the default) reads what the destination
 		// received.
