@@ -5,7 +5,8 @@
 # emits and `meshlens store` scrapes. Prints a Markdown table.
 # Environment: SIZES (services:namespaces ...), REQUESTS, INTERVAL, SIM_NICE,
 # STORE_KIND (meshlens or Debian's prometheus), RULES (1: the store runs the
-# graph's recording rules; 0: raw series only) (see lib.sh) and
+# graph's recording rules; 0: raw series only), RULES_INTERVAL (see lib.sh),
+# DURATION (the graphs' window, default 60s) and
 # BIN (another build to measure, e.g. an older commit's) and
 # WARMUP (seconds to wait before measuring, once every target has been
 # scraped three times and the rules have run; default 0: a store still
@@ -25,7 +26,7 @@ WEB=127.0.0.1:${WEB_PORT:-17001}
 
 percentile() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; printf "%.3f", v[i] }'; }
 
-echo "store: ${STORE_KIND:-meshlens}, rules: ${RULES:-1}, interval: $INTERVAL"
+echo "store: ${STORE_KIND:-meshlens}, rules: ${RULES:-1} (every ${RULES_INTERVAL:-$INTERVAL}), scrape interval: $INTERVAL, duration: ${DURATION:-60s}"
 echo
 echo "| workloads | namespaces | nodes | edges | queries/graph | response times, throughput | p50 s | p95 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB | rule group s | recorded series |"
 echo "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -45,7 +46,7 @@ for size in $SIZES; do
   done
   [ "${scraped:-0}" -ge "$targets" ] || { echo "only ${scraped:-0} of $targets targets scraped three times" >&2; exit 1; }
   ns=$(seq -f "mesh-%02g" 0 $(( namespaces - 1 )) | paste -sd, -),istio-system
-  url="http://$WEB/api/namespaces/graph?namespaces=$ns&graphType=versionedApp&duration=60s&injectServiceNodes=true"
+  url="http://$WEB/api/namespaces/graph?namespaces=$ns&graphType=versionedApp&duration=${DURATION:-60s}&injectServiceNodes=true"
   # Wait for the recording rules to have run over scraped data.
   for _ in $(seq 1 120); do
     [ "${RULES:-1}" = 1 ] || break

@@ -20,7 +20,8 @@ rss_mib() { awk -v k="$2:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$1/stat
 # STORE_KIND=meshlens (default) runs `meshlens store`, STORE_KIND=prometheus
 # Debian's prometheus; RULES=1 (default) has the store evaluate the graph's
 # recording rules every interval, RULES=0 leaves them out (raw series, as
-# AMP or Mimir on day one).
+# AMP or Mimir on day one); RULES_INTERVAL (default INTERVAL) evaluates them
+# less often, for a ruler too slow to keep up.
 # SIM_NICE (default 0) runs the simulated sidecars at a lower priority:
 # they stand for proxies that run on other machines, yet share these cores.
 start_mesh() {
@@ -28,7 +29,7 @@ start_mesh() {
     --load.rate 500 --listen-address "$SIM" >"$work/sim.log" 2>&1 &
   sim=$!; pids+=("$sim")
   wait_http "http://$SIM/api/simulate/targets"
-  "$BIN" rules --interval "$INTERVAL" >"$work/rules.yml"
+  "$BIN" rules --interval "${RULES_INTERVAL:-$INTERVAL}" >"$work/rules.yml"
   { [ "${RULES:-1}" = 1 ] && echo "rule_files: [\"$work/rules.yml\"]"
     "$BIN" demo --print-prometheus-config --web.listen-address "$SIM" --scrape-interval "$INTERVAL"; } >"$work/prometheus.yml"
   case "${STORE_KIND:-meshlens}" in

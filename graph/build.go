@@ -290,27 +290,36 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	recordedWindow := window + 2*interval
 	var wantRecorded []string
 	if responseTime {
-		wantRecorded = append(wantRecorded, recordedResponseTime(Cut(o.ResponseTime)))
+		wantRecorded = append(wantRecorded, recordedResponseTime(o.ResponseTime))
 	}
 	if throughputMetric != "" {
 		wantRecorded = append(wantRecorded, recordedThroughput(throughputMetric))
 	}
 	sc, idx := b.readIndex(ctx, namespaces, o.QueryTime.Add(-window), o.QueryTime.Add(-recordedWindow), o.QueryTime, wantRecorded)
 	hasRecorded := idx.recorded
-	rules := traffic.RulesLabelValue(interval)
-	if idx.listed && !slices.Contains(idx.rules, rules) {
+	// The rules may run less often than the store scrapes (a large mesh on
+	// a slow ruler): any interval from the scrape interval to half the
+	// window will do, the shortest found.
+	rules, rulesInterval, ok := traffic.RulesLabelValue(interval), interval, true
+	if idx.rules != nil {
+		rules, rulesInterval, ok = pickRules(idx.rules, interval, window)
+	}
+	if !ok && idx.listed {
 		// Recorded series of other rules: an older meshlens, or rules
 		// made for another interval. Reading them would mix semantics.
 		found := "none"
 		if len(idx.rules) > 0 {
 			found = strings.Join(idx.rules, ", ")
 		}
-		g.Warnings = append(g.Warnings, fmt.Sprintf("the store holds meshlens's recorded series, but not those of the rules this console reads (%s=%q; found: %s): "+
+		g.Warnings = append(g.Warnings, fmt.Sprintf("the store holds meshlens's recorded series, but not those of rules this console can read (%s=\"v%s-<interval>\", the interval from %s to half the window, %s; found: %s): "+
 			"response times and throughput come from the raw series; load the output of `meshlens rules --interval %s` into the store's rules",
-			traffic.RulesLabel, rules, found, model.Duration(interval)))
+			traffic.RulesLabel, traffic.Version, model.Duration(interval), model.Duration(window/2), found, model.Duration(interval)))
 		b.rulesMismatch.Inc()
+	}
+	if !ok {
 		hasRecorded = map[string]bool{}
 	}
+	recordedWindow = window + 2*rulesInterval
 
 	// Independent queries run in parallel, a few at a time, the slowest
 	// first.
@@ -332,8 +341,8 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	var recordedTimes, recordedBytes, evaluations *job
 	if responseTime {
-		if name := recordedResponseTime(Cut(o.ResponseTime)); hasRecorded[name] {
-			recordedTimes = add("recordedDuration", recordedQuery(sc, recordedWindow, name, interval))
+		if name := recordedResponseTime(o.ResponseTime); hasRecorded[name] {
+			recordedTimes = add("recordedDuration", recordedQuery(sc, recordedWindow, name, rules))
 		} else {
 			fromBuckets(add, sc)
 		}
@@ -342,8 +351,8 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	requests := add("requests", requestsQuery(sc, window, security))
 	if throughputMetric != "" {
 		if name := recordedThroughput(throughputMetric); hasRecorded[name] {
-			recordedBytes = add("recordedThroughput", recordedSumQuery(sc, recordedWindow, name, interval))
-			evaluations = add("ruleEvaluations", parts(evaluationsQuery(recordedWindow, interval)))
+			recordedBytes = add("recordedThroughput", recordedSumQuery(sc, recordedWindow, name, rules))
+			evaluations = add("ruleEvaluations", parts(evaluationsQuery(recordedWindow, rules)))
 		} else {
 			rawThroughput(add, sc)
 		}
@@ -374,7 +383,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		for _, r := range evaluations.rows {
 			n += r.value
 		}
-		if want := recordedWindow / interval; n < float64(want)-1 && n > 0 {
+		if want := recordedWindow / rulesInterval; n < float64(want)-1 && n > 0 {
 			g.Warnings = append(g.Warnings, fmt.Sprintf("the recording rules were evaluated %.0f times of %d in the last %s: throughput is the mean over the intervals they covered",
 				n, want, model.Duration(recordedWindow)))
 		}
@@ -532,6 +541,22 @@ func (g *Graph) warnCoverage(rows []row, window, interval time.Duration, traffic
 		g.Warnings = append(g.Warnings, fmt.Sprintf("the store holds data for only about %s of the %s window: rates are averaged over the whole window and read low; ask for duration=%s",
 			model.Duration(covered), model.Duration(window), model.Duration(max(covered, 2*interval).Truncate(time.Second))))
 	}
+}
+
+// pickRules is, of the values of traffic.RulesLabel in the store, the one
+// of this version's rules with the shortest interval from scrape to half
+// the window, and that interval; ok is false when none is.
+func pickRules(values []string, scrape, window time.Duration) (value string, interval time.Duration, ok bool) {
+	for _, v := range values {
+		d, err := time.ParseDuration(strings.TrimPrefix(v, "v"+traffic.Version+"-"))
+		if err != nil || !strings.HasPrefix(v, "v"+traffic.Version+"-") || v != traffic.RulesLabelValue(d) {
+			continue
+		}
+		if d >= scrape && 2*d <= window && (!ok || d < interval) {
+			value, interval, ok = v, d, true
+		}
+	}
+	return value, interval, ok
 }
 
 // source names where a graph's response times or throughput came from,

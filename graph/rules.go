@@ -149,24 +149,24 @@ func RecordingRules(interval time.Duration, recordedQuantiles ...string) ([]byte
 }
 
 // recordedQuery is a recorded series (name) of every edge touching the
-// namespaces, averaged over the window: the series the rules made for
-// interval, which hold the parts already.
-func recordedQuery(sc traffic.Scope, w time.Duration, name string, interval time.Duration) union {
-	sel := telemetry.Select(name).Eq(traffic.RulesLabel, traffic.RulesLabelValue(interval))
+// namespaces, averaged over the window: the series of the rules whose
+// traffic.RulesLabel is rules, which hold the parts already.
+func recordedQuery(sc traffic.Scope, w time.Duration, name, rules string) union {
+	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
 	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return telemetry.AvgOverTime(s, w) })...)
 }
 
 // recordedSumQuery is recordedQuery's sum over the window instead of its
 // average (divided by evaluationsQuery's answer, the mean over the window).
-func recordedSumQuery(sc traffic.Scope, w time.Duration, name string, interval time.Duration) union {
-	sel := telemetry.Select(name).Eq(traffic.RulesLabel, traffic.RulesLabelValue(interval))
+func recordedSumQuery(sc traffic.Scope, w time.Duration, name, rules string) union {
+	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
 	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return telemetry.SumOverTime(s, w) })...)
 }
 
-// evaluationsQuery is how many times the rules made for interval were
-// evaluated in the window.
-func evaluationsQuery(w, interval time.Duration) telemetry.Expr {
-	return telemetry.Sum(telemetry.CountOverTime(telemetry.Select(ruleEvaluations).Eq(traffic.RulesLabel, traffic.RulesLabelValue(interval)), w))
+// evaluationsQuery is how many times the rules whose traffic.RulesLabel is
+// rules were evaluated in the window.
+func evaluationsQuery(w time.Duration, rules string) telemetry.Expr {
+	return telemetry.Sum(telemetry.CountOverTime(telemetry.Select(ruleEvaluations).Eq(traffic.RulesLabel, rules), w))
 }
 
 // recordedResponseTime is the recorded series of a responseTime

@@ -435,6 +435,18 @@ load 15s
 		Want: `productpage-v1 -> details-v1 http http=1 rt=20 mtls=100`,
 	},
 	{
+		// A slow ruler evaluates every 30 s what is scraped every 15 s: a
+		// one-minute graph reads its series (rates over 60 s).
+		Name: "rules evaluated less often than the scrape interval are read",
+		Load: `
+load 15s
+  istio_requests_total{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1"} 0+15x40
+  istio_request_bytes_sum{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1"} 0+3000x40
+`,
+		RulesInterval: 30 * time.Second,
+		Want:          `productpage-v1 -> details-v1 http http=1 tp=200 mtls=100`,
+	},
+	{
 		// The edge's series end at 570 s. Raw: two samples in (540, 600],
 		// extrapolated 15 s back and 7.5 s on: 37.5 requests in 60 s.
 		// Recorded: 200 B/s at the four evaluations that saw two samples
@@ -485,13 +497,13 @@ reviews-v2 -> ratings-v1 http http=0.25 tp=25 mtls=100`,
 		RecordedSource: "recorded+raw",
 	},
 	{
-		Name: "rules made for another interval are not read, and the graph says so",
+		Name: "rules made for an interval shorter than the scrape interval are not read, and the graph says so",
 		Load: `
 load 15s
   istio_requests_total{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1"} 0+15x40
   istio_request_bytes_sum{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1"} 0+3000x40
 `,
-		RulesInterval:   30 * time.Second,
+		RulesInterval:   10 * time.Second,
 		Want:            `productpage-v1 -> details-v1 http http=1 tp=200 mtls=100`,
 		RecordedWarning: `meshlens rules --interval 15s`,
 		RecordedSource:  "raw",
