@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -417,12 +418,24 @@ func TestRawQuantilesAreSentInShares(t *testing.T) {
 			quantiles = append(quantiles, query)
 		}
 	}
-	if len(quantiles) != 2 || g.Queries != 10 {
-		t.Fatalf("%d queries of the destinations' buckets alone (%d in all), want 2 (10): %q", len(quantiles), g.Queries, quantiles)
+	if len(quantiles) != quantileSplit || g.Queries != 8+quantileSplit {
+		t.Fatalf("%d queries of the destinations' buckets alone (%d in all), want %d (%d): %q", len(quantiles), g.Queries, quantileSplit, 8+quantileSplit, quantiles)
 	}
-	for _, share := range []string{`destination_service_namespace=~"a|c"`, `destination_service_namespace=~"b|d"`} {
-		if !strings.Contains(quantiles[0]+quantiles[1], share) {
-			t.Errorf("no query of the share %s: %q", share, quantiles)
+	// Each namespace in exactly one share.
+	shareOf := regexp.MustCompile(`destination_service_namespace=~?"([^"]*)"`)
+	seen := map[string]int{}
+	for _, query := range quantiles {
+		m := shareOf.FindStringSubmatch(query)
+		if m == nil {
+			t.Fatalf("a share without a destination namespace matcher: %s", query)
+		}
+		for _, ns := range strings.Split(m[1], "|") {
+			seen[ns]++
+		}
+	}
+	for _, ns := range many {
+		if seen[ns] != 1 {
+			t.Errorf("namespace %s is in %d shares, want 1: %q", ns, seen[ns], quantiles)
 		}
 	}
 }

@@ -95,8 +95,12 @@ func (sc Scope) RatesSplit(m telemetry.Selector, window time.Duration, by []stri
 
 // shares splits the namespaces that have destination data (all asked, when
 // the store could not say) into up to k shares of about as many, or none
-// when the first element is not the destinations' reports into them.
+// when the first element is not the destinations' reports into them or the
+// scope is narrowed to a few edges.
 func (sc Scope) shares(k int) [][]string {
+	if len(sc.only) > 0 {
+		return nil // a few edges' series: not worth more queries
+	}
 	if feasible := sc.feasible(); len(feasible) == 0 || len(feasible[0]) != 1 || feasible[0][0] != conditions[0][0] {
 		return nil
 	}
