@@ -342,7 +342,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	var recordedTimes, recordedBytes, evaluations *job
 	if responseTime {
 		if name := recordedResponseTime(o.ResponseTime); hasRecorded[name] {
-			recordedTimes = add("recordedDuration", recordedQuery(sc, recordedWindow, name, rules))
+			recordedTimes = add("recordedDuration", recordedQuery(sc, recordedWindow, name, rules, telemetry.AvgOverTime))
 		} else {
 			fromBuckets(add, sc)
 		}
@@ -351,7 +351,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	requests := add("requests", requestsQuery(sc, window, security))
 	if throughputMetric != "" {
 		if name := recordedThroughput(throughputMetric); hasRecorded[name] {
-			recordedBytes = add("recordedThroughput", recordedSumQuery(sc, recordedWindow, name, rules))
+			recordedBytes = add("recordedThroughput", recordedQuery(sc, recordedWindow, name, rules, telemetry.SumOverTime))
 			evaluations = add("ruleEvaluations", parts(evaluationsQuery(recordedWindow, rules)))
 		} else {
 			rawThroughput(add, sc)
@@ -362,11 +362,11 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	// whose series differ by name only.
 	var tcp []*job
 	for _, metric := range tcpRates[o.RateTCP] {
-		tcp = append(tcp, add("tcp "+metric, tcpQuery(sc, window, metric)))
+		tcp = append(tcp, add("tcp "+metric, streamQuery(sc, window, metric)))
 	}
 	var grpcMessages []*job
 	for _, metric := range grpcRates[o.RateGRPC] {
-		grpcMessages = append(grpcMessages, add("grpc "+metric, messagesQuery(sc, window, metric)))
+		grpcMessages = append(grpcMessages, add("grpc "+metric, streamQuery(sc, window, metric)))
 	}
 	coverage := add("coverage", parts(coverageQuery(window)))
 	sent, err := b.run(ctx, jobs, o.QueryTime)
@@ -401,15 +401,18 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	requestKeys := requestEdgeKeys(requests.rows)
 	var more jobList
 	addMore := more.add
+	var timesHave, bytesHave map[edgeKey]bool
 	var timesMissing, bytesMissing bool
 	if recordedTimes != nil {
-		if missing := missingKeys(requestKeys, recordedTimes.rows); len(missing) > 0 {
+		timesHave = edgeKeys(recordedTimes.rows)
+		if missing := missingKeys(requestKeys, timesHave); len(missing) > 0 {
 			fromBuckets(addMore, narrowTo(sc, missing))
 			timesMissing = true
 		}
 	}
 	if recordedBytes != nil {
-		if missing := missingKeys(requestKeys, recordedBytes.rows); len(missing) > 0 {
+		bytesHave = edgeKeys(recordedBytes.rows)
+		if missing := missingKeys(requestKeys, bytesHave); len(missing) > 0 {
 			rawThroughput(addMore, narrowTo(sc, missing))
 			bytesMissing = true
 		}
@@ -423,16 +426,16 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	timesSource := source(responseTime, recordedTimes, timesMissing, "buckets")
 	bytesSource := source(throughputMetric != "", recordedBytes, bytesMissing, "raw")
-	if recordedTimes != nil && timesMissing {
+	if timesMissing {
 		for _, j := range []*job{quantile, durationSum, durationCount} {
 			if j != nil {
-				j.rows = without(j.rows, recordedTimes.rows)
+				j.rows = without(j.rows, timesHave)
 			}
 		}
 	}
 	if recordedBytes != nil {
 		if bytesMissing {
-			recordedBytes.rows = append(recordedBytes.rows, without(throughput.rows, recordedBytes.rows)...)
+			recordedBytes.rows = append(recordedBytes.rows, without(throughput.rows, bytesHave)...)
 		}
 		throughput = recordedBytes
 	}
@@ -457,13 +460,17 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	bld.frozen = true
 	g.sumNodes()
 
-	if recordedTimes != nil {
-		appendQuantile(bld, recordedTimes.rows)
+	// Recorded response times and raw ones (of the edges without recorded
+	// ones) in one pass: an edge over several edge keys (an app's versions)
+	// weighs them all together.
+	var quantileRows []row
+	for _, j := range []*job{recordedTimes, quantile} {
+		if j != nil {
+			quantileRows = append(quantileRows, j.rows...)
+		}
 	}
-	// Raw response times (of the edges without recorded ones, when there
-	// are recorded ones).
-	if quantile != nil {
-		appendQuantile(bld, quantile.rows)
+	if len(quantileRows) > 0 {
+		appendQuantile(bld, quantileRows)
 	}
 	if durationSum != nil {
 		appendAverage(bld, durationSum.rows, durationCount.rows)
@@ -502,14 +509,15 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 // keepRequests are the request rows of the protocols whose rate is asked
 // for (rateHttp, rateGrpc).
 func (o *Options) keepRequests(rows []row) []row {
-	if o.RateHTTP != RateNone && (o.RateGRPC == "" || o.RateGRPC == RateRequests) {
+	http, grpc := o.RateHTTP != RateNone, o.RateGRPC == "" || o.RateGRPC == RateRequests
+	if http && grpc {
 		return rows
 	}
 	out := rows[:0:0]
 	for _, r := range rows {
-		keep := o.RateHTTP != RateNone
+		keep := http
 		if requestProtocol(r) == telemetry.ProtocolGRPC {
-			keep = o.RateGRPC == "" || o.RateGRPC == RateRequests
+			keep = grpc
 		}
 		if keep {
 			out = append(out, r)
@@ -560,8 +568,8 @@ func pickRules(values []string, scrape, window time.Duration) (value string, int
 }
 
 // source names where a graph's response times or throughput came from,
-// for the counters: recorded, raw (called what the raw series are), or
-// both; "" when the graph has none.
+// for the counters: recorded, raw (called what the raw series are), both,
+// or none when the graph has none.
 func source(wanted bool, recorded *job, missing bool, raw string) string {
 	switch {
 	case !wanted:
@@ -585,14 +593,19 @@ func requestEdgeKeys(rows []row) map[edgeKey]bool {
 	return out
 }
 
-// missingKeys are the edge keys of keys that no row of rows has.
-func missingKeys(keys map[edgeKey]bool, rows []row) []edgeKey {
-	have := make(map[edgeKey]bool, len(rows))
+// edgeKeys are the edge keys of rows.
+func edgeKeys(rows []row) map[edgeKey]bool {
+	out := make(map[edgeKey]bool, len(rows))
 	for _, r := range rows {
-		have[r.edgeKey()] = true
+		out[r.edgeKey()] = true
 	}
+	return out
+}
+
+// missingKeys are the keys of want that have lacks.
+func missingKeys(want, have map[edgeKey]bool) []edgeKey {
 	var out []edgeKey
-	for k := range keys {
+	for k := range want {
 		if !have[k] {
 			out = append(out, k)
 		}
@@ -620,12 +633,8 @@ func narrowTo(sc traffic.Scope, missing []edgeKey) traffic.Scope {
 		Only(telemetry.DestinationWorkload, slices.Sorted(maps.Keys(destinations))...)
 }
 
-// without are the rows whose edge key no row of other has.
-func without(rows, other []row) []row {
-	have := make(map[edgeKey]bool, len(other))
-	for _, r := range other {
-		have[r.edgeKey()] = true
-	}
+// without are the rows whose edge key have lacks.
+func without(rows []row, have map[edgeKey]bool) []row {
 	var out []row
 	for _, r := range rows {
 		if !have[r.edgeKey()] {

@@ -64,13 +64,9 @@ func requestsQuery(sc traffic.Scope, w time.Duration, security bool) union {
 	return rateOf(one(telemetry.RequestsTotal), sc, w, by)
 }
 
-// messagesQuery is the gRPC message rate per edge of a message counter.
-func messagesQuery(sc traffic.Scope, w time.Duration, metric string) union {
-	return rateOf(telemetry.Select(metric), sc, w, with(edgeLabels, telemetry.ResponseFlags))
-}
-
-// tcpQuery is the TCP byte rate per edge of a byte counter.
-func tcpQuery(sc traffic.Scope, w time.Duration, metric string) union {
+// streamQuery is the rate per edge of a counter without response codes:
+// TCP bytes, gRPC messages.
+func streamQuery(sc traffic.Scope, w time.Duration, metric string) union {
 	return rateOf(telemetry.Select(metric), sc, w, with(edgeLabels, telemetry.ResponseFlags))
 }
 

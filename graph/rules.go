@@ -149,18 +149,12 @@ func RecordingRules(interval time.Duration, recordedQuantiles ...string) ([]byte
 }
 
 // recordedQuery is a recorded series (name) of every edge touching the
-// namespaces, averaged over the window: the series of the rules whose
+// namespaces, over the window (averaged, or summed to be divided by
+// evaluationsQuery's answer): the series of the rules whose
 // traffic.RulesLabel is rules, which hold the parts already.
-func recordedQuery(sc traffic.Scope, w time.Duration, name, rules string) union {
+func recordedQuery(sc traffic.Scope, w time.Duration, name, rules string, overTime func(telemetry.Selector, time.Duration) telemetry.Expr) union {
 	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
-	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return telemetry.AvgOverTime(s, w) })...)
-}
-
-// recordedSumQuery is recordedQuery's sum over the window instead of its
-// average (divided by evaluationsQuery's answer, the mean over the window).
-func recordedSumQuery(sc traffic.Scope, w time.Duration, name, rules string) union {
-	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
-	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return telemetry.SumOverTime(s, w) })...)
+	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return overTime(s, w) })...)
 }
 
 // evaluationsQuery is how many times the rules whose traffic.RulesLabel is

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -45,13 +46,7 @@ func TestGraphCommandOnHandWrittenSeries(t *testing.T) {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
 	}
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for k := range families {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(families)) {
 		for _, line := range families[name] {
 			om.WriteString(line)
 		}
