@@ -1,180 +1,300 @@
 package validate
 
 import (
+	"slices"
 	"strings"
 
-	apinetworking "istio.io/api/networking/v1alpha3"
-	apisecurity "istio.io/api/security/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meshlens/meshlens/inventory"
 )
 
-// mtlsMode is what an object says about mutual TLS.
-type mtlsMode int
+// The mutual TLS checks follow Kiali's truth table: which PeerAuthentication
+// (server side) and DestinationRule (client side) settings contradict each
+// other, at mesh, namespace and workload level, with Istio's auto mTLS on or
+// off. Modes are Istio's enum names ("STRICT", "ISTIO_MUTUAL", ...), "" when
+// the object does not say.
 
-const (
-	mtlsUnset mtlsMode = iota
-	mtlsDisable
-	mtlsPermissive
-	mtlsStrict // PeerAuthentication STRICT, or DestinationRule ISTIO_MUTUAL
-)
+// meshWideHost is the DestinationRule host that sets the mesh's client TLS.
+const meshWideHost = "*.local"
 
-// mtlsState is the mesh's mutual TLS configuration: mesh-wide and
-// namespace-wide PeerAuthentications and DestinationRules.
-type mtlsState struct {
-	meshPA, meshDR *inventory.Object
-	meshPAMode     mtlsMode
-	meshDRMode     mtlsMode
-	nsPA, nsDR     map[string]*inventory.Object
-	nsPAMode       map[string]mtlsMode
-	nsDRMode       map[string]mtlsMode
-}
-
-func paMode(pa *securityv1.PeerAuthentication) mtlsMode {
+// paMode is a PeerAuthentication's mode ("UNSET" when mtls is present
+// without a mode), whatever its selector.
+func paMode(pa *securityv1.PeerAuthentication) string {
 	if pa.Spec.Mtls == nil {
-		return mtlsUnset
+		return ""
 	}
-	switch pa.Spec.Mtls.Mode {
-	case apisecurity.PeerAuthentication_MutualTLS_DISABLE:
-		return mtlsDisable
-	case apisecurity.PeerAuthentication_MutualTLS_PERMISSIVE:
-		return mtlsPermissive
-	case apisecurity.PeerAuthentication_MutualTLS_STRICT:
-		return mtlsStrict
-	}
-	return mtlsUnset
+	return pa.Spec.Mtls.Mode.String()
 }
 
-func drMode(dr *networkingv1.DestinationRule) mtlsMode {
+// paWideMode is the mode of a PeerAuthentication that applies to a whole
+// namespace (or, in the root namespace, the mesh): any selector, even an
+// empty one, makes it a workload policy.
+func paWideMode(pa *securityv1.PeerAuthentication) string {
+	if pa.Spec.Selector != nil {
+		return ""
+	}
+	return paMode(pa)
+}
+
+// enablesMTLS: STRICT and PERMISSIVE both accept mutual TLS.
+func enablesMTLS(mode string) bool { return mode == "STRICT" || mode == "PERMISSIVE" }
+
+// drTLSMode is a DestinationRule's top-level client TLS mode.
+func drTLSMode(dr *networkingv1.DestinationRule) string {
+	if tp := dr.Spec.TrafficPolicy; tp != nil && tp.Tls != nil {
+		return tp.Tls.Mode.String()
+	}
+	return ""
+}
+
+// drModeFor is dr's TLS mode when its host is exactly host, else "".
+func drModeFor(dr *networkingv1.DestinationRule, host string) string {
+	if dr.Spec.Host == "" || dr.Spec.Host != host {
+		return ""
+	}
+	return drTLSMode(dr)
+}
+
+// hasTLSSettings tells whether a DestinationRule sets client TLS at all,
+// for the whole host or for one of its ports.
+func hasTLSSettings(dr *networkingv1.DestinationRule) bool {
 	tp := dr.Spec.TrafficPolicy
-	if tp == nil || tp.Tls == nil {
-		return mtlsUnset
+	if tp == nil {
+		return false
 	}
-	switch tp.Tls.Mode {
-	case apinetworking.ClientTLSSettings_ISTIO_MUTUAL:
-		return mtlsStrict
-	case apinetworking.ClientTLSSettings_DISABLE:
-		return mtlsDisable
+	if tp.Tls != nil {
+		return true
 	}
-	return mtlsUnset
+	for _, p := range tp.PortLevelSettings {
+		if p != nil && p.Tls != nil {
+			return true
+		}
+	}
+	return false
 }
 
-func (v *validation) mtlsState() *mtlsState {
-	s := &mtlsState{nsPA: map[string]*inventory.Object{}, nsDR: map[string]*inventory.Object{},
-		nsPAMode: map[string]mtlsMode{}, nsDRMode: map[string]mtlsMode{}}
+// mtlsConfig is the mesh's mutual TLS configuration, indexed once per run.
+type mtlsConfig struct {
+	auto          bool
+	nsHostSuffix  string // ".svc.cluster.local"
+	meshPAs       []*securityv1.PeerAuthentication
+	pasIn         map[string][]*securityv1.PeerAuthentication
+	drs           []*networkingv1.DestinationRule
+	drObjects     []*inventory.Object
+	serviceLabels map[*inventory.Service]labels.Set
+}
+
+func (v *validation) mtlsConfig() *mtlsConfig {
+	c := &mtlsConfig{auto: !v.opts.NoAutoMTLS, nsHostSuffix: ".svc." + v.opts.ClusterDomain,
+		pasIn: map[string][]*securityv1.PeerAuthentication{}, serviceLabels: map[*inventory.Service]labels.Set{}}
 	for _, o := range v.snap.Of("PeerAuthentication") {
 		pa := o.Typed.(*securityv1.PeerAuthentication)
-		if pa.Spec.Selector != nil && len(pa.Spec.Selector.MatchLabels) > 0 {
-			continue
-		}
 		if o.Namespace == v.opts.RootNamespace {
-			s.meshPA, s.meshPAMode = o, paMode(pa)
-		} else {
-			s.nsPA[o.Namespace], s.nsPAMode[o.Namespace] = o, paMode(pa)
+			c.meshPAs = append(c.meshPAs, pa)
 		}
+		c.pasIn[o.Namespace] = append(c.pasIn[o.Namespace], pa)
 	}
 	for _, o := range v.snap.Of("DestinationRule") {
-		dr := o.Typed.(*networkingv1.DestinationRule)
-		switch h := dr.Spec.Host; {
-		case h == "*.local" || h == "*."+v.opts.ClusterDomain:
-			s.meshDR, s.meshDRMode = o, drMode(dr)
-		case strings.HasPrefix(h, "*.") && strings.HasSuffix(h, ".svc."+v.opts.ClusterDomain):
-			ns := strings.TrimSuffix(strings.TrimPrefix(h, "*."), ".svc."+v.opts.ClusterDomain)
-			s.nsDR[ns], s.nsDRMode[ns] = o, drMode(dr)
+		c.drs = append(c.drs, o.Typed.(*networkingv1.DestinationRule))
+		c.drObjects = append(c.drObjects, o)
+	}
+	return c
+}
+
+// nsHost is the DestinationRule host that sets namespace ns's client TLS.
+func (c *mtlsConfig) nsHost(ns string) string { return "*." + ns + c.nsHostSuffix }
+
+// anyPA tells whether one of pas, taken as namespace- or mesh-wide, has a
+// mode for which ok holds.
+func anyPA(pas []*securityv1.PeerAuthentication, ok func(string) bool) bool {
+	for _, pa := range pas {
+		if ok(paWideMode(pa)) {
+			return true
 		}
 	}
-	return s
+	return false
 }
 
-// strictIn tells whether workloads in ns require mutual TLS.
-func (s *mtlsState) strictIn(ns string) bool {
-	if m := s.nsPAMode[ns]; m != mtlsUnset {
-		return m == mtlsStrict
+func isMode(want ...string) func(string) bool {
+	return func(m string) bool {
+		for _, w := range want {
+			if m == w {
+				return true
+			}
+		}
+		return false
 	}
-	return s.meshPAMode == mtlsStrict
 }
 
-// mtls runs the mutual TLS checks: DestinationRules and
-// PeerAuthentications must agree (KIA0205-KIA0208 always; KIA0401,
-// KIA0501, KIA0505, KIA0506 only without auto mTLS, which otherwise makes
-// the client side follow the server side), and policies that need a
-// peer identity need mTLS (KIA0105).
+// anyDR tells whether a DestinationRule for host has a mode for which ok holds.
+func (c *mtlsConfig) anyDR(host string, ok func(string) bool) bool {
+	for _, dr := range c.drs {
+		if ok(drModeFor(dr, host)) {
+			return true
+		}
+	}
+	return false
+}
+
+// mtls runs the mutual TLS family: KIA0204-KIA0208 on DestinationRules,
+// KIA0401, KIA0501, KIA0505, KIA0506 on PeerAuthentications and KIA0105 on
+// AuthorizationPolicies.
 func (v *validation) mtls() {
-	s := v.mtlsState()
-	const tlsPath = "spec/trafficPolicy/tls/mode"
-	if s.meshDR != nil {
-		switch {
-		case s.meshDRMode == mtlsStrict && (s.meshPA == nil || s.meshPAMode == mtlsDisable):
-			v.add(KIA0205, s.meshDR, tlsPath, "no PeerAuthentication in %s enables mTLS for the mesh", v.opts.RootNamespace)
-		case s.meshDRMode == mtlsDisable && s.meshPAMode == mtlsStrict:
-			v.add(KIA0208, s.meshDR, tlsPath, "PeerAuthentication %s/%s is STRICT", s.meshPA.Namespace, s.meshPA.Name)
-		}
+	c := v.mtlsConfig()
+	for i, o := range c.drObjects {
+		v.destinationRuleTLS(c, o, c.drs[i])
 	}
-	for ns, dr := range s.nsDR {
-		switch mode := s.nsDRMode[ns]; {
-		case mode == mtlsStrict && s.nsPA[ns] == nil && (s.meshPA == nil || s.meshPAMode == mtlsDisable):
-			v.add(KIA0206, dr, tlsPath, "no PeerAuthentication enables mTLS in %s", ns)
-		case mode == mtlsStrict && s.nsPAMode[ns] == mtlsDisable:
-			v.add(KIA0206, dr, tlsPath, "the PeerAuthentication of %s disables mTLS", ns)
-		case mode == mtlsDisable && s.strictIn(ns):
-			v.add(KIA0207, dr, tlsPath, "mTLS is STRICT in %s", ns)
-		}
-	}
-	if v.opts.NoAutoMTLS {
-		if s.meshPA != nil {
-			switch {
-			case s.meshPAMode == mtlsStrict && s.meshDRMode != mtlsStrict:
-				v.add(KIA0401, s.meshPA, "spec/mtls", "no DestinationRule for *.local sets ISTIO_MUTUAL")
-			case s.meshPAMode == mtlsDisable && s.meshDRMode != mtlsDisable:
-				v.add(KIA0506, s.meshPA, "spec/mtls", "no DestinationRule for *.local disables TLS")
-			}
-		}
-		for ns, pa := range s.nsPA {
-			client := s.nsDRMode[ns]
-			if client == mtlsUnset {
-				client = s.meshDRMode
-			}
-			switch mode := s.nsPAMode[ns]; {
-			case mode == mtlsStrict && client != mtlsStrict:
-				v.add(KIA0501, pa, "spec/mtls", "no DestinationRule for *.%s.svc.%s or *.local sets ISTIO_MUTUAL", ns, v.opts.ClusterDomain)
-			case mode == mtlsDisable && client != mtlsDisable:
-				v.add(KIA0505, pa, "spec/mtls", "no DestinationRule for *.%s.svc.%s disables TLS", ns, v.opts.ClusterDomain)
-			}
-		}
+	v.overriddenTLS(c)
+	for _, o := range v.snap.Of("PeerAuthentication") {
+		v.peerAuthenticationTLS(c, o, o.Typed.(*securityv1.PeerAuthentication))
 	}
 	for _, o := range v.snap.Of("AuthorizationPolicy") {
-		if s.strictIn(o.Namespace) || s.nsDRMode[o.Namespace] == mtlsStrict || s.meshDRMode == mtlsStrict {
-			continue
-		}
-		eachSource(&o.Typed.(*securityv1.AuthorizationPolicy).Spec, func(path string, src *apisecurity.Source) {
-			if len(src.Principals) > 0 {
-				v.add(KIA0105, o, path+"/principals", "principals are known only over mTLS, which %s does not require", o.Namespace)
-			}
-			if len(src.Namespaces) > 0 {
-				v.add(KIA0105, o, path+"/namespaces", "source namespaces are known only over mTLS, which %s does not require", o.Namespace)
-			}
-		})
+		v.authorizationNeedsMTLS(c, o, o.Typed.(*securityv1.AuthorizationPolicy))
 	}
 }
 
-// overriddenTLS flags TLS settings in a DestinationRule outside its host's
-// namespace when a rule in the host's namespace sets TLS for the same host:
-// that one wins for the host's own namespace (KIA0204).
-func (v *validation) overriddenTLS() {
-	local := map[string]bool{}
-	for _, o := range v.snap.Of("DestinationRule") {
-		dr := o.Typed.(*networkingv1.DestinationRule)
-		if svc := v.registry.service(v.registry.fqdn(dr.Spec.Host, o.Namespace)); svc != nil && svc.Namespace == o.Namespace && drMode(dr) != mtlsUnset {
-			local[svc.Namespace+"/"+svc.Name] = true
+const drTLSPath = "spec/trafficPolicy/tls/mode"
+
+// destinationRuleTLS checks a namespace- or mesh-wide DestinationRule
+// against the PeerAuthentications that receive its traffic.
+func (v *validation) destinationRuleTLS(c *mtlsConfig, o *inventory.Object, dr *networkingv1.DestinationRule) {
+	ns := o.Namespace
+	switch nsMode := drModeFor(dr, c.nsHost(ns)); nsMode {
+	case "DISABLE":
+		// The namespace's own policy decides; without one that says
+		// anything, a STRICT mesh policy does.
+		nsDisabled := false
+		for _, pa := range c.pasIn[ns] {
+			switch paWideMode(pa) {
+			case "STRICT":
+				v.add(KIA0207, o, drTLSPath, "the PeerAuthentication of %s is STRICT, so clients that do not send mTLS are refused", ns)
+				return
+			case "PERMISSIVE":
+				return
+			case "DISABLE":
+				nsDisabled = true
+			}
+		}
+		if !nsDisabled && anyPA(c.meshPAs, isMode("STRICT")) {
+			v.add(KIA0208, o, drTLSPath, "the mesh-wide PeerAuthentication in %s is STRICT, so clients that do not send mTLS are refused", v.opts.RootNamespace)
+		}
+	case "ISTIO_MUTUAL":
+		// With auto mTLS, Istio encrypts without a PeerAuthentication.
+		if !c.auto && !anyPA(c.pasIn[ns], enablesMTLS) && !anyPA(c.meshPAs, enablesMTLS) {
+			v.add(KIA0206, o, drTLSPath, "no PeerAuthentication in %s or %s accepts mTLS", ns, v.opts.RootNamespace)
 		}
 	}
-	for _, o := range v.snap.Of("DestinationRule") {
-		dr := o.Typed.(*networkingv1.DestinationRule)
-		svc := v.registry.service(v.registry.fqdn(dr.Spec.Host, o.Namespace))
-		if svc != nil && svc.Namespace != o.Namespace && drMode(dr) != mtlsUnset && local[svc.Namespace+"/"+svc.Name] {
-			v.add(KIA0204, o, "spec/trafficPolicy/tls", "DestinationRule in %s for %s sets TLS too", svc.Namespace, dr.Spec.Host)
+	switch drModeFor(dr, meshWideHost) {
+	case "DISABLE":
+		if anyPA(c.meshPAs, isMode("STRICT")) {
+			v.add(KIA0208, o, drTLSPath, "the mesh-wide PeerAuthentication in %s is STRICT, so clients that do not send mTLS are refused", v.opts.RootNamespace)
+		}
+	case "ISTIO_MUTUAL":
+		if !c.auto && !anyPA(c.meshPAs, enablesMTLS) {
+			v.add(KIA0205, o, drTLSPath, "no PeerAuthentication in %s accepts mTLS mesh-wide", v.opts.RootNamespace)
 		}
 	}
+}
+
+// peerAuthenticationTLS checks a namespace- or mesh-wide PeerAuthentication
+// against the DestinationRules that set its clients' TLS.
+func (v *validation) peerAuthenticationTLS(c *mtlsConfig, o *inventory.Object, pa *securityv1.PeerAuthentication) {
+	const path = "spec/mtls"
+	mutual := isMode("ISTIO_MUTUAL", "MUTUAL")
+	mode := paWideMode(pa)
+	if o.Namespace == v.opts.RootNamespace {
+		switch {
+		case mode == "DISABLE" && c.anyDR(meshWideHost, mutual):
+			v.add(KIA0506, o, path, "a DestinationRule for %s makes clients send mTLS mesh-wide", meshWideHost)
+		case mode == "STRICT" && !c.auto && !c.anyDR(meshWideHost, isMode("ISTIO_MUTUAL")):
+			v.add(KIA0401, o, path, "no DestinationRule for %s sets ISTIO_MUTUAL, and auto mTLS is off", meshWideHost)
+		}
+		return
+	}
+	nsHost := c.nsHost(o.Namespace)
+	switch mode {
+	case "DISABLE":
+		// The namespace's own DestinationRule decides; without one, a
+		// mesh-wide rule sending mTLS contradicts the policy.
+		meshMutual := false
+		for _, dr := range c.drs {
+			switch m := drModeFor(dr, nsHost); {
+			case mutual(m):
+				v.add(KIA0505, o, path, "DestinationRule %s/%s makes clients send mTLS to %s", dr.Namespace, dr.Name, o.Namespace)
+				return
+			case m == "DISABLE":
+				return
+			}
+			meshMutual = meshMutual || mutual(drModeFor(dr, meshWideHost))
+		}
+		if meshMutual {
+			v.add(KIA0505, o, path, "a DestinationRule for %s makes clients send mTLS to %s", meshWideHost, o.Namespace)
+		}
+	case "STRICT":
+		istioMutual := isMode("ISTIO_MUTUAL")
+		if !c.auto && !c.anyDR(nsHost, istioMutual) && !c.anyDR(meshWideHost, istioMutual) {
+			v.add(KIA0501, o, path, "no DestinationRule for %s or %s sets ISTIO_MUTUAL, and auto mTLS is off", nsHost, meshWideHost)
+		}
+	}
+}
+
+// overriddenTLS flags DestinationRules without any TLS settings for a host
+// whose namespace (or the whole mesh) gets ISTIO_MUTUAL from a wider rule:
+// Istio applies the most specific rule alone, so the wider rule's mTLS is
+// lost for that host (KIA0204).
+func (v *validation) overriddenTLS(c *mtlsConfig) {
+	var wide []*inventory.Object // mesh- or namespace-wide rules sending mTLS
+	for i, o := range c.drObjects {
+		dr := c.drs[i]
+		if drModeFor(dr, meshWideHost) == "ISTIO_MUTUAL" || drModeFor(dr, c.nsHost(o.Namespace)) == "ISTIO_MUTUAL" {
+			wide = append(wide, o)
+		}
+	}
+	if len(wide) == 0 {
+		return
+	}
+	for i, o := range c.drObjects {
+		dr := c.drs[i]
+		if hasTLSSettings(dr) {
+			continue
+		}
+		fqdn := v.registry.fqdn(dr.Spec.Host, o.Namespace)
+		hostNS := v.hostNamespace(fqdn)
+		var overridden []*inventory.Object
+		for _, w := range wide {
+			h := w.Typed.(*networkingv1.DestinationRule).Spec.Host
+			if h == meshWideHost || (hostNS != "" && h == c.nsHost(hostNS)) {
+				overridden = append(overridden, w)
+			}
+		}
+		for j, other := range c.drObjects {
+			h := c.drs[j].Spec.Host
+			if other == o || drTLSMode(c.drs[j]) != "ISTIO_MUTUAL" || slices.Contains(overridden, other) {
+				continue
+			}
+			if (hostNS != "" && h == c.nsHost(hostNS)) || h == fqdn {
+				overridden = append(overridden, other)
+			}
+		}
+		if len(overridden) > 0 {
+			v.add(KIA0204, o, "spec/trafficPolicy", "no TLS settings for %s, which %s sets to ISTIO_MUTUAL", dr.Spec.Host, others(overridden, o))
+		}
+	}
+}
+
+// hostNamespace is the Kubernetes namespace of a service FQDN
+// (name.namespace.svc.<domain>, or *.namespace.svc.<domain>), else "".
+func (v *validation) hostNamespace(fqdn string) string {
+	suffix := ".svc." + v.opts.ClusterDomain
+	if !strings.HasSuffix(fqdn, suffix) {
+		return ""
+	}
+	parts := strings.Split(strings.TrimSuffix(fqdn, suffix), ".")
+	if len(parts) != 2 {
+		return ""
+	}
+	return parts[1]
 }

@@ -163,7 +163,6 @@ func Run(s *inventory.Snapshot, o Options) []Finding {
 	v.selectors()
 	v.exportTo()
 	v.mtls()
-	v.overriddenTLS()
 	sort.SliceStable(v.findings, func(i, j int) bool {
 		a, b := v.findings[i], v.findings[j]
 		if a.File != b.File {
