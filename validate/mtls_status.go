@@ -228,4 +228,3 @@ func needsMTLS(ap *apisecurity.AuthorizationPolicy) []string {
 	}
 	return paths
 }
-
