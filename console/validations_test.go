@@ -122,7 +122,9 @@ func TestGraphNodesCarryValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	extra := "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: details-v9, namespace: bookinfo}\nspec:\n  host: details\n  subsets: [{name: v9, labels: {version: v9}}]\n"
+	extra := "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: details-v9, namespace: bookinfo}\nspec:\n  host: details\n  subsets: [{name: v9, labels: {version: v9}}]\n" +
+		// a route uses the subset, which makes its missing workload an error (unknown otherwise, as in Kiali)
+		"---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: canary, namespace: bookinfo}\nspec:\n  hosts: [canary.example]\n  http: [{route: [{destination: {host: details, subset: v9}}]}]\n"
 	objects, errs := inventory.Parse("bookinfo.yaml", append(b, extra...))
 	if len(errs) > 0 {
 		t.Fatal(errs)

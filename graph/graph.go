@@ -96,7 +96,7 @@ type Node struct {
 	// HasMissingSidecar: the workload runs without an Istio proxy.
 	HasMissingSidecar bool
 	// Validation is the worst severity of the Istio config findings about
-	// the node's service ("error", "warning", "info"), or empty.
+	// the node's service ("error", "warning", "unknown"), or empty.
 	Validation     string
 	IsServiceEntry *ServiceEntry
 	// Box is the box kind ("app", "namespace", "cluster") of a box node;

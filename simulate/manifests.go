@@ -49,7 +49,7 @@ func (m *Mesh) Manifests() []byte {
 	}
 	for _, s := range m.Services {
 		if s.External {
-			doc("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: %s, namespace: %s}\nspec:\n  hosts: [%s]\n  location: MESH_EXTERNAL\n  ports: [{number: %d, name: https, protocol: TLS}]\n  resolution: DNS",
+			doc("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: %s, namespace: %s}\nspec:\n  hosts: [%s]\n  location: MESH_EXTERNAL\n  ports: [{number: %d, name: tls, protocol: TLS}]\n  resolution: DNS",
 				strings.ReplaceAll(s.Name, ".", "-"), s.Namespace, s.Name, s.Port)
 			continue
 		}

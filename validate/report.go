@@ -56,7 +56,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	c := r.Counts()
-	_, err := fmt.Fprintf(w, "%d objects checked: %d errors, %d warnings, %d infos\n", r.Objects, c[Error], c[Warning], c[Info])
+	_, err := fmt.Fprintf(w, "%d objects checked: %d errors, %d warnings, %d unknown\n", r.Objects, c[Error], c[Warning], c[Unknown])
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
@@ -13,44 +14,55 @@ import (
 func (v *validation) serviceEntries() {
 	type use struct {
 		o        *inventory.Object
-		path     string
+		port     int
 		protocol string
 	}
-	// host|port -> where it is defined (KIA1211, KIA1212)
+	// host|port -> each ServiceEntry port declaring it (KIA1211, KIA1212)
 	defined := map[string][]use{}
 	for _, o := range v.snap.Of("ServiceEntry") {
 		se := &o.Typed.(*networkingv1.ServiceEntry).Spec
-		for i, h := range se.Hosts {
-			for _, p := range se.Ports {
-				if p == nil {
-					continue
-				}
+		for i, p := range se.Ports {
+			if p == nil {
+				continue
+			}
+			if !portNameMatches(p.Name, p.Protocol) {
+				v.add(KIA0601, o, fmt.Sprintf("spec/ports[%d]/name", i), "port name %q does not start with its protocol %s", p.Name, p.Protocol)
+			}
+			for _, h := range se.Hosts {
 				key := fmt.Sprintf("%s|%d", h, p.Number)
-				defined[key] = append(defined[key], use{o, fmt.Sprintf("spec/hosts[%d]", i), p.Protocol})
+				defined[key] = append(defined[key], use{o, i, strings.ToUpper(p.Protocol)})
 			}
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(defined)) {
 		uses := defined[key]
-		distinct := map[*inventory.Object]bool{}
-		protos := map[string]bool{}
-		for _, u := range uses {
-			distinct[u.o] = true
-			protos[u.protocol] = true
-		}
-		if len(distinct) < 2 {
+		if len(uses) < 2 {
 			continue
 		}
-		for _, u := range uses {
-			var objs []*inventory.Object
-			for _, x := range uses {
-				objs = append(objs, x.o)
-			}
-			if len(protos) > 1 {
-				v.add(KIA1212, u.o, u.path, "%s is %s here but another protocol in %s", key, u.protocol, others(objs, u.o))
-			} else {
-				v.add(KIA1211, u.o, u.path, "%s is also defined by %s", key, others(objs, u.o))
+		check := KIA1211
+		for _, u := range uses[1:] {
+			if u.protocol != uses[0].protocol {
+				check = KIA1212
 			}
 		}
+		objs := make([]*inventory.Object, len(uses))
+		for i, u := range uses {
+			objs[i] = u.o
+		}
+		host, port, _ := strings.Cut(key, "|")
+		for _, u := range uses {
+			v.add(check, u.o, fmt.Sprintf("spec/ports[%d]", u.port), "host %s port %s (%s) is also declared by %s", host, port, u.protocol, others(objs, u.o))
+		}
 	}
+}
+
+// portNameMatches tells whether a ServiceEntry port's name is
+// <protocol>[-suffix] for its own protocol; TCP and UDP ports may have any name.
+func portNameMatches(name, protocol string) bool {
+	protocol = strings.ToLower(protocol)
+	if protocol == "tcp" || protocol == "udp" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(name, protocol)
+	return ok && (rest == "" || (len(rest) > 1 && rest[0] == '-'))
 }

@@ -15,33 +15,37 @@ import (
 // Severity of a finding.
 type Severity string
 
-// Severities, from most to least serious.
+// Severities, from most to least serious. Unknown is Kiali's lowest level,
+// for what may be intended (an unreferenced subset that matches nothing, an
+// ambiguous default); "info" reads as Unknown.
 const (
 	Error   Severity = "error"
 	Warning Severity = "warning"
-	Info    Severity = "info"
+	Unknown Severity = "unknown"
 )
 
-// Rank orders severities: error 3, warning 2, info 1.
+// Rank orders severities: error 3, warning 2, unknown 1.
 func (s Severity) Rank() int {
 	switch s {
 	case Error:
 		return 3
 	case Warning:
 		return 2
-	case Info:
+	case Unknown:
 		return 1
 	}
 	return 0
 }
 
-// ParseSeverity reads error, warning or info.
+// ParseSeverity reads error, warning, unknown or info (the same as unknown).
 func ParseSeverity(s string) (Severity, error) {
 	switch v := Severity(s); v {
-	case Error, Warning, Info:
+	case Error, Warning, Unknown:
 		return v, nil
+	case "info":
+		return Unknown, nil
 	}
-	return "", fmt.Errorf("severity %q: use error, warning or info", s)
+	return "", fmt.Errorf("severity %q: use error, warning or unknown", s)
 }
 
 // Check is one kind of finding: Kiali's code, message and severity.
@@ -88,9 +92,9 @@ var (
 	KIA1105 = Check{"KIA1105", "This host subset combination is already referenced in another route destination", Warning}
 	KIA1106 = Check{"KIA1106", "More than one Virtual Service for same host", Warning}
 	KIA1107 = Check{"KIA1107", "Subset not found", Warning}
-	KIA1108 = Check{"KIA1108", "Preferred nomenclature: <gateway namespace>/<gateway name>", Info}
+	KIA1108 = Check{"KIA1108", "Preferred nomenclature: <gateway namespace>/<gateway name>", Unknown}
 	KIA1211 = Check{"KIA1211", "More than one ServiceEntry for the same host and port", Warning}
-	KIA1212 = Check{"KIA1212", "ServiceEntries define the same host and port with different protocols", Error}
+	KIA1212 = Check{"KIA1212", "ServiceEntries define the same host and port with different protocols", Warning}
 )
 
 // Finding is one check that failed on one object, at one path in it.
@@ -140,7 +144,13 @@ type validation struct {
 }
 
 func (v *validation) add(c Check, o *inventory.Object, path, detail string, args ...any) {
-	f := Finding{Code: c.Code, Severity: c.Severity, Message: c.Message, Kind: o.Kind, Namespace: o.Namespace,
+	v.addAs(c.Severity, c, o, path, detail, args...)
+}
+
+// addAs adds a finding at another severity than its check's, where Kiali
+// lowers one by context (an unreferenced subset, say).
+func (v *validation) addAs(sev Severity, c Check, o *inventory.Object, path, detail string, args ...any) {
+	f := Finding{Code: c.Code, Severity: sev, Message: c.Message, Kind: o.Kind, Namespace: o.Namespace,
 		Name: o.Name, Path: path, File: o.File, Line: o.LineOf(path)}
 	if detail != "" {
 		f.Detail = fmt.Sprintf(detail, args...)

@@ -31,7 +31,7 @@ func registerValidate(app *kingpin.Application, commands map[string]func(context
 	cmd := app.Command("validate", "Check Istio configuration in YAML/JSON files with Kiali's KIA checks; exit 1 when a finding reaches --fail-on (for CI).")
 	cmd.Flag("filename", "A file or directory of Kubernetes and Istio YAML/JSON (repeatable; - for standard input).").Short('f').Required().StringsVar(&c.files)
 	cmd.Flag("output", "text (file:line: like a compiler), json or sarif.").Short('o').Default("text").EnumVar(&c.output, "text", "json", "sarif")
-	cmd.Flag("fail-on", "Lowest severity that fails the run: error, warning or info.").Default("error").EnumVar(&c.failOn, "error", "warning", "info")
+	cmd.Flag("fail-on", "Lowest severity that fails the run: error, warning or unknown (Kiali's lowest level; info is the same).").Default("error").EnumVar(&c.failOn, "error", "warning", "unknown", "info")
 	cmd.Flag("cluster-domain", "Domain that completes short service hosts.").Default("cluster.local").StringVar(&c.clusterDomain)
 	cmd.Flag("root-namespace", "Istio's root namespace (mesh-wide defaults).").Default("istio-system").StringVar(&c.rootNamespace)
 	cmd.Flag("auto-mtls", "Istio's auto mTLS is on (its default); --no-auto-mtls also checks that DestinationRules match PeerAuthentications.").Default("true").BoolVar(&c.autoMTLS)
