@@ -125,7 +125,7 @@ spec:
     - route:
         - destination: {host: details, subset: v1}
           weight: 40`, []want{{"KIA1104", "w", "spec/http[0]/route[0]/weight"}}},
-		{"KIA1105 the same subset twice in one route", `
+		{"KIA1105 on every destination of a route that repeats a host and subset", `
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: twice, namespace: bookinfo}
@@ -136,7 +136,42 @@ spec:
         - destination: {host: reviews, subset: v1}
           weight: 50
         - destination: {host: reviews, subset: v1}
-          weight: 50`, []want{{"KIA1105", "twice", "spec/http[0]/route[1]/destination"}}},
+          weight: 50`, []want{{"KIA1105", "twice", "spec/http[0]/route[0]/host"}, {"KIA1105", "twice", "spec/http[0]/route[1]/host"}}},
+		{"KIA1105 for a host repeated without subsets", `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: twice, namespace: bookinfo}
+spec:
+  hosts: [twice.example]
+  tcp:
+    - route:
+        - destination: {host: details}
+          weight: 50
+        - destination: {host: details.bookinfo.svc.cluster.local}
+          weight: 50`, []want{{"KIA1105", "twice", "spec/tcp[0]/route[0]/host"}, {"KIA1105", "twice", "spec/tcp[0]/route[1]/host"}}},
+		{"KIA0601 a ServiceEntry port named for another protocol", `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: bookinfo}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 443, name: https, protocol: HTTPS}, {number: 80, name: web, protocol: HTTP}, {number: 5432, name: db, protocol: TCP}, {number: 8080, name: http-, protocol: HTTP}]`,
+			[]want{{"KIA0601", "ext", "spec/ports[1]/name"}, {"KIA0601", "ext", "spec/ports[3]/name"}}},
+		{"no KIA0202 for wildcard DestinationRule hosts, even with no service under them", `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: mesh-wide, namespace: istio-system}
+spec: {host: "*.local", trafficPolicy: {connectionPool: {tcp: {maxConnections: 100}}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: empty-ns, namespace: bookinfo}
+spec: {host: "*.empty.svc.cluster.local"}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: external, namespace: bookinfo}
+spec: {host: "*.example.org"}`, nil},
 		{"KIA1106 two VirtualServices for one host", `
 apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -141,7 +141,9 @@ func (v *validation) virtualServices() {
 			byHost[key] = append(byHost[key], o)
 		}
 		for _, list := range routeDests(vs) {
-			seen := map[string]bool{}
+			// host|subset -> the destinations of this route sending there (KIA1105)
+			repeated := map[string][]routeDest{}
+			var keys []string
 			for _, rd := range list {
 				host := rd.dest.Host
 				if host == "" {
@@ -159,14 +161,22 @@ func (v *validation) virtualServices() {
 							v.add(KIA1107, o, rd.path+"/destination/subset", "subset %q: no DestinationRule defines subsets for %s", s, host)
 						}
 					}
-					key := fqdn + "|" + s
-					if seen[key] {
-						v.add(KIA1105, o, rd.path+"/destination", "host %s subset %s is already a destination of this route", host, s)
-					}
-					seen[key] = true
 				}
+				key := fqdn + "|" + rd.dest.Subset
+				if repeated[key] == nil {
+					keys = append(keys, key)
+				}
+				repeated[key] = append(repeated[key], rd)
 				if rd.single && rd.weight > 0 && rd.weight < 100 {
 					v.add(KIA1104, o, rd.path+"/weight", "weight %d on the only destination", rd.weight)
+				}
+			}
+			for _, key := range keys {
+				if dests := repeated[key]; len(dests) > 1 {
+					host, subset, _ := strings.Cut(key, "|")
+					for _, rd := range dests {
+						v.add(KIA1105, o, rd.path+"/host", "%d destinations of this route send to %s subset %q", len(dests), host, subset)
+					}
 				}
 			}
 		}
