@@ -93,11 +93,14 @@ func mappingEntry(n *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
 	return nil, nil
 }
 
-// LoadError is a document or file that could not be read; the rest still is.
+// LoadError is a document or file that could not be read; the rest still
+// is. A Warning was read, but the reader should know something about it
+// (an API version Kubernetes removed, an object defined twice).
 type LoadError struct {
-	File string
-	Line int
-	Err  error
+	File    string
+	Line    int
+	Err     error
+	Warning bool
 }
 
 func (e *LoadError) Error() string {
@@ -113,6 +116,21 @@ func (e *LoadError) Unwrap() error { return e.Err }
 type kind struct {
 	versions []string
 	new      func() any
+}
+
+// removedAPIs maps an old group/kind to the current one it reads as: the
+// Deployments of Kiali's and Istio's older examples, served by Kubernetes
+// until 1.16, whose fields the apps/v1 types still hold.
+var removedAPIs = map[string]string{
+	"extensions/v1beta1/Deployment": "apps/Deployment",
+	"extensions/v1beta1/DaemonSet":  "apps/DaemonSet",
+	"extensions/v1beta1/ReplicaSet": "apps/ReplicaSet",
+	"apps/v1beta1/Deployment":       "apps/Deployment",
+	"apps/v1beta1/StatefulSet":      "apps/StatefulSet",
+	"apps/v1beta2/Deployment":       "apps/Deployment",
+	"apps/v1beta2/StatefulSet":      "apps/StatefulSet",
+	"apps/v1beta2/DaemonSet":        "apps/DaemonSet",
+	"apps/v1beta2/ReplicaSet":       "apps/ReplicaSet",
 }
 
 var istioNetworking = []string{"v1", "v1beta1", "v1alpha3"}
@@ -178,7 +196,8 @@ func Load(paths []string, stdin io.Reader) (*Snapshot, []*LoadError) {
 			errs = append(errs, &LoadError{File: p, Err: err})
 		}
 	}
-	return NewSnapshot(objects), errs
+	objects, dups := dedupe(objects)
+	return NewSnapshot(objects), append(errs, dups...)
 }
 
 func hasManifestExt(path string) bool {
@@ -344,6 +363,12 @@ func parseNode(file string, node *yaml.Node) ([]*Object, []*LoadError) {
 	if i := strings.LastIndexByte(h.APIVersion, '/'); i >= 0 {
 		group, version = h.APIVersion[:i], h.APIVersion[i+1:]
 	}
+	var warnings []*LoadError
+	if current, ok := removedAPIs[h.APIVersion+"/"+h.Kind]; ok {
+		warnings = append(warnings, &LoadError{File: file, Line: line, Warning: true,
+			Err: fmt.Errorf("%s %s %s: API version removed in Kubernetes 1.16; read as %s/v1", h.APIVersion, h.Kind, h.Metadata.Name, strings.SplitN(current, "/", 2)[0])})
+		group, version = strings.SplitN(current, "/", 2)[0], "v1"
+	}
 	k, ok := kinds[group+"/"+h.Kind]
 	if !ok {
 		return fail(fmt.Errorf("unknown kind %s %s (not an object meshlens reads)", h.APIVersion, h.Kind))
@@ -360,7 +385,7 @@ func parseNode(file string, node *yaml.Node) ([]*Object, []*LoadError) {
 	if err := root.Decode(&generic); err != nil {
 		return fail(err)
 	}
-	b, err := json.Marshal(generic)
+	b, err := json.Marshal(jsonable(generic))
 	if err != nil {
 		return fail(fmt.Errorf("%s %s: %w", h.Kind, h.Metadata.Name, err))
 	}
@@ -376,7 +401,67 @@ func parseNode(file string, node *yaml.Node) ([]*Object, []*LoadError) {
 		ns = "default"
 	}
 	return []*Object{{Group: group, Version: version, Kind: h.Kind, Namespace: ns, Name: h.Metadata.Name,
-		File: file, Line: line, Typed: typed, node: root}}, nil
+		File: file, Line: line, Typed: typed, node: root}}, warnings
+}
+
+// jsonable turns what yaml.v3 decodes into what encoding/json takes: a
+// mapping with a non-string key (portLevelMtls's port numbers, 8080:)
+// decodes as map[any]any, and its keys become strings, as JSON and the
+// API types want them.
+func jsonable(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = jsonable(x)
+		}
+		return t
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[fmt.Sprint(k)] = jsonable(x)
+		}
+		return m
+	case []any:
+		for i, x := range t {
+			t[i] = jsonable(x)
+		}
+		return t
+	}
+	return v
+}
+
+// dedupe keeps the first definition of each object (kind, namespace,
+// name) and reports each object defined more than once, once, with every
+// place it is defined: checking two definitions of one object would
+// compare it with itself.
+func dedupe(objects []*Object) ([]*Object, []*LoadError) {
+	first := map[string]*Object{}
+	again := map[string][]*Object{}
+	var order []string
+	kept := objects[:0:0]
+	for _, o := range objects {
+		key := o.Kind + "/" + o.Namespace + "/" + o.Name
+		if _, ok := first[key]; ok {
+			if again[key] == nil {
+				order = append(order, key)
+			}
+			again[key] = append(again[key], o)
+			continue
+		}
+		first[key] = o
+		kept = append(kept, o)
+	}
+	var warnings []*LoadError
+	for _, key := range order {
+		f := first[key]
+		var at []string
+		for _, o := range again[key] {
+			at = append(at, fmt.Sprintf("%s:%d", o.File, o.Line))
+		}
+		warnings = append(warnings, &LoadError{File: f.File, Line: f.Line, Warning: true,
+			Err: fmt.Errorf("%s is defined %d times: here and at %s; only this one is checked", f.ID(), len(again[key])+1, strings.Join(at, ", "))})
+	}
+	return kept, warnings
 }
 
 // sortObjects orders objects by kind, namespace and name, for stable output.

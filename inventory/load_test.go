@@ -1,12 +1,14 @@
 package inventory
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	appsv1 "k8s.io/api/apps/v1"
 )
 
@@ -158,8 +160,73 @@ func TestLoadFilesAndDirectories(t *testing.T) {
 	}
 }
 
+const portLevelMTLS = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: cart, namespace: shop}
+spec:
+  selector: {matchLabels: {app: cart}}
+  mtls: {mode: STRICT}
+  portLevelMtls:
+    8080:
+      mode: DISABLE
+    9090: {mode: PERMISSIVE}
+`
+
+func TestIntegerMapKeysLoad(t *testing.T) {
+	objects, errs := Parse("pa.yaml", []byte(portLevelMTLS))
+	if len(errs) > 0 || len(objects) != 1 {
+		t.Fatalf("%d objects, errors %v", len(objects), errs)
+	}
+	pa := objects[0].Typed.(*securityv1.PeerAuthentication)
+	if got := pa.Spec.PortLevelMtls[8080].GetMode().String(); got != "DISABLE" {
+		t.Errorf("port 8080 mode %s, want DISABLE", got)
+	}
+	if got := pa.Spec.PortLevelMtls[9090].GetMode().String(); got != "PERMISSIVE" {
+		t.Errorf("port 9090 mode %s, want PERMISSIVE", got)
+	}
+}
+
+func TestRemovedAPIVersionsAreReadWithAWarning(t *testing.T) {
+	for _, apiVersion := range []string{"extensions/v1beta1", "apps/v1beta1", "apps/v1beta2"} {
+		t.Run(apiVersion, func(t *testing.T) {
+			doc := "apiVersion: " + apiVersion + "\nkind: Deployment\nmetadata: {name: old, namespace: shop}\nspec:\n  replicas: 2\n  template:\n    metadata: {labels: {app: old, version: v1}}\n    spec: {containers: [{name: old, ports: [{containerPort: 9080}]}]}\n"
+			objects, errs := Parse("old.yaml", []byte(doc))
+			if len(objects) != 1 || len(errs) != 1 || !errs[0].Warning || !strings.Contains(errs[0].Error(), "removed") {
+				t.Fatalf("%d objects, errors %v", len(objects), errs)
+			}
+			snap := NewSnapshot(objects)
+			if len(snap.Workloads) != 1 || snap.Workloads[0].App != "old" || snap.Workloads[0].DesiredReplicas != 2 {
+				t.Errorf("workloads %+v", snap.Workloads)
+			}
+		})
+	}
+}
+
+func TestAnObjectDefinedTwiceIsKeptOnceAndReportedOnce(t *testing.T) {
+	dir := t.TempDir()
+	vs := "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: bookinfo}\nspec: {hosts: [reviews], http: [{route: [{destination: {host: reviews, subset: %s}}]}]}\n"
+	for i, subset := range []string{"v1", "v2", "v3"} {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("virtual-service-reviews-%d.yaml", i)), []byte(fmt.Sprintf(vs, subset)), 0o644)
+	}
+	snap, errs := Load([]string{dir}, nil)
+	if n := len(snap.Of("VirtualService")); n != 1 {
+		t.Errorf("%d VirtualServices kept, want 1", n)
+	}
+	if len(errs) != 1 || !errs[0].Warning {
+		t.Fatalf("errors %v, want one warning", errs)
+	}
+	msg := errs[0].Error()
+	for _, want := range []string{"virtual-service-reviews-0.yaml:1", "defined 3 times", "virtual-service-reviews-1.yaml:1", "virtual-service-reviews-2.yaml:1"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("warning %q does not say %q", msg, want)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(twoObjects))
+	f.Add([]byte(portLevelMTLS))
+	f.Add([]byte(twoObjects + "---\n" + twoObjects))
 	f.Add([]byte(aliasBomb()))
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Namespace, metadata: {name: a}}]\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {

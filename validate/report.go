@@ -16,9 +16,22 @@ type Report struct {
 	Objects    int
 }
 
-// Counts returns the number of findings per severity; load errors count as errors.
+// loadSeverity is how a load error counts: an error, or a warning for what
+// was read with a remark (a removed API version, a duplicate).
+func loadSeverity(e *inventory.LoadError) Severity {
+	if e.Warning {
+		return Warning
+	}
+	return Error
+}
+
+// Counts returns the number of findings per severity; load errors count as
+// errors, load warnings as warnings.
 func (r *Report) Counts() map[Severity]int {
-	c := map[Severity]int{Error: len(r.LoadErrors)}
+	c := map[Severity]int{Error: 0}
+	for _, e := range r.LoadErrors {
+		c[loadSeverity(e)]++
+	}
 	for _, f := range r.Findings {
 		c[f.Severity]++
 	}
@@ -27,8 +40,10 @@ func (r *Report) Counts() map[Severity]int {
 
 // Fails tells whether anything at or above threshold was found.
 func (r *Report) Fails(threshold Severity) bool {
-	if len(r.LoadErrors) > 0 {
-		return true
+	for _, e := range r.LoadErrors {
+		if loadSeverity(e).Rank() >= threshold.Rank() {
+			return true
+		}
 	}
 	for _, f := range r.Findings {
 		if f.Severity.Rank() >= threshold.Rank() {
@@ -42,7 +57,7 @@ func (r *Report) Fails(threshold Severity) bool {
 // file:line: CODE severity: what is wrong — Kiali's message (object, path).
 func (r *Report) WriteText(w io.Writer) error {
 	for _, e := range r.LoadErrors {
-		if _, err := fmt.Fprintf(w, "%s: error: %v\n", location(e.File, e.Line), e.Err); err != nil {
+		if _, err := fmt.Fprintf(w, "%s: %s: %v\n", location(e.File, e.Line), loadSeverity(e), e.Err); err != nil {
 			return err
 		}
 	}
@@ -68,9 +83,10 @@ func location(file string, line int) string {
 }
 
 type jsonLoadError struct {
-	File  string `json:"file"`
-	Line  int    `json:"line,omitempty"`
-	Error string `json:"error"`
+	File     string   `json:"file"`
+	Line     int      `json:"line,omitempty"`
+	Severity Severity `json:"severity"`
+	Error    string   `json:"error"`
 }
 
 // WriteJSON writes the findings, load errors and counts as JSON.
@@ -85,7 +101,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		out.Findings = []Finding{}
 	}
 	for _, e := range r.LoadErrors {
-		out.LoadErrors = append(out.LoadErrors, jsonLoadError{File: e.File, Line: e.Line, Error: e.Err.Error()})
+		out.LoadErrors = append(out.LoadErrors, jsonLoadError{File: e.File, Line: e.Line, Severity: loadSeverity(e), Error: e.Err.Error()})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -170,8 +186,12 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 	rules := map[string]sarifRule{}
 	var results []sarifResult
 	for _, e := range r.LoadErrors {
-		rules["load"] = newRule("load", "The file could not be read as Kubernetes objects", Error)
-		results = append(results, sarifResult{RuleID: "load", Level: "error", Message: sarifMessage{e.Err.Error()}, Locations: sarifAt(e.File, e.Line)})
+		id, text := "load", "The file could not be read as Kubernetes objects"
+		if e.Warning {
+			id, text = "load-warning", "The object was read with a remark (a removed API version, a duplicate definition)"
+		}
+		rules[id] = newRule(id, text, loadSeverity(e))
+		results = append(results, sarifResult{RuleID: id, Level: sarifLevel(loadSeverity(e)), Message: sarifMessage{e.Err.Error()}, Locations: sarifAt(e.File, e.Line)})
 	}
 	for _, f := range r.Findings {
 		rules[f.Code] = newRule(f.Code, f.Message, f.Severity)

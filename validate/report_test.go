@@ -91,3 +91,34 @@ func TestByService(t *testing.T) {
 		t.Errorf("by service %v, want shop/cart: error only (payments is no service)", got)
 	}
 }
+
+// Istio's bookinfo ships one VirtualService in several alternative files:
+// validating the directory must report the duplicate once, as a warning,
+// and never compare the object with itself.
+func TestAnObjectInSeveralFilesIsOneWarningAndNoSelfComparison(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile("../simulate/bookinfo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "bookinfo.yaml"), b, 0o644)
+	alternative := "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: bookinfo}\nspec:\n  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews, subset: v2}}]}]\n"
+	os.WriteFile(filepath.Join(dir, "virtual-service-reviews-v2.yaml"), []byte(alternative), 0o644)
+	snap, loadErrs := inventory.Load([]string{dir}, nil)
+	r := &Report{Findings: Run(snap, Options{}), LoadErrors: loadErrs, Objects: len(snap.Objects)}
+	if len(r.Findings) != 0 {
+		t.Errorf("findings:%s", describe(r.Findings))
+	}
+	c := r.Counts()
+	if c[Warning] != 1 || c[Error] != 0 {
+		t.Errorf("counts %v, want one warning", c)
+	}
+	if r.Fails(Error) || !r.Fails(Warning) {
+		t.Errorf("the duplicate fails --fail-on error (%v) or passes --fail-on warning (%v)", r.Fails(Error), !r.Fails(Warning))
+	}
+	var buf bytes.Buffer
+	r.WriteText(&buf)
+	if !bytes.Contains(buf.Bytes(), []byte("warning: VirtualService bookinfo/reviews is defined 2 times")) || !bytes.Contains(buf.Bytes(), []byte("virtual-service-reviews-v2.yaml:1")) {
+		t.Errorf("report:\n%s", buf.String())
+	}
+}

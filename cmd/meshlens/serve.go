@@ -54,6 +54,10 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 	if len(c.inventoryFiles) > 0 {
 		snap, errs := inventory.Load(c.inventoryFiles, nil)
 		for _, e := range errs {
+			if e.Warning {
+				logger.Warn("inventory object read with a remark", "component", "inventory", "err", e)
+				continue
+			}
 			logger.Warn("inventory file not loaded", "component", "inventory", "err", e)
 		}
 		srv.WithInventory(inventory.NewStatic(snap), validate.Options{}, reg)
