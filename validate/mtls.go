@@ -244,8 +244,12 @@ func (v *validation) peerAuthenticationTLS(c *mtlsConfig, o *inventory.Object, p
 // overriddenTLS flags DestinationRules without any TLS settings for a host
 // whose namespace (or the whole mesh) gets ISTIO_MUTUAL from a wider rule:
 // Istio applies the most specific rule alone, so the wider rule's mTLS is
-// lost for that host (KIA0204).
+// lost for that host (KIA0204). With auto mTLS the client side follows the
+// server by itself, so Kiali says nothing.
 func (v *validation) overriddenTLS(c *mtlsConfig) {
+	if c.auto {
+		return
+	}
 	var wide []*inventory.Object // mesh- or namespace-wide rules sending mTLS
 	for i, o := range c.drObjects {
 		dr := c.drs[i]

@@ -128,11 +128,12 @@ func TestMTLSTruthTable(t *testing.T) {
 			{"KIA0105", "ap-all", "spec/rules[0]/from[0]/source/notPrincipals"}, {"KIA0105", "ap-all", "spec/rules[0]/from[0]/source/notNamespaces"},
 			{"KIA0105", "ap-all", "spec/rules[0]/when[0]"}, {"KIA0105", "ap-all", "spec/rules[0]/when[2]"}}},
 		// A rule without TLS settings loses the wider rule's mTLS for its host (KIA0204, a warning).
-		{"KIA0204 a host rule without TLS under a mesh rule sending mTLS", meshDRMutual + meshStrict + cartDRNoTLS, autoEither, []want{{"KIA0204", "cart", "spec/trafficPolicy"}}},
-		{"KIA0204 a host rule without TLS under its namespace's rule sending mTLS", shopDRMutual + shopStrict + cartDRNoTLS, autoOn, []want{{"KIA0204", "cart", "spec/trafficPolicy"}}},
+		{"KIA0204 a host rule without TLS under a mesh rule sending mTLS, auto mTLS off", meshDRMutual + meshStrict + cartDRNoTLS, autoOff, []want{{"KIA0204", "cart", "spec/trafficPolicy"}}},
+		{"no KIA0204 with auto mTLS on", meshDRMutual + meshStrict + cartDRNoTLS, autoOn, nil},
+		{"KIA0204 a host rule without TLS under its namespace's rule sending mTLS, auto mTLS off", shopDRMutual + shopStrict + cartDRNoTLS, autoOff, []want{{"KIA0204", "cart", "spec/trafficPolicy"}}},
 		{"no KIA0204 for a host rule that sets TLS", meshDRMutual + meshStrict + cartDRLocal, autoEither, nil},
 		{"no KIA0204 for a host rule that sets TLS on a port", meshDRMutual + meshStrict + cartDRPortTLS, autoEither, nil},
-		{"no KIA0204 for a host outside the namespace whose rule sends mTLS", shopDRMutual + shopStrict + externalNoTLS, autoOn, nil},
+		{"no KIA0204 for a host outside the namespace whose rule sends mTLS", shopDRMutual + shopStrict + externalNoTLS, autoOff, nil},
 		{"no KIA0204 without a wider rule sending mTLS", cartDRNoTLS, autoEither, nil},
 	}
 	for _, tc := range cases {
