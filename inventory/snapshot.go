@@ -5,7 +5,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Source gives the inventory as it is now: files (Static) or a cluster
@@ -190,16 +189,26 @@ func (s *Snapshot) WorkloadsIn(ns string, selector map[string]string) []*Workloa
 	if len(selector) == 0 {
 		return nil
 	}
-	sel := labels.SelectorFromSet(selector)
 	candidates := s.byNS[ns]
 	if ns == "" {
 		candidates = s.Workloads
 	}
+	// An equality selector, as Kubernetes matches one, read once: this runs
+	// for every workload of every selector of a mesh.
+	type pair struct{ key, value string }
+	pairs := make([]pair, 0, len(selector))
+	for k, v := range selector {
+		pairs = append(pairs, pair{k, v})
+	}
 	var out []*Workload
+next:
 	for _, w := range candidates {
-		if sel.Matches(labels.Set(w.Labels)) {
-			out = append(out, w)
+		for _, p := range pairs {
+			if x, ok := w.Labels[p.key]; !ok || x != p.value {
+				continue next
+			}
 		}
+		out = append(out, w)
 	}
 	return out
 }

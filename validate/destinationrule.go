@@ -15,7 +15,15 @@ func (v *validation) destinationRules() {
 	// host -> the rules for it and their subsets (KIA0201)
 	byHost := map[string][]*inventory.Object{}
 	subsetsOf := map[*inventory.Object]map[string]bool{}
-	referenced := v.referencedSubsets()
+	// Which subsets routes use matters only for a subset that selects
+	// nothing, which is rare: the index is built on first need.
+	var referencedIndex map[string]bool
+	referenced := func(key string) bool {
+		if referencedIndex == nil {
+			referencedIndex = v.referencedSubsets()
+		}
+		return referencedIndex[key]
+	}
 	for _, o := range v.snap.Of("DestinationRule") {
 		dr := &o.Typed.(*networkingv1.DestinationRule).Spec
 		if dr.Host == "" {
@@ -71,7 +79,7 @@ func overlap(a, b map[string]bool) bool {
 // the host (KIA0203) and that each subset has labels (KIA0209). Kiali
 // lowers KIA0203 to unknown for a subset no route uses, and KIA0209 to
 // unknown when another subset of the rule selects workloads.
-func (v *validation) subsetLabels(o *inventory.Object, dr *apinetworking.DestinationRule, fqdn string, wildcard bool, referenced map[string]bool) {
+func (v *validation) subsetLabels(o *inventory.Object, dr *apinetworking.DestinationRule, fqdn string, wildcard bool, referenced func(string) bool) {
 	svc := v.registry.service(fqdn)
 	var backends []*inventory.Workload
 	if svc != nil {
@@ -93,7 +101,7 @@ func (v *validation) subsetLabels(o *inventory.Object, dr *apinetworking.Destina
 			continue
 		}
 		path := fmt.Sprintf("spec/subsets[%d]", i)
-		if referenced[fqdn+"|"+s.Name] {
+		if referenced(fqdn + "|" + s.Name) {
 			v.add(KIA0203, o, path, "no workload behind %s has labels %s (subset %q)", dr.Host, sel, s.Name)
 		} else {
 			v.addAs(Unknown, KIA0203, o, path, "no workload behind %s has labels %s (subset %q, which no route uses)", dr.Host, sel, s.Name)

@@ -6,7 +6,6 @@ import (
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meshlens/meshlens/inventory"
 )
@@ -84,12 +83,12 @@ type mtlsConfig struct {
 	pasIn         map[string][]*securityv1.PeerAuthentication
 	drs           []*networkingv1.DestinationRule
 	drObjects     []*inventory.Object
-	serviceLabels map[*inventory.Service]labels.Set
+	mesh          *tlsSides // the mesh level's settings, read on first need
 }
 
 func (v *validation) mtlsConfig() *mtlsConfig {
 	c := &mtlsConfig{auto: !v.opts.NoAutoMTLS, nsHostSuffix: ".svc." + v.opts.ClusterDomain,
-		pasIn: map[string][]*securityv1.PeerAuthentication{}, serviceLabels: map[*inventory.Service]labels.Set{}}
+		pasIn: map[string][]*securityv1.PeerAuthentication{}}
 	for _, o := range v.snap.Of("PeerAuthentication") {
 		pa := o.Typed.(*securityv1.PeerAuthentication)
 		if o.Namespace == v.opts.RootNamespace {

@@ -102,9 +102,12 @@ func (c *mtlsConfig) levelSides(pas []*securityv1.PeerAuthentication, host strin
 // namespaceReceivesMTLS tells whether workloads of ns receive mTLS by the
 // namespace's and the mesh's settings.
 func (c *mtlsConfig) namespaceReceivesMTLS(ns string) bool {
-	mesh := c.levelSides(c.meshPAs, meshWideHost)
-	mesh.status = c.combine(tlsSides{}, mesh)
-	s := c.combine(c.levelSides(c.pasIn[ns], c.nsHost(ns)), mesh)
+	if c.mesh == nil {
+		mesh := c.levelSides(c.meshPAs, meshWideHost)
+		mesh.status = c.combine(tlsSides{}, mesh)
+		c.mesh = &mesh
+	}
+	s := c.combine(c.levelSides(c.pasIn[ns], c.nsHost(ns)), *c.mesh)
 	if s == mtlsNotEnabled && c.auto {
 		return true // auto mTLS with nothing configured: both sides are mesh proxies
 	}
