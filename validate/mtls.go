@@ -77,13 +77,13 @@ func hasTLSSettings(dr *networkingv1.DestinationRule) bool {
 
 // mtlsConfig is the mesh's mutual TLS configuration, indexed once per run.
 type mtlsConfig struct {
-	auto          bool
-	nsHostSuffix  string // ".svc.cluster.local"
-	meshPAs       []*securityv1.PeerAuthentication
-	pasIn         map[string][]*securityv1.PeerAuthentication
-	drs           []*networkingv1.DestinationRule
-	drObjects     []*inventory.Object
-	mesh          *tlsSides // the mesh level's settings, read on first need
+	auto         bool
+	nsHostSuffix string // ".svc.cluster.local"
+	meshPAs      []*securityv1.PeerAuthentication
+	pasIn        map[string][]*securityv1.PeerAuthentication
+	drs          []*networkingv1.DestinationRule
+	drObjects    []*inventory.Object
+	mesh         *tlsSides // the mesh level's settings, read on first need
 }
 
 func (v *validation) mtlsConfig() *mtlsConfig {
