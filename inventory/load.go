@@ -152,6 +152,7 @@ var kinds = map[string]kind{
 	"networking.istio.io/ServiceEntry":        {istioNetworking, func() any { return &networkingv1.ServiceEntry{} }},
 	"networking.istio.io/Sidecar":             {istioNetworking, func() any { return &networkingv1.Sidecar{} }},
 	"networking.istio.io/WorkloadEntry":       {istioNetworking, func() any { return &networkingv1.WorkloadEntry{} }},
+	"networking.istio.io/WorkloadGroup":       {istioNetworking, func() any { return &networkingv1.WorkloadGroup{} }},
 	"security.istio.io/PeerAuthentication":    {[]string{"v1", "v1beta1"}, func() any { return &securityv1.PeerAuthentication{} }},
 	"security.istio.io/AuthorizationPolicy":   {[]string{"v1", "v1beta1"}, func() any { return &securityv1.AuthorizationPolicy{} }},
 	"security.istio.io/RequestAuthentication": {[]string{"v1", "v1beta1"}, func() any { return &securityv1.RequestAuthentication{} }},

@@ -242,3 +242,14 @@ func (s *Snapshot) SetAvailable(namespace, name string, n int32) {
 		}
 	}
 }
+
+// Selects tells whether an equality selector (every label of selector in l
+// with the same value) selects labels l; an empty selector selects all.
+func Selects(selector, l map[string]string) bool {
+	for k, v := range selector {
+		if x, ok := l[k]; !ok || x != v {
+			return false
+		}
+	}
+	return true
+}

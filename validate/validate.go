@@ -6,6 +6,7 @@ package validate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,45 +58,68 @@ type Check struct {
 
 // The checks, with Kiali's codes and meanings.
 var (
-	KIA0002 = Check{"KIA0002", "More than one selector-less object in the same namespace", Error}
-	KIA0003 = Check{"KIA0003", "More than one object applied to the same workload", Error}
-	KIA0004 = Check{"KIA0004", "No matching workload found for the selector in this namespace", Warning}
-	KIA0005 = Check{"KIA0005", "No matching namespace found or namespace is not accessible", Error}
-	KIA0101 = Check{"KIA0101", "Namespace not found for this rule", Warning}
-	KIA0102 = Check{"KIA0102", "Only HTTP methods and fully-qualified gRPC names are allowed", Warning}
-	KIA0104 = Check{"KIA0104", "This host has no matching entry in the service registry", Error}
-	KIA0105 = Check{"KIA0105", "This field requires mTLS to be enabled", Error}
-	KIA0106 = Check{"KIA0106", "Service Account not found for this principal", Error}
-	KIA0201 = Check{"KIA0201", "More than one DestinationRules for the same host subset combination", Warning}
-	KIA0202 = Check{"KIA0202", "This host has no matching entry in the service registry (service, workload or service entries)", Error}
-	KIA0203 = Check{"KIA0203", "This subset's labels are not found in any matching host", Error}
-	KIA0204 = Check{"KIA0204", "mTLS settings of a non-local Destination Rule are overridden", Warning}
-	KIA0205 = Check{"KIA0205", "PeerAuthentication enabling mTLS at mesh level is missing", Error}
-	KIA0206 = Check{"KIA0206", "PeerAuthentication enabling namespace-wide mTLS is missing", Error}
-	KIA0207 = Check{"KIA0207", "PeerAuthentication with TLS strict mode found, it should be permissive", Error}
-	KIA0208 = Check{"KIA0208", "PeerAuthentication enabling mTLS found, permissive mode needed", Error}
-	KIA0209 = Check{"KIA0209", "This subset has not labels", Warning}
-	KIA0401 = Check{"KIA0401", "Mesh-wide Destination Rule enabling mTLS is missing", Error}
-	KIA0501 = Check{"KIA0501", "Destination Rule enabling namespace-wide mTLS is missing", Error}
-	KIA0505 = Check{"KIA0505", "Destination Rule disabling namespace-wide mTLS is missing", Error}
-	KIA0506 = Check{"KIA0506", "Destination Rule disabling mesh-wide mTLS is missing", Error}
-	KIA0301 = Check{"KIA0301", "More than one Gateway for the same host port combination", Warning}
-	KIA0302 = Check{"KIA0302", "No matching workload found for gateway selector in this namespace", Warning}
-	KIA0601 = Check{"KIA0601", "Port name must follow <protocol>[-suffix] form", Error}
-	KIA0602 = Check{"KIA0602", "Port appProtocol must follow <protocol> form", Error}
-	KIA0701 = Check{"KIA0701", "Deployment exposing same port as Service not found", Warning}
-	KIA1004 = Check{"KIA1004", "This host has no matching entry in the service registry", Warning}
-	KIA1006 = Check{"KIA1006", "Global default sidecar should not have workloadSelector", Warning}
-	KIA1101 = Check{"KIA1101", "DestinationWeight on route doesn't have a valid service (host not found)", Error}
-	KIA1102 = Check{"KIA1102", "VirtualService is pointing to a non-existent gateway", Error}
-	KIA1104 = Check{"KIA1104", "The weight is assumed to be 100 because there is only one route destination", Warning}
-	KIA1105 = Check{"KIA1105", "This host subset combination is already referenced in another route destination", Warning}
-	KIA1106 = Check{"KIA1106", "More than one Virtual Service for same host", Warning}
-	KIA1107 = Check{"KIA1107", "Subset not found", Warning}
-	KIA1108 = Check{"KIA1108", "Preferred nomenclature: <gateway namespace>/<gateway name>", Unknown}
-	KIA1211 = Check{"KIA1211", "More than one ServiceEntry for the same host and port", Warning}
-	KIA1212 = Check{"KIA1212", "ServiceEntries define the same host and port with different protocols", Warning}
+	KIA0002 = register("KIA0002", "More than one selector-less object in the same namespace", Error)
+	KIA0003 = register("KIA0003", "More than one object applied to the same workload", Error)
+	KIA0004 = register("KIA0004", "No matching workload found for the selector in this namespace", Warning)
+	KIA0005 = register("KIA0005", "No matching namespace found or namespace is not accessible", Error)
+	KIA0101 = register("KIA0101", "Namespace not found for this rule", Warning)
+	KIA0102 = register("KIA0102", "Only HTTP methods and fully-qualified gRPC names are allowed", Warning)
+	KIA0104 = register("KIA0104", "This host has no matching entry in the service registry", Error)
+	KIA0105 = register("KIA0105", "This field requires mTLS to be enabled", Error)
+	KIA0106 = register("KIA0106", "Service Account not found for this principal", Error)
+	KIA0107 = register("KIA0107", "Service Account for this principal is on remote cluster", Unknown)
+	KIA0108 = register("KIA0108", "The trust domain of this principal is not a trust domain of the mesh", Warning)
+	KIA0201 = register("KIA0201", "More than one DestinationRules for the same host subset combination", Warning)
+	KIA0202 = register("KIA0202", "This host has no matching entry in the service registry (service, workload or service entries)", Error)
+	KIA0203 = register("KIA0203", "This subset's labels are not found in any matching host", Error)
+	KIA0204 = register("KIA0204", "mTLS settings of a non-local Destination Rule are overridden", Warning)
+	KIA0205 = register("KIA0205", "PeerAuthentication enabling mTLS at mesh level is missing", Error)
+	KIA0206 = register("KIA0206", "PeerAuthentication enabling namespace-wide mTLS is missing", Error)
+	KIA0207 = register("KIA0207", "PeerAuthentication with TLS strict mode found, it should be permissive", Error)
+	KIA0208 = register("KIA0208", "PeerAuthentication enabling mTLS found, permissive mode needed", Error)
+	KIA0209 = register("KIA0209", "This subset has not labels", Warning)
+	KIA0401 = register("KIA0401", "Mesh-wide Destination Rule enabling mTLS is missing", Error)
+	KIA0501 = register("KIA0501", "Destination Rule enabling namespace-wide mTLS is missing", Error)
+	KIA0505 = register("KIA0505", "Destination Rule disabling namespace-wide mTLS is missing", Error)
+	KIA0506 = register("KIA0506", "Destination Rule disabling mesh-wide mTLS is missing", Error)
+	KIA0301 = register("KIA0301", "More than one Gateway for the same host port combination", Warning)
+	KIA0302 = register("KIA0302", "No matching workload found for gateway selector in this namespace", Warning)
+	KIA0601 = register("KIA0601", "Port name must follow <protocol>[-suffix] form", Error)
+	KIA0602 = register("KIA0602", "Port appProtocol must follow <protocol> form", Error)
+	KIA0701 = register("KIA0701", "Deployment exposing same port as Service not found", Warning)
+	KIA1004 = register("KIA1004", "This host has no matching entry in the service registry", Warning)
+	KIA1006 = register("KIA1006", "Global default sidecar should not have workloadSelector", Warning)
+	KIA1007 = register("KIA1007", "OutboundTrafficPolicy with empty mode value is ambiguous due to an Istio limitation. This may indicate ALLOW_ANY or REGISTRY_ONLY. Inspect the value using other means.", Unknown)
+	KIA1101 = register("KIA1101", "DestinationWeight on route doesn't have a valid service (host not found)", Error)
+	KIA1102 = register("KIA1102", "VirtualService is pointing to a non-existent gateway", Error)
+	KIA1104 = register("KIA1104", "The weight is assumed to be 100 because there is only one route destination", Warning)
+	KIA1105 = register("KIA1105", "This host subset combination is already referenced in another route destination", Warning)
+	KIA1106 = register("KIA1106", "More than one Virtual Service for same host", Warning)
+	KIA1107 = register("KIA1107", "Subset not found", Warning)
+	KIA1108 = register("KIA1108", "Preferred nomenclature: <gateway namespace>/<gateway name>", Unknown)
+	KIA1211 = register("KIA1211", "More than one ServiceEntry for the same host and port", Warning)
+	KIA1212 = register("KIA1212", "ServiceEntries define the same host and port with different protocols", Warning)
+	KIA1301 = register("KIA1301", "This workload is not covered by any authorization policy", Warning)
+	KIA1701 = register("KIA1701", "Service Account not found for this WorkloadGroup", Warning)
+	KIA1702 = register("KIA1702", "More than one WorkloadGroup in the namespace has the same labels", Warning)
 )
+
+// registered holds every check, in the order declared.
+var registered []Check
+
+// register declares a check, so that Checks lists it.
+func register(code, message string, severity Severity) Check {
+	c := Check{code, message, severity}
+	registered = append(registered, c)
+	return c
+}
+
+// Checks lists every check meshlens runs, by code.
+func Checks() []Check {
+	all := slices.Clone(registered)
+	sort.Slice(all, func(i, j int) bool { return all[i].Code < all[j].Code })
+	return all
+}
 
 // Finding is one check that failed on one object, at one path in it.
 type Finding struct {
@@ -122,6 +146,16 @@ type Options struct {
 	// DestinationRules that match them. With it on (Istio's default),
 	// clients follow servers by themselves.
 	NoAutoMTLS bool
+	// TrustDomains are the mesh's trust domain and its aliases; a principal
+	// of another is foreign (KIA0108). Default: cluster.local.
+	TrustDomains []string
+	// RemotePrincipals are the service accounts of the mesh's other
+	// clusters, as principals (td/ns/<namespace>/sa/<name>): a principal
+	// found there only is remote (KIA0107), not missing (KIA0106).
+	RemotePrincipals []string
+	// UncoveredWorkloads flags workloads no AuthorizationPolicy applies to
+	// (KIA1301), off by default as in Kiali.
+	UncoveredWorkloads bool
 }
 
 // withDefaults fills in Istio's defaults for what o leaves empty.
@@ -131,6 +165,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RootNamespace == "" {
 		o.RootNamespace = "istio-system"
+	}
+	if len(o.TrustDomains) == 0 {
+		o.TrustDomains = []string{"cluster.local"}
 	}
 	return o
 }
@@ -171,6 +208,8 @@ func Run(s *inventory.Snapshot, o Options) []Finding {
 	v.authorizationPolicies()
 	v.serviceEntries()
 	v.selectors()
+	v.workloadGroups()
+	v.uncoveredWorkloads()
 	v.exportTo()
 	v.mtls()
 	sort.SliceStable(v.findings, func(i, j int) bool {

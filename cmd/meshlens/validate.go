@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"text/tabwriter"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -24,18 +25,30 @@ type validateConfig struct {
 	clusterDomain string
 	rootNamespace string
 	autoMTLS      bool
+	trustDomains  []string
+	uncovered     bool
+	listCodes     bool
 }
 
 func registerValidate(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
 	var c validateConfig
 	cmd := app.Command("validate", "Check Istio configuration in YAML/JSON files with Kiali's KIA checks; exit 1 when a finding reaches --fail-on (for CI).")
-	cmd.Flag("filename", "A file or directory of Kubernetes and Istio YAML/JSON (repeatable; - for standard input).").Short('f').Required().StringsVar(&c.files)
+	cmd.Flag("filename", "A file or directory of Kubernetes and Istio YAML/JSON (repeatable; - for standard input); required.").Short('f').StringsVar(&c.files)
 	cmd.Flag("output", "text (file:line: like a compiler), json or sarif.").Short('o').Default("text").EnumVar(&c.output, "text", "json", "sarif")
 	cmd.Flag("fail-on", "Lowest severity that fails the run: error, warning or unknown (Kiali's lowest level; info is the same).").Default("error").EnumVar(&c.failOn, "error", "warning", "unknown", "info")
 	cmd.Flag("cluster-domain", "Domain that completes short service hosts.").Default("cluster.local").StringVar(&c.clusterDomain)
 	cmd.Flag("root-namespace", "Istio's root namespace (mesh-wide defaults).").Default("istio-system").StringVar(&c.rootNamespace)
 	cmd.Flag("auto-mtls", "Istio's auto mTLS is on (its default); --no-auto-mtls also checks that DestinationRules match PeerAuthentications.").Default("true").BoolVar(&c.autoMTLS)
+	cmd.Flag("trust-domain", "The mesh's trust domain and its aliases (repeatable); principals of others are foreign (KIA0108).").Default("cluster.local").StringsVar(&c.trustDomains)
+	cmd.Flag("uncovered-workloads", "Also flag workloads no AuthorizationPolicy applies to (KIA1301; off by default, as in Kiali).").BoolVar(&c.uncovered)
+	cmd.Flag("list-codes", "Print every check with its code, severity and meaning, and exit.").BoolVar(&c.listCodes)
 	commands["validate"] = func(_ context.Context, _ *slog.Logger, out io.Writer) error {
+		if c.listCodes {
+			return writeCodes(out)
+		}
+		if len(c.files) == 0 {
+			return usageError{errors.New("--filename (-f) is required: a file, a directory or - for standard input")}
+		}
 		for _, f := range c.files {
 			if f == "-" {
 				continue
@@ -46,7 +59,8 @@ func registerValidate(app *kingpin.Application, commands map[string]func(context
 		}
 		snap, loadErrs := inventory.Load(c.files, os.Stdin)
 		report := &validate.Report{
-			Findings:   validate.Run(snap, validate.Options{ClusterDomain: c.clusterDomain, RootNamespace: c.rootNamespace, NoAutoMTLS: !c.autoMTLS}),
+			Findings: validate.Run(snap, validate.Options{ClusterDomain: c.clusterDomain, RootNamespace: c.rootNamespace, NoAutoMTLS: !c.autoMTLS,
+				TrustDomains: c.trustDomains, UncoveredWorkloads: c.uncovered}),
 			LoadErrors: loadErrs,
 			Objects:    len(snap.Objects),
 		}
@@ -68,4 +82,14 @@ func registerValidate(app *kingpin.Application, commands map[string]func(context
 		}
 		return nil
 	}
+}
+
+// writeCodes prints the checks as a table: code, severity, meaning.
+func writeCodes(out io.Writer) error {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "CODE\tSEVERITY\tMEANING")
+	for _, c := range validate.Checks() {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", c.Code, c.Severity, c.Message)
+	}
+	return w.Flush()
 }
