@@ -92,7 +92,7 @@ func (v *validations) run(snap *inventory.Snapshot, namespaces []string) []istio
 	}
 	byObject := map[string][]istioCheck{}
 	for _, f := range findings {
-		key := f.Kind + "/" + f.Namespace + "/" + f.Name
+		key := inventory.KindKey(f.Group, f.Kind) + "/" + f.Namespace + "/" + f.Name
 		byObject[key] = append(byObject[key], istioCheck{Code: f.Code, Message: f.Message, Severity: f.Severity, Path: f.Path, Detail: f.Detail})
 	}
 	out := []istioValidation{}
@@ -100,11 +100,11 @@ func (v *validations) run(snap *inventory.Snapshot, namespaces []string) []istio
 		if len(want) > 0 && !want[o.Namespace] {
 			continue
 		}
-		// Istio objects, and Services (their ports are checked too).
-		if !strings.HasSuffix(o.Group, ".istio.io") && o.Kind != "Service" {
+		// Istio and Gateway API objects, and Services (their ports are checked too).
+		if !strings.HasSuffix(o.Group, ".istio.io") && o.Group != inventory.GatewayAPIGroup && o.Kind != "Service" {
 			continue
 		}
-		checks := byObject[o.Kind+"/"+o.Namespace+"/"+o.Name]
+		checks := byObject[inventory.KindKey(o.Group, o.Kind)+"/"+o.Namespace+"/"+o.Name]
 		valid := true
 		for _, c := range checks {
 			valid = valid && c.Severity != validate.Error

@@ -21,6 +21,8 @@ import (
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 )
 
 // MaxFileSize is the largest file the loader reads; a larger one is an
@@ -40,7 +42,7 @@ type Object struct {
 }
 
 // ID names the object for people: "VirtualService bookinfo/reviews".
-func (o *Object) ID() string { return o.Kind + " " + o.Namespace + "/" + o.Name }
+func (o *Object) ID() string { return KindKey(o.Group, o.Kind) + " " + o.Namespace + "/" + o.Name }
 
 // LineOf returns the line of the field at path ("spec/http[0]/route[1]/destination/subset"),
 // or of the deepest part of it that exists.
@@ -156,6 +158,29 @@ var kinds = map[string]kind{
 	"security.istio.io/PeerAuthentication":    {[]string{"v1", "v1beta1"}, func() any { return &securityv1.PeerAuthentication{} }},
 	"security.istio.io/AuthorizationPolicy":   {[]string{"v1", "v1beta1"}, func() any { return &securityv1.AuthorizationPolicy{} }},
 	"security.istio.io/RequestAuthentication": {[]string{"v1", "v1beta1"}, func() any { return &securityv1.RequestAuthentication{} }},
+	// Gateway API: v1beta1 and v1alpha2 share the v1 shapes of their kinds.
+	GatewayAPIGroup + "/Gateway":        {[]string{"v1", "v1beta1"}, func() any { return &gatewayv1.Gateway{} }},
+	GatewayAPIGroup + "/GatewayClass":   {[]string{"v1", "v1beta1"}, func() any { return &gatewayv1.GatewayClass{} }},
+	GatewayAPIGroup + "/HTTPRoute":      {[]string{"v1", "v1beta1"}, func() any { return &gatewayv1.HTTPRoute{} }},
+	GatewayAPIGroup + "/GRPCRoute":      {[]string{"v1", "v1alpha2"}, func() any { return &gatewayv1.GRPCRoute{} }},
+	GatewayAPIGroup + "/ReferenceGrant": {[]string{"v1beta1", "v1alpha2"}, func() any { return &gatewayv1beta1.ReferenceGrant{} }},
+}
+
+// clusterScoped are the kinds that live in no namespace.
+var clusterScoped = map[string]bool{"/Namespace": true, GatewayAPIGroup + "/GatewayClass": true}
+
+// GatewayAPIGroup is the Kubernetes Gateway API's group. Its kinds are
+// looked up qualified (Of("gateway.networking.k8s.io/Gateway")), apart
+// from Istio's Gateway.
+const GatewayAPIGroup = "gateway.networking.k8s.io"
+
+// KindKey is how Snapshot.Of names a kind: its name, qualified by its
+// group for the Gateway API.
+func KindKey(group, kind string) string {
+	if group == GatewayAPIGroup {
+		return group + "/" + kind
+	}
+	return kind
 }
 
 // Load reads every path: files, directories (their .yaml, .yml and .json
@@ -398,7 +423,7 @@ func parseNode(file string, node *yaml.Node) ([]*Object, []*LoadError) {
 		return fail(fmt.Errorf("%s without metadata.name", h.Kind))
 	}
 	ns := h.Metadata.Namespace
-	if ns == "" && h.Kind != "Namespace" {
+	if ns == "" && !clusterScoped[group+"/"+h.Kind] {
 		ns = "default"
 	}
 	return []*Object{{Group: group, Version: version, Kind: h.Kind, Namespace: ns, Name: h.Metadata.Name,
@@ -441,7 +466,7 @@ func dedupe(objects []*Object) ([]*Object, []*LoadError) {
 	var order []string
 	kept := objects[:0:0]
 	for _, o := range objects {
-		key := o.Kind + "/" + o.Namespace + "/" + o.Name
+		key := KindKey(o.Group, o.Kind) + "/" + o.Namespace + "/" + o.Name
 		if _, ok := first[key]; ok {
 			if again[key] == nil {
 				order = append(order, key)

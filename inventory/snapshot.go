@@ -65,7 +65,8 @@ func NewSnapshot(objects []*Object) *Snapshot {
 	sortObjects(objects)
 	s := &Snapshot{Objects: objects, namespaces: map[string]*corev1.Namespace{}, byKind: map[string][]*Object{}, byNS: map[string][]*Workload{}}
 	for _, o := range objects {
-		s.byKind[o.Kind] = append(s.byKind[o.Kind], o)
+		k := KindKey(o.Group, o.Kind)
+		s.byKind[k] = append(s.byKind[k], o)
 		if ns, ok := o.Typed.(*corev1.Namespace); ok {
 			s.namespaces[o.Name] = ns
 		}
@@ -180,7 +181,7 @@ func (s *Snapshot) Namespaces() []string {
 	return out
 }
 
-// Of returns the objects of a kind, sorted by namespace and name.
+// Of returns the objects of a kind (KindKey), sorted by namespace and name.
 func (s *Snapshot) Of(kind string) []*Object { return s.byKind[kind] }
 
 // WorkloadsIn returns the workloads of namespace ns ("" for all) whose

@@ -15,7 +15,7 @@ func ByService(s *inventory.Snapshot, findings []Finding, o Options) map[string]
 	reg := newRegistry(s, o.ClusterDomain)
 	objects := map[string]*inventory.Object{}
 	for _, obj := range s.Objects {
-		objects[obj.Kind+"/"+obj.Namespace+"/"+obj.Name] = obj
+		objects[inventory.KindKey(obj.Group, obj.Kind)+"/"+obj.Namespace+"/"+obj.Name] = obj
 	}
 	out := map[string]Severity{}
 	worst := func(key string, sev Severity) {
@@ -24,7 +24,7 @@ func ByService(s *inventory.Snapshot, findings []Finding, o Options) map[string]
 		}
 	}
 	for _, f := range findings {
-		obj := objects[f.Kind+"/"+f.Namespace+"/"+f.Name]
+		obj := objects[inventory.KindKey(f.Group, f.Kind)+"/"+f.Namespace+"/"+f.Name]
 		if obj == nil {
 			continue
 		}

@@ -100,6 +100,13 @@ var (
 	KIA1211 = register("KIA1211", "More than one ServiceEntry for the same host and port", Warning)
 	KIA1212 = register("KIA1212", "ServiceEntries define the same host and port with different protocols", Warning)
 	KIA1301 = register("KIA1301", "This workload is not covered by any authorization policy", Warning)
+	KIA1401 = register("KIA1401", "Route is pointing to a non-existent or inaccessible K8s gateway", Error)
+	KIA1402 = register("KIA1402", "Reference doesn't have a valid service (Service name not found)", Error)
+	KIA1501 = register("KIA1501", "More than one K8s Gateway for the same host port combination", Warning)
+	KIA1502 = register("KIA1502", "More than one K8s Gateway for the same address and type combination", Warning)
+	KIA1503 = register("KIA1503", "Each listener must have a unique combination of Hostname, Port, and Protocol", Error)
+	KIA1504 = register("KIA1504", "Gateway API Class not found among the configured classes", Error)
+	KIA1601 = register("KIA1601", "Namespace is not found or is not accessible", Error)
 	KIA1701 = register("KIA1701", "Service Account not found for this WorkloadGroup", Warning)
 	KIA1702 = register("KIA1702", "More than one WorkloadGroup in the namespace has the same labels", Warning)
 )
@@ -128,7 +135,10 @@ type Finding struct {
 	Message  string   `json:"message"`
 	// Detail says what exactly was wrong, e.g. `subset "v4" not found in DestinationRule reviews`.
 	Detail    string `json:"detail,omitempty"`
-	Kind      string `json:"kind"`
+	Kind string `json:"kind"`
+	// Group tells apart kinds of one name: gateway.networking.k8s.io's
+	// Gateway from Istio's.
+	Group     string `json:"group,omitempty"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Path      string `json:"path"`
@@ -156,6 +166,9 @@ type Options struct {
 	// UncoveredWorkloads flags workloads no AuthorizationPolicy applies to
 	// (KIA1301), off by default as in Kiali.
 	UncoveredWorkloads bool
+	// GatewayClasses are the Gateway API classes the mesh's controllers
+	// serve (KIA1504). Default: istio and istio-remote, Istio's own.
+	GatewayClasses []string
 }
 
 // withDefaults fills in Istio's defaults for what o leaves empty.
@@ -165,6 +178,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RootNamespace == "" {
 		o.RootNamespace = "istio-system"
+	}
+	if len(o.GatewayClasses) == 0 {
+		o.GatewayClasses = []string{"istio", "istio-remote"}
 	}
 	if len(o.TrustDomains) == 0 {
 		o.TrustDomains = []string{"cluster.local"}
@@ -187,7 +203,7 @@ func (v *validation) add(c Check, o *inventory.Object, path, detail string, args
 // addAs adds a finding at another severity than its check's, where Kiali
 // lowers one by context (an unreferenced subset, say).
 func (v *validation) addAs(sev Severity, c Check, o *inventory.Object, path, detail string, args ...any) {
-	f := Finding{Code: c.Code, Severity: sev, Message: c.Message, Kind: o.Kind, Namespace: o.Namespace,
+	f := Finding{Code: c.Code, Severity: sev, Message: c.Message, Kind: o.Kind, Group: o.Group, Namespace: o.Namespace,
 		Name: o.Name, Path: path, File: o.File, Line: o.LineOf(path)}
 	if detail != "" {
 		f.Detail = fmt.Sprintf(detail, args...)
@@ -209,6 +225,7 @@ func Run(s *inventory.Snapshot, o Options) []Finding {
 	v.serviceEntries()
 	v.selectors()
 	v.workloadGroups()
+	v.gatewayAPI()
 	v.uncoveredWorkloads()
 	v.exportTo()
 	v.mtls()

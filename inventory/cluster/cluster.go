@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	gatewayinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 
 	"github.com/meshlens/meshlens/inventory"
 )
@@ -20,14 +22,16 @@ import (
 // Kubernetes keeps the inventory of a cluster with client-go informers:
 // one watch per kind, lists served from memory.
 type Kubernetes struct {
-	kube  informers.SharedInformerFactory
-	istio istioinformers.SharedInformerFactory
+	kube    informers.SharedInformerFactory
+	istio   istioinformers.SharedInformerFactory
+	gateway gatewayinformers.SharedInformerFactory // nil without the Gateway API
 	// listers, in the order objects are listed.
 	listers []func() ([]*inventory.Object, error)
 }
 
-// NewKubernetes watches the cluster through the two clientsets.
-func NewKubernetes(kube kubernetes.Interface, istio istioclient.Interface, resync time.Duration) *Kubernetes {
+// NewKubernetes watches the cluster through the clientsets; gateway is
+// nil for a cluster without the Gateway API's CRDs.
+func NewKubernetes(kube kubernetes.Interface, istio istioclient.Interface, gateway gatewayclient.Interface, resync time.Duration) *Kubernetes {
 	k := &Kubernetes{
 		kube:  informers.NewSharedInformerFactory(kube, resync),
 		istio: istioinformers.NewSharedInformerFactory(istio, resync),
@@ -52,6 +56,7 @@ func NewKubernetes(kube kubernetes.Interface, istio istioclient.Interface, resyn
 	nsL, podL, svcL, saL := core.Namespaces().Lister(), core.Pods().Lister(), core.Services().Lister(), core.ServiceAccounts().Lister()
 	depL, stsL, dsL, rsL := apps.Deployments().Lister(), apps.StatefulSets().Lister(), apps.DaemonSets().Lister(), apps.ReplicaSets().Lister()
 	vsL, drL, gwL, seL, scL, weL := net.VirtualServices().Lister(), net.DestinationRules().Lister(), net.Gateways().Lister(), net.ServiceEntries().Lister(), net.Sidecars().Lister(), net.WorkloadEntries().Lister()
+	wgL := net.WorkloadGroups().Lister()
 	paL, apL, raL := sec.PeerAuthentications().Lister(), sec.AuthorizationPolicies().Lister(), sec.RequestAuthentications().Lister()
 	add("", "Namespace", func() ([]any, error) { return asAny(nsL.List(all)) })
 	add("", "Pod", func() ([]any, error) { return asAny(podL.List(all)) })
@@ -67,9 +72,20 @@ func NewKubernetes(kube kubernetes.Interface, istio istioclient.Interface, resyn
 	add("networking.istio.io", "ServiceEntry", func() ([]any, error) { return asAny(seL.List(all)) })
 	add("networking.istio.io", "Sidecar", func() ([]any, error) { return asAny(scL.List(all)) })
 	add("networking.istio.io", "WorkloadEntry", func() ([]any, error) { return asAny(weL.List(all)) })
+	add("networking.istio.io", "WorkloadGroup", func() ([]any, error) { return asAny(wgL.List(all)) })
 	add("security.istio.io", "PeerAuthentication", func() ([]any, error) { return asAny(paL.List(all)) })
 	add("security.istio.io", "AuthorizationPolicy", func() ([]any, error) { return asAny(apL.List(all)) })
 	add("security.istio.io", "RequestAuthentication", func() ([]any, error) { return asAny(raL.List(all)) })
+	if gateway != nil {
+		k.gateway = gatewayinformers.NewSharedInformerFactory(gateway, resync)
+		g, gb := k.gateway.Gateway().V1(), k.gateway.Gateway().V1beta1()
+		gL, gcL, hrL, grL, rgL := g.Gateways().Lister(), g.GatewayClasses().Lister(), g.HTTPRoutes().Lister(), g.GRPCRoutes().Lister(), gb.ReferenceGrants().Lister()
+		add(inventory.GatewayAPIGroup, "Gateway", func() ([]any, error) { return asAny(gL.List(all)) })
+		add(inventory.GatewayAPIGroup, "GatewayClass", func() ([]any, error) { return asAny(gcL.List(all)) })
+		add(inventory.GatewayAPIGroup, "HTTPRoute", func() ([]any, error) { return asAny(hrL.List(all)) })
+		add(inventory.GatewayAPIGroup, "GRPCRoute", func() ([]any, error) { return asAny(grL.List(all)) })
+		add(inventory.GatewayAPIGroup, "ReferenceGrant", func() ([]any, error) { return asAny(rgL.List(all)) })
+	}
 	return k
 }
 
@@ -98,6 +114,9 @@ func fromCluster(group, kind string, item any) *inventory.Object {
 func (k *Kubernetes) Start(ctx context.Context, timeout time.Duration) error {
 	k.kube.Start(ctx.Done())
 	k.istio.Start(ctx.Done())
+	if k.gateway != nil {
+		k.gateway.Start(ctx.Done())
+	}
 	wait, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for typ, ok := range k.kube.WaitForCacheSync(wait.Done()) {
@@ -110,6 +129,13 @@ func (k *Kubernetes) Start(ctx context.Context, timeout time.Duration) error {
 			return fmt.Errorf("kubernetes inventory: %v did not sync within %s (are Istio's CRDs installed?)", typ, timeout)
 		}
 	}
+	if k.gateway != nil {
+		for typ, ok := range k.gateway.WaitForCacheSync(wait.Done()) {
+			if !ok {
+				return fmt.Errorf("kubernetes inventory: %v did not sync within %s (are the Gateway API's CRDs installed?)", typ, timeout)
+			}
+		}
+	}
 	return nil
 }
 
@@ -117,6 +143,9 @@ func (k *Kubernetes) Start(ctx context.Context, timeout time.Duration) error {
 func (k *Kubernetes) Shutdown() {
 	k.kube.Shutdown()
 	k.istio.Shutdown()
+	if k.gateway != nil {
+		k.gateway.Shutdown()
+	}
 }
 
 // Snapshot implements inventory.Source: the objects the informers hold now.

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	gatewayfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
 	"github.com/meshlens/meshlens/inventory"
 )
@@ -28,7 +29,7 @@ func TestKubernetesAndFilesAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objects, errs := inventory.Parse("bookinfo.yaml", b)
+	objects, errs := inventory.Parse("bookinfo.yaml", append(b, gatewayAPIAndWorkloadGroups...))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -36,8 +37,16 @@ func TestKubernetesAndFilesAgree(t *testing.T) {
 
 	var kubeObjs []runtime.Object
 	istio := istiofake.NewSimpleClientset()
+	gateway := gatewayfake.NewSimpleClientset()
 	for _, o := range objects {
 		ro := o.Typed.(runtime.Object)
+		if o.Group == inventory.GatewayAPIGroup {
+			gvr := schema.GroupVersionResource{Group: o.Group, Version: o.Version, Resource: gatewayResources[o.Kind]}
+			if err := gateway.Tracker().Create(gvr, ro, o.Namespace); err != nil {
+				t.Fatalf("%s: %v", o.ID(), err)
+			}
+			continue
+		}
 		if !strings.HasSuffix(o.Group, "istio.io") {
 			kubeObjs = append(kubeObjs, ro)
 			continue
@@ -49,7 +58,7 @@ func TestKubernetesAndFilesAgree(t *testing.T) {
 			t.Fatalf("%s: %v", o.ID(), err)
 		}
 	}
-	k := NewKubernetes(kubefake.NewClientset(kubeObjs...), istio, 0)
+	k := NewKubernetes(kubefake.NewClientset(kubeObjs...), istio, gateway, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); k.Shutdown() }()
 	if err := k.Start(ctx, 10*time.Second); err != nil {
@@ -101,5 +110,52 @@ var istioResources = map[string]string{
 	"VirtualService": "virtualservices", "DestinationRule": "destinationrules", "Gateway": "gateways",
 	"ServiceEntry": "serviceentries", "Sidecar": "sidecars", "WorkloadEntry": "workloadentries",
 	"PeerAuthentication": "peerauthentications", "AuthorizationPolicy": "authorizationpolicies",
-	"RequestAuthentication": "requestauthentications",
+	"RequestAuthentication": "requestauthentications", "WorkloadGroup": "workloadgroups",
 }
+
+var gatewayResources = map[string]string{
+	"Gateway": "gateways", "GatewayClass": "gatewayclasses", "HTTPRoute": "httproutes", "GRPCRoute": "grpcroutes", "ReferenceGrant": "referencegrants",
+}
+
+// gatewayAPIAndWorkloadGroups are objects of the kinds bookinfo lacks.
+const gatewayAPIAndWorkloadGroups = `
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: istio}
+spec: {controllerName: istio.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: bookinfo}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: bookinfo, namespace: bookinfo}
+spec:
+  parentRefs: [{name: bookinfo-gateway}]
+  rules: [{backendRefs: [{name: productpage, port: 9080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: grpc, namespace: bookinfo}
+spec:
+  parentRefs: [{name: bookinfo-gateway}]
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: from-istio-system, namespace: bookinfo}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: istio-system}]
+  to: [{group: "", kind: Service}]
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadGroup
+metadata: {name: ratings-vm, namespace: bookinfo}
+spec:
+  metadata: {labels: {app: ratings-vm}}
+  template: {serviceAccount: bookinfo-ratings}
+`
