@@ -134,8 +134,8 @@ type Finding struct {
 	Severity Severity `json:"severity"`
 	Message  string   `json:"message"`
 	// Detail says what exactly was wrong, e.g. `subset "v4" not found in DestinationRule reviews`.
-	Detail    string `json:"detail,omitempty"`
-	Kind string `json:"kind"`
+	Detail string `json:"detail,omitempty"`
+	Kind   string `json:"kind"`
 	// Group tells apart kinds of one name: gateway.networking.k8s.io's
 	// Gateway from Istio's.
 	Group     string `json:"group,omitempty"`
