@@ -487,6 +487,12 @@ func dedupe(objects []*Object) ([]*Object, []*LoadError) {
 		warnings = append(warnings, &LoadError{File: f.File, Line: f.Line, Warning: true,
 			Err: fmt.Errorf("%s is defined %d times: here and at %s; only this one is checked", f.ID(), len(again[key])+1, strings.Join(at, ", "))})
 	}
+	sort.SliceStable(warnings, func(i, j int) bool {
+		if warnings[i].File != warnings[j].File {
+			return warnings[i].File < warnings[j].File
+		}
+		return warnings[i].Line < warnings[j].Line
+	})
 	return kept, warnings
 }
 
