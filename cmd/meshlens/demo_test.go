@@ -295,6 +295,7 @@ func TestCommandLine(t *testing.T) {
 		{"validate of a path that does not exist is a usage error", []string{"validate", "-f", "no/such/manifests"}, 2, "", "no/such/manifests"},
 		{"validate -f - reads standard input, as the README shows", []string{"validate", "-f", "-"}, 0, "0 errors, 0 warnings", ""},
 		{"validate --filename - reads standard input", []string{"validate", "--filename", "-"}, 0, "0 errors, 0 warnings", ""},
+		{"validate of Istio's bookinfo sample reports its duplicates as warnings and exits 0", []string{"validate", "-f", "../../examples/bookinfo/"}, 0, "VirtualService default/reviews is defined 5 times", ""},
 		{"validate --list-codes prints every check with its severity", []string{"validate", "--list-codes"}, 0, "KIA0208  error", ""},
 		{"validate fails on unknown when asked, info meaning the same", []string{"validate", "-f", "../../validate/testdata/broken.yaml", "--fail-on", "info"}, 1, "KIA0203 unknown", ""},
 		{"validate takes trust domain aliases", []string{"validate", "-f", "../../validate/testdata/principals.yaml", "--trust-domain", "cluster.local", "--trust-domain", "east.example.com"}, 0, "0 errors, 0 warnings", ""},
