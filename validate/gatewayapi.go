@@ -30,21 +30,14 @@ func (v *validation) gatewayAPI() {
 	}
 	v.k8sGateways(gwObjects)
 	grants := v.snap.Of(referenceGrantKind)
-	for _, o := range v.snap.Of(httpRouteKind) {
-		r := o.Typed.(*gatewayv1.HTTPRoute)
-		v.routeParents(o, r.Spec.ParentRefs, gateways)
-		for k, rule := range r.Spec.Rules {
-			for i, b := range rule.BackendRefs {
-				v.routeBackend(o, "HTTPRoute", b.BackendObjectReference, fmt.Sprintf("spec/rules[%d]/backendRefs[%d]/name", k, i), grants)
-			}
-		}
-	}
-	for _, o := range v.snap.Of(grpcRouteKind) {
-		r := o.Typed.(*gatewayv1.GRPCRoute)
-		v.routeParents(o, r.Spec.ParentRefs, gateways)
-		for k, rule := range r.Spec.Rules {
-			for i, b := range rule.BackendRefs {
-				v.routeBackend(o, "GRPCRoute", b.BackendObjectReference, fmt.Sprintf("spec/rules[%d]/backendRefs[%d]/name", k, i), grants)
+	for _, kind := range []string{httpRouteKind, grpcRouteKind} {
+		for _, o := range v.snap.Of(kind) {
+			parents, backends := routeRefs(o)
+			v.routeParents(o, parents, gateways)
+			for k, rule := range backends {
+				for i, b := range rule {
+					v.routeBackend(o, o.Kind, b, fmt.Sprintf("spec/rules[%d]/backendRefs[%d]/name", k, i), grants)
+				}
 			}
 		}
 	}
@@ -55,6 +48,32 @@ func (v *validation) gatewayAPI() {
 			}
 		}
 	}
+}
+
+// routeRefs returns a route's parents and, rule by rule, its backends.
+func routeRefs(o *inventory.Object) ([]gatewayv1.ParentReference, [][]gatewayv1.BackendObjectReference) {
+	var backends [][]gatewayv1.BackendObjectReference
+	switch r := o.Typed.(type) {
+	case *gatewayv1.HTTPRoute:
+		for _, rule := range r.Spec.Rules {
+			var refs []gatewayv1.BackendObjectReference
+			for _, b := range rule.BackendRefs {
+				refs = append(refs, b.BackendObjectReference)
+			}
+			backends = append(backends, refs)
+		}
+		return r.Spec.ParentRefs, backends
+	case *gatewayv1.GRPCRoute:
+		for _, rule := range r.Spec.Rules {
+			var refs []gatewayv1.BackendObjectReference
+			for _, b := range rule.BackendRefs {
+				refs = append(refs, b.BackendObjectReference)
+			}
+			backends = append(backends, refs)
+		}
+		return r.Spec.ParentRefs, backends
+	}
+	return nil, nil
 }
 
 // k8sGateways checks gateways against each other: a listener whose

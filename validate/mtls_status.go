@@ -200,30 +200,20 @@ func (v *validation) authorizationNeedsMTLS(c *mtlsConfig, o *inventory.Object, 
 // needsMTLS lists the paths of a policy's fields that need a peer identity.
 func needsMTLS(ap *apisecurity.AuthorizationPolicy) []string {
 	var paths []string
+	eachSource(ap, func(path string, s *apisecurity.Source) {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"principals", len(s.Principals) > 0}, {"notPrincipals", len(s.NotPrincipals) > 0},
+			{"namespaces", len(s.Namespaces) > 0}, {"notNamespaces", len(s.NotNamespaces) > 0}} {
+			if f.set {
+				paths = append(paths, path+"/"+f.name)
+			}
+		}
+	})
 	for i, rule := range ap.Rules {
-		if rule == nil {
-			continue
-		}
-		for j, from := range rule.From {
-			if from == nil || from.Source == nil {
-				continue
-			}
-			s := from.Source
-			for _, f := range []struct {
-				name string
-				set  bool
-			}{{"principals", len(s.Principals) > 0}, {"notPrincipals", len(s.NotPrincipals) > 0},
-				{"namespaces", len(s.Namespaces) > 0}, {"notNamespaces", len(s.NotNamespaces) > 0}} {
-				if f.set {
-					paths = append(paths, fmt.Sprintf("spec/rules[%d]/from[%d]/source/%s", i, j, f.name))
-				}
-			}
-		}
-		for k, w := range rule.When {
-			if w == nil {
-				continue
-			}
-			switch w.Key {
+		for k, w := range rule.GetWhen() {
+			switch w.GetKey() {
 			case "source.namespace", "source.principal", "connection.sni":
 				paths = append(paths, fmt.Sprintf("spec/rules[%d]/when[%d]", i, k))
 			}
