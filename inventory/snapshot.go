@@ -46,10 +46,14 @@ type Workload struct {
 	// App and Version from app / app.kubernetes.io/name /
 	// service.istio.io/canonical-name and version labels.
 	App, Version string
-	// DesiredReplicas and AvailableReplicas: the workload's availability,
-	// from its spec and status (a bare pod: 1, and 1 when it runs).
-	DesiredReplicas, AvailableReplicas int32
-	Object                             *Object
+	// DesiredReplicas, CurrentReplicas and AvailableReplicas: the
+	// workload's availability, from its spec and status (a bare pod: 1,
+	// and 1 when it runs). StatusKnown tells whether the object carried a
+	// status at all: a manifest file does not, and says nothing of what
+	// runs.
+	DesiredReplicas, CurrentReplicas, AvailableReplicas int32
+	StatusKnown                                         bool
+	Object                                              *Object
 }
 
 // Service is a Kubernetes Service.
@@ -77,28 +81,37 @@ func NewSnapshot(objects []*Object) *Snapshot {
 			s.namespaces[o.Namespace] = nil
 		}
 		var tmpl *corev1.PodTemplateSpec
-		var desired, available int32 = 1, 0
+		var desired, current, available int32 = 1, 0, 0
+		var known bool
 		switch t := o.Typed.(type) {
 		case *appsv1.Deployment:
 			tmpl = &t.Spec.Template
-			desired, available = replicas(t.Spec.Replicas), t.Status.AvailableReplicas
+			desired, current, available = replicas(t.Spec.Replicas), t.Status.Replicas, t.Status.AvailableReplicas
+			known = t.Status.ObservedGeneration > 0 || t.Status.Replicas > 0
 		case *appsv1.StatefulSet:
 			tmpl = &t.Spec.Template
-			desired, available = replicas(t.Spec.Replicas), t.Status.AvailableReplicas
+			desired, current, available = replicas(t.Spec.Replicas), t.Status.Replicas, t.Status.AvailableReplicas
+			known = t.Status.ObservedGeneration > 0 || t.Status.Replicas > 0
 		case *appsv1.DaemonSet:
 			tmpl = &t.Spec.Template
-			desired, available = t.Status.DesiredNumberScheduled, t.Status.NumberAvailable
+			desired, current, available = t.Status.DesiredNumberScheduled, t.Status.CurrentNumberScheduled, t.Status.NumberAvailable
+			known = t.Status.ObservedGeneration > 0 || t.Status.DesiredNumberScheduled > 0
 		case *appsv1.ReplicaSet:
 			if len(t.OwnerReferences) > 0 {
 				continue
 			}
 			tmpl = &t.Spec.Template
-			desired, available = replicas(t.Spec.Replicas), t.Status.AvailableReplicas
+			desired, current, available = replicas(t.Spec.Replicas), t.Status.Replicas, t.Status.AvailableReplicas
+			known = t.Status.ObservedGeneration > 0 || t.Status.Replicas > 0
 		case *corev1.Pod:
 			if len(t.OwnerReferences) > 0 {
 				continue
 			}
 			tmpl = &corev1.PodTemplateSpec{ObjectMeta: t.ObjectMeta, Spec: t.Spec}
+			known = t.Status.Phase != ""
+			if known {
+				current = 1
+			}
 			if t.Status.Phase == corev1.PodRunning {
 				available = 1
 			}
@@ -109,7 +122,7 @@ func NewSnapshot(objects []*Object) *Snapshot {
 			continue
 		}
 		w := s.workload(o, tmpl)
-		w.DesiredReplicas, w.AvailableReplicas = desired, available
+		w.DesiredReplicas, w.CurrentReplicas, w.AvailableReplicas, w.StatusKnown = desired, current, available, known
 		s.Workloads = append(s.Workloads, w)
 		s.byNS[w.Namespace] = append(s.byNS[w.Namespace], w)
 	}
@@ -239,7 +252,7 @@ func replicas(r *int32) int32 {
 func (s *Snapshot) SetAvailable(namespace, name string, n int32) {
 	for _, w := range s.byNS[namespace] {
 		if w.Name == name {
-			w.AvailableReplicas = n
+			w.CurrentReplicas, w.AvailableReplicas, w.StatusKnown = n, n, true
 		}
 	}
 }
