@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -704,25 +703,12 @@ func (b *Builder) run(ctx context.Context, jobs []*job, at time.Time) (int, erro
 }
 
 // window is the rate window: the duration asked for, but never shorter
-// than two scrape intervals, where a rate would have too few samples. It
-// also returns the scrape interval.
+// than two scrape intervals (promclient.Window). It also returns the
+// scrape interval.
 func (b *Builder) window(ctx context.Context, asked time.Duration, g *Graph) (time.Duration, time.Duration, error) {
-	interval, err := b.querier.ScrapeInterval(ctx)
-	switch {
-	case errors.Is(err, promclient.ErrIntervalAssumed):
-		g.Warnings = append(g.Warnings, fmt.Sprintf("%v; set the scrape interval in the configuration (--prometheus.scrape-interval)", err))
-	case err != nil:
-		return 0, 0, err
-	case interval <= 0:
-		interval = promclient.DefaultScrapeInterval
-		g.Warnings = append(g.Warnings, fmt.Sprintf("the scrape interval is unknown; assumed %s", model.Duration(interval)))
-	}
-	if min := 2 * interval; asked < min {
-		g.Warnings = append(g.Warnings, fmt.Sprintf("duration %s is shorter than twice the scrape interval (%s); rates are computed over %s",
-			model.Duration(asked), model.Duration(interval), model.Duration(min)))
-		return min, interval, nil
-	}
-	return asked.Truncate(time.Second), interval, nil
+	window, interval, warnings, err := promclient.Window(ctx, b.querier, asked)
+	g.Warnings = append(g.Warnings, warnings...)
+	return window, interval, err
 }
 
 func rows(v promclient.Vector) []row {

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"slices"
 	"time"
 
 	"github.com/meshlens/meshlens/telemetry"
@@ -24,11 +23,7 @@ func with(base []string, extra ...string) []string {
 
 // union is a query in disjoint parts, one per scope: their series are apart
 // (reporter and the namespace and workload labels of the scopes are in
-// every grouping), so their rows add up. It is sent as its first parts
-// each alone (alone of them; at least the first) and the others in one
-// "or": Prometheus copies both sides of an "or" whole, which for the first
-// part, the traffic the destinations reported (most rows), cost a third of
-// the query.
+// every grouping), so their rows add up. It is sent as traffic.Batch says.
 type union struct {
 	exprs []telemetry.Expr
 	alone int
@@ -38,13 +33,7 @@ type union struct {
 func parts(exprs ...telemetry.Expr) union { return union{exprs: exprs, alone: 1} }
 
 // queries are the PromQL queries that answer u.
-func (u union) queries() []telemetry.Expr {
-	alone := max(u.alone, 1)
-	if len(u.exprs) <= alone+1 {
-		return u.exprs
-	}
-	return append(slices.Clone(u.exprs[:alone]), telemetry.Or(u.exprs[alone:]...))
-}
+func (u union) queries() []telemetry.Expr { return traffic.Batch(u.exprs, u.alone) }
 
 // rateOf is the union over the scope's parts of sum by (by) (rate(m[window])).
 func rateOf(m telemetry.Selector, sc traffic.Scope, window time.Duration, by []string) union {

@@ -242,3 +242,26 @@ func ScrapeIntervalOf(yml string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// Window is the rate window for asked: never shorter than two scrape
+// intervals, where a rate would have too few samples. It also returns the
+// scrape interval and, for the answer's warnings, what it assumed or
+// widened.
+func Window(ctx context.Context, q Querier, asked time.Duration) (window, interval time.Duration, warnings []string, err error) {
+	interval, err = q.ScrapeInterval(ctx)
+	switch {
+	case errors.Is(err, ErrIntervalAssumed):
+		warnings = append(warnings, fmt.Sprintf("%v; set the scrape interval in the configuration (--prometheus.scrape-interval)", err))
+	case err != nil:
+		return 0, 0, nil, err
+	case interval <= 0:
+		interval = DefaultScrapeInterval
+		warnings = append(warnings, fmt.Sprintf("the scrape interval is unknown; assumed %s", model.Duration(interval)))
+	}
+	if min := 2 * interval; asked < min {
+		warnings = append(warnings, fmt.Sprintf("duration %s is shorter than twice the scrape interval (%s); rates are computed over %s",
+			model.Duration(asked), model.Duration(interval), model.Duration(min)))
+		return min, interval, warnings, nil
+	}
+	return asked.Truncate(time.Second), interval, warnings, nil
+}

@@ -204,3 +204,16 @@ func (sc Scope) restrict(s telemetry.Selector, c cond) (telemetry.Selector, bool
 	}
 	return s.In(c.label, wanted...), true
 }
+
+// Batch is how a union of exprs (disjoint parts whose rows add up) is
+// sent: its first alone elements each on its own (at least the first), the
+// others in one "or". Prometheus copies both sides of an "or" whole, which
+// for the first part, the traffic the destinations reported (most rows),
+// would cost a third of the query.
+func Batch(exprs []telemetry.Expr, alone int) []telemetry.Expr {
+	alone = max(alone, 1)
+	if len(exprs) <= alone+1 {
+		return exprs
+	}
+	return append(slices.Clone(exprs[:alone]), telemetry.Or(exprs[alone:]...))
+}
