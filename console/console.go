@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/validate"
@@ -33,6 +34,8 @@ type Server struct {
 	validations *validations
 	// inventory, when set, tells graphs what runs (idle nodes, sidecars).
 	inventory inventory.Source
+	// health, when set, serves health.
+	health *health.Checker
 }
 
 // New serves graphs built by graphs.
@@ -55,6 +58,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/namespaces/{namespace}/services", s.inNamespace(s.serviceList))
 	mux.HandleFunc("GET /api/namespaces/{namespace}/apps", s.inNamespace(s.appList))
 	mux.HandleFunc("GET /api/namespaces/{namespace}/istio/{kind}/{name}/validations", s.objectValidation)
+	mux.HandleFunc("GET /api/namespaces/{namespace}/health", s.namespaceHealth)
+	mux.HandleFunc("GET /api/clusters/health", s.clustersHealth)
+	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/health", s.entityHealth)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, graph.Cut(r.URL.Path)))
 	})

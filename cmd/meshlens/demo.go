@@ -21,6 +21,7 @@ import (
 
 	"github.com/meshlens/meshlens/console"
 	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/simulate"
@@ -207,7 +208,7 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 		return nil, err
 	}
 	querier := promclient.NewEngine(d.store.Engine(), d.store.Queryable(), c.scrapeInterval)
-	d.console = console.New(graph.NewBuilder(querier, reg), logger)
+	d.console = console.New(graph.NewBuilder(querier, reg), logger).WithHealth(health.NewChecker(querier, nil))
 	manifests := d.runner.Mesh().Manifests()
 	objects, loadErrs := inventory.Parse("simulated mesh", manifests)
 	for _, e := range loadErrs {

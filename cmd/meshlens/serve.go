@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshlens/meshlens/console"
 	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/validate"
@@ -50,7 +51,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 		return err
 	}
 	reg := newRegistry()
-	srv := console.New(graph.NewBuilder(q, reg), logger)
+	srv := console.New(graph.NewBuilder(q, reg), logger).WithHealth(health.NewChecker(q, nil))
 	if len(c.inventoryFiles) > 0 {
 		snap, errs := inventory.Load(c.inventoryFiles, nil)
 		for _, e := range errs {
