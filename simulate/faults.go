@@ -123,6 +123,8 @@ type Faults struct {
 	mu     sync.RWMutex
 	byKey  map[string]Fault
 	exists func(namespace, workload string) bool
+	// version counts the changes, for what is derived from the faults.
+	version uint64
 }
 
 // NewFaults holds faults for the workloads of mesh.
@@ -149,6 +151,7 @@ func (f *Faults) Set(fault Fault) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.byKey[fault.Namespace+"/"+fault.Workload] = fault
+	f.version++
 	return nil
 }
 
@@ -157,6 +160,14 @@ func (f *Faults) Clear() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.byKey = map[string]Fault{}
+	f.version++
+}
+
+// Version changes whenever the faults do.
+func (f *Faults) Version() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.version
 }
 
 // For returns the fault on workload w, or the zero Fault.

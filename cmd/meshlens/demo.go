@@ -22,7 +22,6 @@ import (
 	"github.com/meshlens/meshlens/console"
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/health"
-	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/simulate"
 	"github.com/meshlens/meshlens/store"
@@ -209,17 +208,13 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 	}
 	querier := promclient.NewEngine(d.store.Engine(), d.store.Queryable(), c.scrapeInterval)
 	d.console = console.New(graph.NewBuilder(querier, reg), logger).WithHealth(health.NewChecker(querier, nil))
-	manifests := d.runner.Mesh().Manifests()
-	objects, loadErrs := inventory.Parse("simulated mesh", manifests)
+	// The simulator's pods are the truth: one of every workload, none of
+	// one a fault took down.
+	inv, loadErrs := simulate.NewInventory(d.runner)
 	for _, e := range loadErrs {
 		logger.Error("the simulated mesh's manifests do not load", "component", "demo", "err", e)
 	}
-	snap := inventory.NewSnapshot(objects)
-	// The simulator runs one pod of every workload.
-	for _, w := range d.runner.Mesh().Workloads {
-		snap.SetAvailable(w.Namespace, w.Name, 1)
-	}
-	d.console.WithInventory(inventory.NewStatic(snap), validate.Options{}, reg)
+	d.console.WithInventory(inv, validate.Options{}, reg)
 	d.web = d.webHandler(reg)
 	return d, nil
 }

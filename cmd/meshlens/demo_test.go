@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -335,4 +336,73 @@ func httpGetQuiet(url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// workloadHealth is the status the demo's console gives a workload now,
+// over a rate window of rateInterval.
+func workloadHealth(t *testing.T, web, workload, rateInterval string) string {
+	t.Helper()
+	body := httpGetQuiet(web + "/api/namespaces/bookinfo/workloads/" + workload + "/health?rateInterval=" + rateInterval)
+	var e struct {
+		Status struct {
+			Status string `json:"status"`
+		} `json:"status"`
+	}
+	if json.Unmarshal([]byte(body), &e) != nil {
+		return ""
+	}
+	return e.Status.Status
+}
+
+func setFault(t *testing.T, web, method, body string) {
+	t.Helper()
+	req, err := http.NewRequest(method, web+"/api/simulate/faults", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s faults %s: %s", method, body, resp.Status)
+	}
+}
+
+// TestDemoHealthFollowsFaults drives the live demo's faults and reads
+// reviews-v2's health as Kiali's tolerances say it: half its answers 500
+// is a Failure, one in twenty Degraded, none Healthy again once the errors
+// leave the window, and down (no pod available) a Failure at once.
+func TestDemoHealthFollowsFaults(t *testing.T) {
+	d, _ := runningDemo(t, testDemoConfig(t.TempDir()))
+	web := "http://" + d.webL.Addr().String()
+	waitFor(t, "reviews-v2 Healthy with traffic", 30*time.Second, func() bool { return workloadHealth(t, web, "reviews-v2", "3s") == "Healthy" })
+
+	setFault(t, web, http.MethodPut, `{"namespace":"bookinfo","workload":"reviews-v2","errorRate":0.5}`)
+	waitFor(t, "reviews-v2 a Failure at 50% errors", 20*time.Second, func() bool { return workloadHealth(t, web, "reviews-v2", "3s") == "Failure" })
+
+	setFault(t, web, http.MethodDelete, "")
+	cleared := time.Now()
+	waitFor(t, "reviews-v2 Healthy once the errors left a 2s window", 15*time.Second, func() bool { return workloadHealth(t, web, "reviews-v2", "2s") == "Healthy" })
+	t.Logf("Healthy again %s after the fault was cleared (scrape interval 1s, window 2s)", time.Since(cleared).Round(100*time.Millisecond))
+
+	// 5 % is a few errors a second here: over 20 s, some hundred requests,
+	// about 5 errors, below 10 % (a Failure) by far and above 0 (Degraded).
+	setFault(t, web, http.MethodPut, `{"namespace":"bookinfo","workload":"reviews-v2","errorRate":0.05}`)
+	time.Sleep(21 * time.Second)
+	waitFor(t, "reviews-v2 Degraded at 5% errors", 20*time.Second, func() bool { return workloadHealth(t, web, "reviews-v2", "20s") == "Degraded" })
+
+	setFault(t, web, http.MethodPut, `{"namespace":"bookinfo","workload":"reviews-v2","down":true}`)
+	if got := workloadHealth(t, web, "reviews-v2", "3s"); got != "Failure" {
+		t.Errorf("reviews-v2 down is %s at once, want Failure (no replica available)", got)
+	}
+	body := httpGet(t, web+"/api/namespaces/bookinfo/workloads/reviews-v2/health")
+	if !strings.Contains(body, `"availableReplicas":0`) || !strings.Contains(body, "none of 1 replicas available") {
+		t.Errorf("health of reviews-v2 down: %s", body)
+	}
+	setFault(t, web, http.MethodDelete, "")
+	if body := httpGet(t, web+"/api/namespaces/bookinfo/workloads/reviews-v2/health"); !strings.Contains(body, `"availableReplicas":1`) {
+		t.Errorf("health of reviews-v2 back up: %s", body)
+	}
 }
