@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/prometheus/promql/promqltest"
 
 	"github.com/meshlens/meshlens/graph"
-	"github.com/meshlens/meshlens/graph/graphtest"
 	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/traffic/traffictest"
 	"github.com/meshlens/meshlens/validate"
 )
 
@@ -33,7 +33,7 @@ load 15s
   istio_requests_total{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/reviews/reviews-v2"} 0+15x40
   istio_requests_total{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1"} 0+30x40
 `
-	expanded, err := graphtest.ExpandSeries(load)
+	expanded, err := traffictest.ExpandSeries(load)
 	if err != nil {
 		t.Fatal(err)
 	}

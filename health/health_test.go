@@ -10,9 +10,9 @@ import (
 
 	"github.com/prometheus/prometheus/promql/promqltest"
 
-	"github.com/meshlens/meshlens/graph/graphtest"
 	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/traffic/traffictest"
 )
 
 // checkAt loads series (promqltest's load notation with graphtest's src and
@@ -20,7 +20,7 @@ import (
 // window.
 func checkAt(t *testing.T, load string, o Options, c *Config) *Answer {
 	t.Helper()
-	expanded, err := graphtest.ExpandSeries(load)
+	expanded, err := traffictest.ExpandSeries(load)
 	if err != nil {
 		t.Fatal(err)
 	}
