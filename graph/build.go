@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/telemetry"
@@ -29,10 +30,11 @@ const (
 	AppendThroughput     = "throughput"
 	AppendIdleNode       = "idleNode"
 	AppendSidecarsCheck  = "sidecarsCheck"
+	AppendHealth         = "health"
 )
 
 // knownAppenders are every appender a request may name.
-var knownAppenders = []string{AppendDeadNode, AppendIdleNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendSidecarsCheck, AppendThroughput}
+var knownAppenders = []string{AppendDeadNode, AppendHealth, AppendIdleNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendSidecarsCheck, AppendThroughput}
 
 // DefaultAppenders run when the request names none.
 var DefaultAppenders = []string{AppendDeadNode, AppendResponseTime, AppendSecurityPolicy, AppendServiceEntry, AppendSidecarsCheck, AppendThroughput}
@@ -219,6 +221,8 @@ type Builder struct {
 	// rulesMismatch counts graphs that found recorded series of other
 	// rules than theirs.
 	rulesMismatch prometheus.Counter
+	// health is the tolerance configuration of the health appender.
+	health *health.Config
 }
 
 // NewBuilder builds graphs from q; its metrics go to reg when not nil.
@@ -226,6 +230,7 @@ func NewBuilder(q promclient.Querier, reg prometheus.Registerer) *Builder {
 	b := &Builder{
 		querier:  q,
 		parallel: 4,
+		health:   health.DefaultConfig(),
 		queries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "meshlens_graph_queries_total", Help: "PromQL queries sent to build graphs.",
 		}),
@@ -500,6 +505,9 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	markRootsAndOutside(g, namespaces)
 	if o.Focus != nil {
 		focus(g)
+	}
+	if o.runs(AppendHealth) {
+		g.Queries += b.appendHealth(ctx, g, o, window)
 	}
 	addBoxes(g, o.BoxBy)
 	return g, nil

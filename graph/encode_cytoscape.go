@@ -14,6 +14,7 @@ import (
 
 	jsoniter "github.com/json-iterator/go"
 
+	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/telemetry"
 )
 
@@ -70,6 +71,8 @@ type cyNodeData struct {
 	HasMissingSC   bool            `json:"hasMissingSC,omitempty"`
 	Validation     string          `json:"validation,omitempty"`
 	IsServiceEntry *cyServiceEntry `json:"isServiceEntry,omitempty"`
+	HealthData     *health.Entity  `json:"healthData,omitempty"`
+	HealthStatus   string          `json:"healthStatus,omitempty"`
 }
 
 type cyService struct {
@@ -101,6 +104,7 @@ type cyEdgeData struct {
 	IsMTLS          string        `json:"isMTLS,omitempty"`
 	ResponseTime    string        `json:"responseTime,omitempty"`
 	Throughput      string        `json:"throughput,omitempty"`
+	HealthStatus    string        `json:"healthStatus,omitempty"`
 	Traffic         cyEdgeTraffic `json:"traffic"`
 }
 
@@ -296,6 +300,9 @@ func (g *Graph) cyNodes(nodes []*Node) []cyNode {
 			Traffic: nodeTraffic(n), IsBox: n.Box, IsRoot: n.IsRoot && n.Kind != KindBox, IsOutside: n.IsOutside && n.Kind != KindBox,
 			IsIdle: n.IsIdle, HasMissingSC: n.HasMissingSidecar, Validation: n.Validation,
 		}
+		if n.Health != nil {
+			d.HealthData, d.HealthStatus = n.Health, string(n.Health.Status.Status)
+		}
 		services := append([]ServiceName(nil), n.DestServices...)
 		sort.Slice(services, func(i, j int) bool {
 			return services[i].Namespace+"/"+services[i].Name < services[j].Namespace+"/"+services[j].Name
@@ -314,7 +321,7 @@ func (g *Graph) cyNodes(nodes []*Node) []cyNode {
 func (g *Graph) cyEdges(edges []*Edge) []cyEdge {
 	out := make([]cyEdge, 0, len(edges))
 	for _, e := range edges {
-		d := cyEdgeData{ID: e.ID, Source: e.Source.ID, Target: e.Dest.ID, Traffic: edgeTraffic(e)}
+		d := cyEdgeData{ID: e.ID, Source: e.Source.ID, Target: e.Dest.ID, Traffic: edgeTraffic(e), HealthStatus: e.HealthStatus}
 		if e.HasMTLS {
 			d.IsMTLS = percent(e.MTLS)
 			d.SourcePrincipal, d.DestPrincipal = e.SourcePrincipal, e.DestPrincipal

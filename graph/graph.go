@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/meshlens/meshlens/health"
 )
 
 // Type is the kind of graph: what a node stands for.
@@ -97,7 +99,10 @@ type Node struct {
 	HasMissingSidecar bool
 	// Validation is the worst severity of the Istio config findings about
 	// the node's service ("error", "warning", "unknown"), or empty.
-	Validation     string
+	Validation string
+	// Health is the health of the node's app, workload or service (the
+	// health appender), or nil.
+	Health         *health.Entity
 	IsServiceEntry *ServiceEntry
 	// Box is the box kind ("app", "namespace", "cluster") of a box node;
 	// Parent the ID of the box around a node.
@@ -141,8 +146,14 @@ type Edge struct {
 	SourcePrincipal string
 	DestPrincipal   string
 
+	// HealthStatus is the edge's health (the health appender), or empty.
+	HealthStatus string
+
 	// durationSum and durationCount accumulate the average response time.
 	durationSum, durationCount float64
+	// codes are the request rates by code as health names them (grpc-status
+	// for gRPC, "-" without a response).
+	codes Shares
 }
 
 // Responses are an edge's traffic by response code. An edge has a few

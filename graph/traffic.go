@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/telemetry"
 )
@@ -336,9 +337,11 @@ func (b *builder) addRequests(rows []row) {
 		}
 		ke.requests += r.value
 		rates := requestRates(r, protocol)
+		code := health.Code(protocol, r.code, r.grpc)
 		for _, e := range ke.edges {
 			e.Rates.add(rates)
 			e.Responses.of(r.code).add(r.flags, r.host, r.value)
+			e.codes.add(code, r.value)
 		}
 	}
 }

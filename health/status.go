@@ -70,12 +70,7 @@ func newRequests() Requests {
 // add counts rate requests of protocol answered code (response_code) or,
 // for gRPC, grpcStatus.
 func add(m map[string]map[string]float64, protocol, code, grpcStatus string, rate float64) {
-	switch {
-	case code == "0" || code == "":
-		code = "-" // no response, whatever the protocol
-	case protocol == "grpc" && grpcStatus != "":
-		code = grpcStatus
-	}
+	code = Code(protocol, code, grpcStatus)
 	if m[protocol] == nil {
 		m[protocol] = map[string]float64{}
 	}
@@ -169,4 +164,35 @@ func availability(ws WorkloadStatus) Verdict {
 		return Verdict{Status: Healthy, ErrorRatio: -1, Reason: fmt.Sprintf("workload %s: %d of %d replicas available", ws.Name, a, d)}
 	}
 	return Verdict{Status: Degraded, ErrorRatio: -1, Reason: fmt.Sprintf("workload %s: %d desired, %d current, %d available", ws.Name, d, c, a)}
+}
+
+// Endpoint is one end of an edge, for its tolerances: its namespace, kind,
+// name and health.kiali.io/rate annotation.
+type Endpoint struct {
+	Namespace  string
+	Kind       Kind
+	Name       string
+	Annotation string
+}
+
+// EdgeVerdict is the health of the requests of an edge (codes of one
+// protocol, in Requests' terms): the worse of the caller's outbound
+// tolerances and the destination's inbound ones, as Kiali judges an edge.
+func (c *Config) EdgeVerdict(protocol string, codes map[string]float64, source, dest Endpoint) Verdict {
+	srcRules, _ := c.tolerances(source.Namespace, string(source.Kind), source.Name, source.Annotation)
+	dstRules, _ := c.tolerances(dest.Namespace, string(dest.Kind), dest.Name, dest.Annotation)
+	m := map[string]map[string]float64{protocol: codes}
+	return worse(requestVerdict(Requests{Outbound: m}, srcRules), requestVerdict(Requests{Inbound: m}, dstRules))
+}
+
+// Code is how Requests name a response: "-" without one (code 0), a gRPC
+// request's grpc-status, else the HTTP code.
+func Code(protocol, code, grpcStatus string) string {
+	switch {
+	case code == "0" || code == "":
+		return "-"
+	case protocol == "grpc" && grpcStatus != "":
+		return grpcStatus
+	}
+	return code
 }
