@@ -20,6 +20,7 @@ import (
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/inventory"
+	"github.com/meshlens/meshlens/metrics"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/validate"
 )
@@ -36,6 +37,8 @@ type Server struct {
 	inventory inventory.Source
 	// health, when set, serves health.
 	health *health.Checker
+	// metrics, when set, serves entity metrics.
+	metrics *metrics.Reader
 }
 
 // New serves graphs built by graphs.
@@ -61,6 +64,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/namespaces/{namespace}/health", s.namespaceHealth)
 	mux.HandleFunc("GET /api/clusters/health", s.clustersHealth)
 	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/health", s.entityHealth)
+	mux.HandleFunc("GET /api/namespaces/{namespace}/metrics", s.namespaceMetrics)
+	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/metrics", s.entityMetrics)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, graph.Cut(r.URL.Path)))
 	})

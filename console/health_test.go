@@ -15,12 +15,13 @@ import (
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/inventory"
+	"github.com/meshlens/meshlens/metrics"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/traffic/traffictest"
 	"github.com/meshlens/meshlens/validate"
 )
 
-// healthServer serves bookinfo's inventory and hand-written traffic:
+// healthServer (health and metrics) serves bookinfo's inventory and hand-written traffic:
 // reviews-v2 answers half its requests 500, the rest is fine. Series end
 // at the time of the test, so that health "now" reads them.
 func healthServer(t *testing.T) *httptest.Server {
@@ -52,7 +53,7 @@ load 15s
 	for _, w := range snap.Workloads {
 		snap.SetAvailable(w.Namespace, w.Name, 1)
 	}
-	srv := New(graph.NewBuilder(q, nil), nil).WithInventory(inventory.NewStatic(snap), validate.Options{}, nil).WithHealth(health.NewChecker(q, nil))
+	srv := New(graph.NewBuilder(q, nil), nil).WithInventory(inventory.NewStatic(snap), validate.Options{}, nil).WithHealth(health.NewChecker(q, nil)).WithMetrics(metrics.NewReader(q))
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return ts
@@ -66,6 +67,16 @@ type shifted struct {
 
 func (s *shifted) Query(ctx context.Context, q string, ts time.Time) (promclient.Vector, error) {
 	return s.Engine.Query(ctx, q, ts.Add(-s.by))
+}
+
+func (s *shifted) QueryRange(ctx context.Context, q string, r promclient.Range) (promclient.Matrix, error) {
+	m, err := s.Engine.QueryRange(ctx, q, promclient.Range{Start: r.Start.Add(-s.by), End: r.End.Add(-s.by), Step: r.Step})
+	for i := range m {
+		for j := range m[i].Points {
+			m[i].Points[j].T += s.by.Milliseconds()
+		}
+	}
+	return m, err
 }
 
 func statusOfEntity(t *testing.T, e any) string {

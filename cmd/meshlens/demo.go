@@ -22,6 +22,7 @@ import (
 	"github.com/meshlens/meshlens/console"
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/health"
+	"github.com/meshlens/meshlens/metrics"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/simulate"
 	"github.com/meshlens/meshlens/store"
@@ -207,7 +208,7 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 		return nil, err
 	}
 	querier := promclient.NewEngine(d.store.Engine(), d.store.Queryable(), c.scrapeInterval)
-	d.console = console.New(graph.NewBuilder(querier, reg), logger).WithHealth(health.NewChecker(querier, nil))
+	d.console = console.New(graph.NewBuilder(querier, reg), logger).WithHealth(health.NewChecker(querier, nil)).WithMetrics(metrics.NewReader(querier))
 	// The simulator's pods are the truth: one of every workload, none of
 	// one a fault took down.
 	inv, loadErrs := simulate.NewInventory(d.runner)

@@ -16,6 +16,7 @@ import (
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/inventory"
+	"github.com/meshlens/meshlens/metrics"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/validate"
 )
@@ -51,7 +52,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 		return err
 	}
 	reg := newRegistry()
-	srv := console.New(graph.NewBuilder(q, reg), logger).WithHealth(health.NewChecker(q, nil))
+	srv := console.New(graph.NewBuilder(q, reg), logger).WithHealth(health.NewChecker(q, nil)).WithMetrics(metrics.NewReader(q))
 	if len(c.inventoryFiles) > 0 {
 		snap, errs := inventory.Load(c.inventoryFiles, nil)
 		for _, e := range errs {

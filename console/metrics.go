@@ -1,0 +1,121 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/meshlens/meshlens/graph"
+	"github.com/meshlens/meshlens/metrics"
+)
+
+// WithMetrics serves entity metrics, read by r.
+func (s *Server) WithMetrics(r *metrics.Reader) *Server {
+	s.metrics = r
+	return s
+}
+
+// seconds reads Kiali's durations: a number of seconds (duration=1800,
+// step=15) or a Prometheus duration (30m).
+func seconds(name, v string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := model.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, badRequest("%s %q is not a number of seconds or a duration like 30m", name, graph.Cut(v))
+	}
+	return time.Duration(d), nil
+}
+
+// list reads a parameter given as name[]=a&name[]=b, name=a,b or both.
+func list(q url.Values, name string) []string {
+	var out []string
+	for _, v := range append(q[name+"[]"], q[name]...) {
+		out = append(out, splitList(v)...)
+	}
+	return out
+}
+
+// metricsOptions reads Kiali's metrics parameters.
+func metricsOptions(q url.Values) (metrics.Options, error) {
+	o := metrics.Options{Direction: q.Get("direction"), Reporter: q.Get("reporter"), RequestProtocol: q.Get("requestProtocol"),
+		Quantiles: list(q, "quantiles"), ByLabels: list(q, "byLabels"), Filters: list(q, "filters")}
+	var err error
+	for _, p := range []struct {
+		name string
+		into *time.Duration
+	}{{"duration", &o.Duration}, {"step", &o.Step}, {"rateInterval", &o.RateInterval}} {
+		if v := q.Get(p.name); v != "" {
+			if *p.into, err = seconds(p.name, v); err != nil {
+				return o, err
+			}
+		}
+	}
+	if o.Duration > graph.MaxDuration {
+		return o, badRequest("duration %s is longer than %s", model.Duration(o.Duration), model.Duration(graph.MaxDuration))
+	}
+	if v := q.Get("queryTime"); v != "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs <= 0 {
+			return o, badRequest("queryTime %q is not a Unix time in seconds", graph.Cut(v))
+		}
+		o.QueryTime = time.Unix(secs, 0)
+	}
+	return o, nil
+}
+
+// entityMetrics answers /api/namespaces/{namespace}/{apps|workloads|services}/{name}/metrics.
+func (s *Server) entityMetrics(w http.ResponseWriter, r *http.Request) {
+	kind, ok := map[string]metrics.Kind{"apps": metrics.App, "workloads": metrics.Workload, "services": metrics.Service}[r.PathValue("kind")]
+	o, err := metricsOptions(r.URL.Query())
+	if !ok {
+		err = fmt.Errorf("%w: no API at %s (apps, workloads or services have metrics)", errNotFound, graph.Cut(r.URL.Path))
+	}
+	o.Kind, o.Namespace, o.Name = kind, r.PathValue("namespace"), r.PathValue("name")
+	s.serveMetrics(w, r, o, err)
+}
+
+// namespaceMetrics answers /api/namespaces/{namespace}/metrics.
+func (s *Server) namespaceMetrics(w http.ResponseWriter, r *http.Request) {
+	o, err := metricsOptions(r.URL.Query())
+	o.Kind, o.Namespace = metrics.Namespace, r.PathValue("namespace")
+	s.serveMetrics(w, r, o, err)
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, o metrics.Options, err error) {
+	if err == nil && s.metrics == nil {
+		err = fmt.Errorf("%w: metrics need a Prometheus (meshlens serve --prometheus.url, or the demo)", errNotFound)
+	}
+	if err == nil {
+		err = s.checkNamespaces(o.Namespace)
+	}
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	a, err := s.metrics.Read(ctx, o)
+	if errors.Is(err, metrics.ErrBadRequest) {
+		err = badRequest("%v", err)
+	}
+	if err != nil {
+		code := statusOf(err)
+		if code >= 500 {
+			s.logger.Warn("metrics failed", "namespace", o.Namespace, "name", o.Name, "err", err)
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	for _, warn := range a.Warnings {
+		w.Header().Add("Warning", "299 meshlens "+strconv.Quote(graph.Cut(warn)))
+	}
+	writeJSON(w, a.Metrics)
+}
