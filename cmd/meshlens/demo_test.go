@@ -303,6 +303,8 @@ func TestCommandLine(t *testing.T) {
 		{"validate flags a foreign trust domain", []string{"validate", "-f", "../../validate/testdata/principals.yaml"}, 0, "KIA0108 warning", ""},
 		{"validate flags uncovered workloads when asked", []string{"validate", "-f", "../../simulate/bookinfo.yaml", "--uncovered-workloads"}, 0, "KIA1301 warning", ""},
 		{"graph without namespaces says what is missing", []string{"graph"}, 2, "", "--namespaces"},
+		{"serve with a config file that is not there is a usage error", []string{"serve", "--config", "no/such/kiali.yaml"}, 2, "", "--config"},
+		{"serve with sigv4 in its config says what to do instead", []string{"serve", "--config", "testdata/sigv4.yaml"}, 2, "", "sigv4-proxy"},
 		{"an unknown command exits 2", []string{"bogus"}, 2, "", "bogus"},
 		{"a bad flag value exits 2", []string{"demo", "--scrape-interval", "often"}, 2, "", "often"},
 		{"the prometheus config is printed", []string{"demo", "--print-prometheus-config", "--web.listen-address", "127.0.0.1:3333"}, 0, "http://127.0.0.1:3333/api/simulate/targets", ""},

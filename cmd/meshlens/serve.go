@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	commoncfg "github.com/prometheus/common/config"
 
+	"github.com/meshlens/meshlens/config"
 	"github.com/meshlens/meshlens/console"
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/health"
@@ -22,20 +26,24 @@ import (
 )
 
 type serveConfig struct {
+	configFile     string
 	prometheusURL  string
 	scrapeInterval time.Duration
 	timeout        time.Duration
 	listenAddr     string
 	inventoryFiles []string
+	// Which flags the user set: those win over the config file.
+	urlSet, intervalSet, timeoutSet, listenSet bool
 }
 
 func registerServe(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
 	var c serveConfig
 	cmd := app.Command("serve", "Serve the console's API against a Prometheus HTTP API (stateless; scale it out behind a load balancer).")
-	cmd.Flag("prometheus.url", "URL of the Prometheus HTTP API.").Default("http://127.0.0.1:9090").StringVar(&c.prometheusURL)
-	cmd.Flag("prometheus.scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").DurationVar(&c.scrapeInterval)
-	cmd.Flag("prometheus.timeout", "Timeout of each query.").Default("30s").DurationVar(&c.timeout)
-	cmd.Flag("web.listen-address", "Address of the console.").Default("127.0.0.1:20001").StringVar(&c.listenAddr)
+	cmd.Flag("config", "The console's YAML config file, laid out as Kiali's (external_services.prometheus, .grafana, health_config, istio_namespace, server); flags set on the command line win.").StringVar(&c.configFile)
+	cmd.Flag("prometheus.url", "URL of the Prometheus HTTP API.").Default("http://127.0.0.1:9090").IsSetByUser(&c.urlSet).StringVar(&c.prometheusURL)
+	cmd.Flag("prometheus.scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").IsSetByUser(&c.intervalSet).DurationVar(&c.scrapeInterval)
+	cmd.Flag("prometheus.timeout", "Timeout of each query.").Default("30s").IsSetByUser(&c.timeoutSet).DurationVar(&c.timeout)
+	cmd.Flag("web.listen-address", "Address of the console.").Default("127.0.0.1:20001").IsSetByUser(&c.listenSet).StringVar(&c.listenAddr)
 	cmd.Flag("inventory.file", "Kubernetes/Istio YAML file or directory to serve validations from (repeatable).").StringsVar(&c.inventoryFiles)
 	commands["serve"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
 		return runServe(ctx, c, logger, out)
@@ -43,7 +51,28 @@ func registerServe(app *kingpin.Application, commands map[string]func(context.Co
 }
 
 func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Writer) error {
-	q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheusURL, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval})
+	file := &config.Config{}
+	if c.configFile != "" {
+		var warnings []string
+		var err error
+		if file, warnings, err = config.Load(c.configFile); err != nil {
+			return usageError{fmt.Errorf("--config: %w", err)}
+		}
+		for _, w := range warnings {
+			logger.Warn("config file", "component", "config", "file", c.configFile, "warning", w)
+		}
+		c.layer(file)
+	}
+	prom := file.ExternalServices.Prometheus
+	rt, err := commoncfg.NewRoundTripperFromConfig(prom.Auth.HTTPClientConfig(prom.CustomHeaders), "prometheus")
+	if err != nil {
+		return usageError{fmt.Errorf("external_services.prometheus.auth: %w", err)}
+	}
+	q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheusURL, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval, RoundTripper: rt})
+	if err != nil {
+		return usageError{err}
+	}
+	tolerances, err := health.NewConfig(file.HealthConfig.Rate)
 	if err != nil {
 		return usageError{err}
 	}
@@ -52,7 +81,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 		return err
 	}
 	reg := newRegistry()
-	srv := console.New(graph.NewBuilder(q, reg), logger).WithHealth(health.NewChecker(q, nil)).WithMetrics(metrics.NewReader(q))
+	srv := console.New(graph.NewBuilder(q, reg), logger).WithHealth(health.NewChecker(q, tolerances)).WithMetrics(metrics.NewReader(q))
 	if len(c.inventoryFiles) > 0 {
 		snap, errs := inventory.Load(c.inventoryFiles, nil)
 		for _, e := range errs {
@@ -62,7 +91,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 			}
 			logger.Warn("inventory file not loaded", "component", "inventory", "err", e)
 		}
-		srv.WithInventory(inventory.NewStatic(snap), validate.Options{}, reg)
+		srv.WithInventory(inventory.NewStatic(snap), validate.Options{RootNamespace: file.IstioNamespace}, reg)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", srv.Handler())
@@ -74,4 +103,21 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 	addContext(&g, ctx)
 	addServer(&g, l, mux)
 	return g.Run()
+}
+
+// layer takes from the config file what no flag set.
+func (c *serveConfig) layer(f *config.Config) {
+	p := f.ExternalServices.Prometheus
+	if !c.urlSet && p.URL != "" {
+		c.prometheusURL = p.URL
+	}
+	if !c.intervalSet && p.ScrapeInterval() > 0 {
+		c.scrapeInterval = p.ScrapeInterval()
+	}
+	if !c.timeoutSet && p.Timeout() > 0 {
+		c.timeout = p.Timeout()
+	}
+	if !c.listenSet && f.Server.Port > 0 {
+		c.listenAddr = net.JoinHostPort(f.Server.Address, strconv.Itoa(f.Server.Port))
+	}
 }
