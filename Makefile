@@ -42,6 +42,7 @@ test: test-deps vet
 bench: build
 	./bench/ingest.sh
 	./bench/graph.sh
+	./bench/health.sh
 
 clean:
 	rm -rf bin
