@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/meshlens/meshlens/grafana/grafanatest"
 )
 
 // bearer adds a token to every request, as the console's auth does.
@@ -27,7 +29,7 @@ func (b basic) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestPushCreatesThenUpdatesAndIsIdempotent(t *testing.T) {
-	g, srv := newStandIn(t, "glsa_tok", "", "")
+	g, srv := grafanatest.New(t, "glsa_tok", "", "")
 	c, err := NewClient(srv.URL, bearer{"glsa_tok"})
 	if err != nil {
 		t.Fatal(err)
@@ -48,8 +50,8 @@ func TestPushCreatesThenUpdatesAndIsIdempotent(t *testing.T) {
 			}
 		}
 	}
-	if len(g.saved) != 6 {
-		t.Errorf("%d dashboards stored after two pushes, want 6", len(g.saved))
+	if g.Stored() != 6 {
+		t.Errorf("%d dashboards stored after two pushes, want 6", g.Stored())
 	}
 	f, ok, err := c.Find(ctx, ServiceTitle)
 	if err != nil || !ok || f.UID != "meshlens-istio-service" {
@@ -61,7 +63,7 @@ func TestPushCreatesThenUpdatesAndIsIdempotent(t *testing.T) {
 }
 
 func TestPushErrorsSayWhat(t *testing.T) {
-	_, srv := newStandIn(t, "", "admin", "right")
+	_, srv := grafanatest.New(t, "", "admin", "right")
 	all, _ := All()
 	wrong, _ := NewClient(srv.URL, basic{"admin", "wrong"})
 	_, err := wrong.Push(context.Background(), all[0], "")
@@ -84,7 +86,7 @@ func TestPushErrorsSayWhat(t *testing.T) {
 }
 
 func TestLinksFindDashboardsByTitle(t *testing.T) {
-	_, srv := newStandIn(t, "tok", "", "")
+	_, srv := grafanatest.New(t, "tok", "", "")
 	c, _ := NewClient(srv.URL, bearer{"tok"})
 	all, _ := All()
 	for _, d := range all[:3] {

@@ -1,4 +1,6 @@
-package grafana
+// Package grafanatest is a Grafana for tests (Grafana's licence keeps the
+// real one out of meshlens's dependencies and tests).
+package grafanatest
 
 import (
 	"encoding/base64"
@@ -11,13 +13,12 @@ import (
 	"testing"
 )
 
-// standIn is a Grafana for the tests (Grafana's licence keeps the real one
-// out): it checks what Grafana's HTTP API checks for the calls meshlens
+// StandIn is a Grafana for the tests: it checks what Grafana's HTTP API checks for the calls meshlens
 // makes, the credentials (a bearer token, or a user and password), the
 // JSON of a dashboard save (a dashboard with a uid and a title), overwrite,
 // a title unique in its folder, the version on a save without overwrite
 // (412), and answers search by title as Grafana does.
-type standIn struct {
+type StandIn struct {
 	token, user, password string
 
 	mu    sync.Mutex
@@ -31,14 +32,15 @@ type stored struct {
 	model         map[string]any
 }
 
-func newStandIn(t *testing.T, token, user, password string) (*standIn, *httptest.Server) {
-	g := &standIn{token: token, user: user, password: password, saved: map[string]stored{}}
+// New starts a stand-in that accepts the token, or the user and password.
+func New(t *testing.T, token, user, password string) (*StandIn, *httptest.Server) {
+	g := &StandIn{token: token, user: user, password: password, saved: map[string]stored{}}
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
 	return g, srv
 }
 
-func (g *standIn) authorized(r *http.Request) bool {
+func (g *StandIn) authorized(r *http.Request) bool {
 	h := r.Header.Get("Authorization")
 	if g.token != "" && h == "Bearer "+g.token {
 		return true
@@ -55,7 +57,8 @@ func reply(w http.ResponseWriter, code int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func (g *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers Grafana's API.
+func (g *StandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.calls = append(g.calls, r.Method+" "+r.URL.Path)
@@ -118,3 +121,10 @@ func (g *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func slug(title string) string { return strings.ReplaceAll(strings.ToLower(title), " ", "-") }
+
+// Stored is how many dashboards the stand-in holds.
+func (g *StandIn) Stored() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.saved)
+}
