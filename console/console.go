@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/gzhttp"
 	"github.com/prometheus/common/model"
 
+	"github.com/meshlens/meshlens/grafana"
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/inventory"
@@ -39,6 +40,8 @@ type Server struct {
 	health *health.Checker
 	// metrics, when set, serves entity metrics.
 	metrics *metrics.Reader
+	// grafana, when set, finds the dashboards links point to.
+	grafana *grafana.Linker
 }
 
 // New serves graphs built by graphs.
@@ -65,6 +68,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/clusters/health", s.clustersHealth)
 	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/health", s.entityHealth)
 	mux.HandleFunc("GET /api/namespaces/{namespace}/metrics", s.namespaceMetrics)
+	mux.HandleFunc("GET /api/grafana", s.grafanaLinks)
 	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/metrics", s.entityMetrics)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, graph.Cut(r.URL.Path)))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshlens/meshlens/config"
 	"github.com/meshlens/meshlens/console"
+	"github.com/meshlens/meshlens/grafana"
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/inventory"
@@ -93,6 +94,13 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 		}
 		srv.WithInventory(inventory.NewStatic(snap), validate.Options{RootNamespace: file.IstioNamespace}, reg)
 	}
+	if gf := file.ExternalServices.Grafana; gf.Enabled {
+		linker, err := grafanaLinker(gf)
+		if err != nil {
+			return usageError{fmt.Errorf("external_services.grafana: %w", err)}
+		}
+		srv.WithGrafana(linker)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", srv.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -120,4 +128,39 @@ func (c *serveConfig) layer(f *config.Config) {
 	if !c.listenSet && f.Server.Port > 0 {
 		c.listenAddr = net.JoinHostPort(f.Server.Address, strconv.Itoa(f.Server.Port))
 	}
+}
+
+// kialiDashboards are the dashboards Kiali links to when its config names
+// none, with the variables it fills in.
+var kialiDashboards = []grafana.LinkConfig{
+	{Name: grafana.ServiceTitle, Variables: map[string]string{"namespace": "var-namespace", "service": "var-service", "datasource": "var-datasource"}},
+	{Name: grafana.WorkloadTitle, Variables: map[string]string{"namespace": "var-namespace", "workload": "var-workload", "datasource": "var-datasource"}},
+}
+
+// grafanaLinker finds the configured dashboards through Grafana's
+// in-cluster URL (its URL when none), for links on its URL.
+func grafanaLinker(g config.Grafana) (*grafana.Linker, error) {
+	at := g.InClusterURL
+	if at == "" {
+		at = g.URL
+	}
+	if g.URL == "" {
+		return nil, fmt.Errorf("url (Grafana as browsers reach it) is required")
+	}
+	rt, err := commoncfg.NewRoundTripperFromConfig(g.Auth.HTTPClientConfig(nil), "grafana")
+	if err != nil {
+		return nil, err
+	}
+	client, err := grafana.NewClient(at, rt)
+	if err != nil {
+		return nil, err
+	}
+	dashboards := kialiDashboards
+	if len(g.Dashboards) > 0 {
+		dashboards = nil
+		for _, d := range g.Dashboards {
+			dashboards = append(dashboards, grafana.LinkConfig{Name: d.Name, Variables: d.Variables})
+		}
+	}
+	return grafana.NewLinker(client, g.URL, dashboards), nil
 }

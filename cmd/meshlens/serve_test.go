@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meshlens/meshlens/grafana/grafanatest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -55,6 +58,11 @@ func TestServeSendsTheConfiguredAuth(t *testing.T) {
 	defer prom.Close()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "token"), []byte("tok-secret"), 0o600)
+	os.WriteFile(filepath.Join(dir, "grafana-password"), []byte("graf-secret"), 0o600)
+	_, gsrv := grafanatest.New(t, "", "admin", "graf-secret")
+	if code := meshlens([]string{"dashboards", "--push", gsrv.URL, "--grafana.user", "admin", "--grafana.password-file", filepath.Join(dir, "grafana-password")}, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("pushing the dashboards: exit %d", code)
+	}
 	cfg := filepath.Join(dir, "kiali.yaml")
 	os.WriteFile(cfg, []byte(`
 external_services:
@@ -64,6 +72,11 @@ external_services:
     custom_headers: {X-Scope-OrgID: tenant-a}
     thanos_proxy: {enabled: true, scrape_interval: 30s}
   istio: {url_service_version: x}
+  grafana:
+    enabled: true
+    url: https://grafana.example.com
+    in_cluster_url: `+gsrv.URL+`
+    auth: {type: basic, username: admin, password_file: grafana-password}
 `), 0o600)
 	var logs, out syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
@@ -81,6 +94,11 @@ external_services:
 		return m != nil
 	})
 	body := httpGet(t, "http://"+addr+"/api/namespaces/graph?namespaces=bookinfo&duration=60s")
+	links := httpGet(t, "http://"+addr+"/api/grafana")
+	if !strings.Contains(links, `"url":"https://grafana.example.com/d/meshlens-istio-service/`) || !strings.Contains(links, `"service":"var-service"`) {
+		t.Errorf("/api/grafana: %s", links)
+	}
+	body += links
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -99,8 +117,8 @@ external_services:
 		t.Errorf("logs lack the unknown key's warning: %s", logs.String())
 	}
 	for what, s := range map[string]string{"logs": logs.String(), "the answer": body, "stdout": out.String()} {
-		if strings.Contains(s, "tok-secret") {
-			t.Errorf("the token is in %s", what)
+		if strings.Contains(s, "tok-secret") || strings.Contains(s, "graf-secret") {
+			t.Errorf("a secret is in %s", what)
 		}
 	}
 }

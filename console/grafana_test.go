@@ -1,0 +1,67 @@
+package console
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/meshlens/meshlens/grafana"
+	"github.com/meshlens/meshlens/grafana/grafanatest"
+	"github.com/meshlens/meshlens/graph"
+)
+
+type basicAuth struct{ user, password string }
+
+func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(b.user+":"+b.password)))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestGrafanaLinks: /api/grafana answers the links of the dashboards
+// Grafana holds, on the URL browsers reach it at, a reason for one it
+// lacks, and never the credentials.
+func TestGrafanaLinks(t *testing.T) {
+	_, gsrv := grafanatest.New(t, "", "admin", "pa55word")
+	client, err := grafana.NewClient(gsrv.URL, basicAuth{"admin", "pa55word"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := grafana.All()
+	for _, d := range all {
+		if _, err := client.Push(context.Background(), d, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := grafana.NewLinker(client, "https://grafana.example.com", []grafana.LinkConfig{
+		{Name: grafana.WorkloadTitle, Variables: map[string]string{"namespace": "var-namespace", "workload": "var-workload"}},
+		{Name: "Team Dashboard"},
+	})
+	ts := httptest.NewServer(New(graph.NewBuilder(&seenQueries{}, nil), nil).WithGrafana(l).Handler())
+	defer ts.Close()
+	resp, err := http.Get(ts.URL + "/api/grafana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	body := string(b)
+	for _, want := range []string{`"url":"https://grafana.example.com/d/meshlens-istio-workload/istio-workload-dashboard"`, `"workload":"var-workload"`, `no dashboard titled \"Team Dashboard\"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("%s lacks %s", body, want)
+		}
+	}
+	if strings.Contains(body, "pa55word") || strings.Contains(body, gsrv.URL) {
+		t.Errorf("the answer shows Grafana's in-cluster URL or password: %s", body)
+	}
+	bare := httptest.NewServer(New(graph.NewBuilder(&seenQueries{}, nil), nil).Handler())
+	defer bare.Close()
+	code, m := getJSON(t, bare.URL+"/api/grafana")
+	if code != 200 || !strings.Contains(m["reason"].(string), "not configured") {
+		t.Errorf("%d %v", code, m)
+	}
+}
