@@ -30,14 +30,7 @@ for size in $SIZES; do
   "$BIN" --log.level=warn serve --prometheus.url "http://$STORE" --web.listen-address "$WEB" >"$work/serve.log" 2>&1 &
   serve=$!; pids+=("$serve")
   wait_http "http://$WEB/-/healthy"
-  targets=$(curl -fsS "http://$SIM/api/simulate/targets" | grep -c '"targets"')
-  for _ in $(seq 1 600); do
-    scraped=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count(count_over_time(up[10m]) >= 3)' \
-      | grep -o '"value":\[[^]]*\]' | grep -o '"[0-9]*"' | tr -d '"' || true)
-    [ "${scraped:-0}" -ge "$targets" ] && break
-    sleep 2
-  done
-  [ "${scraped:-0}" -ge "$targets" ] || { echo "only ${scraped:-0} of $targets targets scraped three times" >&2; exit 1; }
+  wait_scraped
   ns=$(seq -f "mesh-%02g" 0 $(( namespaces - 1 )) | paste -sd, -),istio-system
   all="http://$WEB/api/clusters/health?namespaces=$ns&type=workload&rateInterval=${RATE_INTERVAL:-60s}"
   curl -fsS "$all" -o "$work/health.json"

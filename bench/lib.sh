@@ -45,6 +45,19 @@ start_mesh() {
   wait_http "http://$STORE/-/ready"
 }
 
+# wait_scraped: until every target of the simulator at $SIM has been
+# scraped at least three times by the store at $STORE: measure only then.
+wait_scraped() {
+  targets=$(curl -fsS "http://$SIM/api/simulate/targets" | grep -c '"targets"')
+  for _ in $(seq 1 600); do
+    scraped=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count(count_over_time(up[10m]) >= 3)' \
+      | grep -o '"value":\[[^]]*\]' | grep -o '"[0-9]*"' | tr -d '"' || true)
+    [ "${scraped:-0}" -ge "$targets" ] && break
+    sleep 2
+  done
+  [ "${scraped:-0}" -ge "$targets" ] || { echo "only ${scraped:-0} of $targets targets scraped three times" >&2; return 1; }
+}
+
 # rule_group_stats: the graph's rule group's last evaluation time (s; the
 # group's comes after its rules') and
 # the series the rules wrote, from the store at $STORE.

@@ -155,12 +155,9 @@ func graphOptions(q url.Values) (graph.Options, error) {
 		}
 		o.Duration = time.Duration(d)
 	}
-	if v := q.Get("queryTime"); v != "" {
-		secs, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || secs <= 0 {
-			return o, badRequest("queryTime %q is not a Unix time in seconds", graph.Cut(v))
-		}
-		o.QueryTime = time.Unix(secs, 0)
+	var err error
+	if o.QueryTime, err = queryTime(q); err != nil {
+		return o, err
 	}
 	if v := q.Get("responseTime"); v != "" {
 		o.ResponseTime = v
@@ -191,6 +188,32 @@ func graphOptions(q url.Values) (graph.Options, error) {
 		o.IdleNodes = b
 	}
 	return o, nil
+}
+
+// queryTime reads Kiali's queryTime (Unix seconds); zero when not given.
+func queryTime(q url.Values) (time.Time, error) {
+	v := q.Get("queryTime")
+	if v == "" {
+		return time.Time{}, nil
+	}
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || secs <= 0 {
+		return time.Time{}, badRequest("queryTime %q is not a Unix time in seconds", graph.Cut(v))
+	}
+	t := time.Unix(secs, 0)
+	if t.After(time.Now().Add(5 * time.Minute)) {
+		return t, badRequest("queryTime %s is in the future", t.UTC().Format(time.RFC3339))
+	}
+	return t, nil
+}
+
+// warningHeaders puts an answer's warnings in Warning headers (RFC 9111's
+// 299, "miscellaneous persistent warning"), for answers in Kiali's shapes,
+// which have no place for them.
+func warningHeaders(w http.ResponseWriter, warnings []string) {
+	for _, warn := range warnings {
+		w.Header().Add("Warning", "299 meshlens "+strconv.Quote(graph.Cut(warn)))
+	}
 }
 
 func splitList(s string) []string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -46,17 +45,9 @@ func healthOptions(q url.Values, kind health.Kind) (health.Options, error) {
 	if o.RateInterval > graph.MaxDuration {
 		return o, badRequest("rateInterval %s is longer than %s", model.Duration(o.RateInterval), model.Duration(graph.MaxDuration))
 	}
-	if v := q.Get("queryTime"); v != "" {
-		secs, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || secs <= 0 {
-			return o, badRequest("queryTime %q is not a Unix time in seconds", graph.Cut(v))
-		}
-		o.QueryTime = time.Unix(secs, 0)
-		if o.QueryTime.After(time.Now().Add(5 * time.Minute)) {
-			return o, badRequest("queryTime %s is in the future", o.QueryTime.UTC().Format(time.RFC3339))
-		}
-	}
-	return o, nil
+	var err error
+	o.QueryTime, err = queryTime(q)
+	return o, err
 }
 
 // checkHealth answers the health o asks for, or writes the error.
@@ -88,11 +79,7 @@ func (s *Server) checkHealth(w http.ResponseWriter, r *http.Request, o health.Op
 		writeError(w, code, err.Error())
 		return nil
 	}
-	// Kiali's health answers have no place for warnings: they go in
-	// Warning headers (RFC 9111's 299, "miscellaneous persistent warning").
-	for _, warn := range a.Warnings {
-		w.Header().Add("Warning", "299 meshlens "+strconv.Quote(graph.Cut(warn)))
-	}
+	warningHeaders(w, a.Warnings)
 	return a
 }
 

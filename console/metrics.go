@@ -61,14 +61,8 @@ func metricsOptions(q url.Values) (metrics.Options, error) {
 	if o.Duration > graph.MaxDuration {
 		return o, badRequest("duration %s is longer than %s", model.Duration(o.Duration), model.Duration(graph.MaxDuration))
 	}
-	if v := q.Get("queryTime"); v != "" {
-		secs, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || secs <= 0 {
-			return o, badRequest("queryTime %q is not a Unix time in seconds", graph.Cut(v))
-		}
-		o.QueryTime = time.Unix(secs, 0)
-	}
-	return o, nil
+	o.QueryTime, err = queryTime(q)
+	return o, err
 }
 
 // entityMetrics answers /api/namespaces/{namespace}/{apps|workloads|services}/{name}/metrics.
@@ -114,8 +108,6 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, o metrics.
 		writeError(w, code, err.Error())
 		return
 	}
-	for _, warn := range a.Warnings {
-		w.Header().Add("Warning", "299 meshlens "+strconv.Quote(graph.Cut(warn)))
-	}
+	warningHeaders(w, a.Warnings)
 	writeJSON(w, a.Metrics)
 }

@@ -25,24 +25,39 @@ func NewEngine(engine *promql.Engine, queryable storage.Queryable, interval time
 
 // Query implements Querier.
 func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (Vector, error) {
-	qry, err := e.engine.NewInstantQuery(ctx, e.queryable, nil, q, ts)
+	var out Vector
+	err := run(ctx, func() (promql.Query, error) { return e.engine.NewInstantQuery(ctx, e.queryable, nil, q, ts) },
+		func(res *promql.Result) error {
+			vec, err := res.Vector()
+			if err != nil {
+				return err
+			}
+			out = make(Vector, 0, len(vec))
+			for _, s := range vec {
+				out = append(out, Sample{Metric: s.Metric, Value: s.F})
+			}
+			return nil
+		})
+	return out, err
+}
+
+// run makes a query with newQuery, runs it and hands its result to read
+// before the query is closed (closing recycles the result's memory);
+// errors wrap ErrBadQuery.
+func run(ctx context.Context, newQuery func() (promql.Query, error), read func(*promql.Result) error) error {
+	qry, err := newQuery()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadQuery, err)
+		return fmt.Errorf("%w: %w", ErrBadQuery, err)
 	}
 	defer qry.Close()
 	res := qry.Exec(ctx)
 	if res.Err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadQuery, res.Err)
+		return fmt.Errorf("%w: %w", ErrBadQuery, res.Err)
 	}
-	vec, err := res.Vector()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadQuery, err)
+	if err := read(res); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadQuery, err)
 	}
-	out := make(Vector, 0, len(vec))
-	for _, s := range vec {
-		out = append(out, Sample{Metric: s.Metric, Value: s.F})
-	}
-	return out, nil
+	return nil
 }
 
 // ScrapeInterval implements Querier.

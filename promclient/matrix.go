@@ -8,6 +8,7 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 )
 
 // RangeQuerier answers range queries too: what charts draw.
@@ -69,26 +70,23 @@ func (h *HTTP) QueryRange(ctx context.Context, q string, r Range) (Matrix, error
 
 // QueryRange implements RangeQuerier.
 func (e *Engine) QueryRange(ctx context.Context, q string, r Range) (Matrix, error) {
-	qry, err := e.engine.NewRangeQuery(ctx, e.queryable, nil, q, r.Start, r.End, r.Step)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadQuery, err)
-	}
-	defer qry.Close()
-	res := qry.Exec(ctx)
-	if res.Err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadQuery, res.Err)
-	}
-	m, err := res.Matrix()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadQuery, err)
-	}
-	out := make(Matrix, 0, len(m))
-	for _, s := range m {
-		series := Series{Metric: s.Metric, Points: make([]Point, 0, len(s.Floats))}
-		for _, p := range s.Floats {
-			series.Points = append(series.Points, Point{T: p.T, V: p.F})
+	var out Matrix
+	err := run(ctx, func() (promql.Query, error) {
+		return e.engine.NewRangeQuery(ctx, e.queryable, nil, q, r.Start, r.End, r.Step)
+	}, func(res *promql.Result) error {
+		m, err := res.Matrix()
+		if err != nil {
+			return err
 		}
-		out = append(out, series)
-	}
-	return out, nil
+		out = make(Matrix, 0, len(m))
+		for _, s := range m {
+			series := Series{Metric: s.Metric, Points: make([]Point, 0, len(s.Floats))}
+			for _, p := range s.Floats {
+				series.Points = append(series.Points, Point{T: p.T, V: p.F})
+			}
+			out = append(out, series)
+		}
+		return nil
+	})
+	return out, err
 }
