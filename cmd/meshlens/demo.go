@@ -207,7 +207,7 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	querier := promclient.NewEngine(d.store.Engine(), d.store.Queryable(), c.scrapeInterval)
+	querier := promclient.NewShared(promclient.NewEngine(d.store.Engine(), d.store.Queryable(), c.scrapeInterval), 8, reg)
 	d.console = console.New(graph.NewBuilder(querier, reg), logger).WithHealth(health.NewChecker(querier, nil)).WithMetrics(metrics.NewReader(querier))
 	// The simulator's pods are the truth: one of every workload, none of
 	// one a fault took down.

@@ -33,6 +33,7 @@ type serveConfig struct {
 	timeout        time.Duration
 	listenAddr     string
 	inventoryFiles []string
+	maxQueries     int
 	// Which flags the user set: those win over the config file.
 	urlSet, intervalSet, timeoutSet, listenSet bool
 }
@@ -44,6 +45,7 @@ func registerServe(app *kingpin.Application, commands map[string]func(context.Co
 	cmd.Flag("prometheus.url", "URL of the Prometheus HTTP API.").Default("http://127.0.0.1:9090").IsSetByUser(&c.urlSet).StringVar(&c.prometheusURL)
 	cmd.Flag("prometheus.scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").IsSetByUser(&c.intervalSet).DurationVar(&c.scrapeInterval)
 	cmd.Flag("prometheus.timeout", "Timeout of each query.").Default("30s").IsSetByUser(&c.timeoutSet).DurationVar(&c.timeout)
+	cmd.Flag("prometheus.max-concurrent-queries", "Queries in flight to the Prometheus at most, for all requests together; identical ones are sent once.").Default("8").IntVar(&c.maxQueries)
 	cmd.Flag("web.listen-address", "Address of the console.").Default("127.0.0.1:20001").IsSetByUser(&c.listenSet).StringVar(&c.listenAddr)
 	cmd.Flag("inventory.file", "Kubernetes/Istio YAML file or directory to serve validations from (repeatable).").StringsVar(&c.inventoryFiles)
 	commands["serve"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
@@ -69,7 +71,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 	if err != nil {
 		return usageError{fmt.Errorf("external_services.prometheus.auth: %w", err)}
 	}
-	q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheusURL, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval, RoundTripper: rt})
+	httpQ, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheusURL, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval, RoundTripper: rt})
 	if err != nil {
 		return usageError{err}
 	}
@@ -82,6 +84,9 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 		return err
 	}
 	reg := newRegistry()
+	// Every graph, health and metrics query of every browser tab goes
+	// through one bound, shared where they ask the same.
+	q := promclient.NewShared(httpQ, c.maxQueries, reg)
 	srv := console.New(graph.NewBuilder(q, reg), logger).WithHealth(health.NewChecker(q, tolerances)).WithMetrics(metrics.NewReader(q))
 	if len(c.inventoryFiles) > 0 {
 		snap, errs := inventory.Load(c.inventoryFiles, nil)
