@@ -41,7 +41,11 @@ func (v *validation) destinationRules() {
 			}
 		}
 		if !wildcard && !v.registry.exists(dr.Host, o.Namespace) {
-			v.add(KIA0202, o, "spec/host", "host %q not found", dr.Host)
+			sev := KIA0202.Severity
+			if v.opts.OutboundAllowAny {
+				sev = Warning
+			}
+			v.addAs(sev, KIA0202, o, "spec/host", "host %q not found", dr.Host)
 			continue
 		}
 		v.subsetLabels(o, dr, fqdn, wildcard, referenced)

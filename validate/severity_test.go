@@ -1,6 +1,10 @@
 package validate
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/meshlens/meshlens/inventory"
+)
 
 // TestKialiSeverities checks the severities Kiali gives by context, so that
 // --fail-on gates what a Kiali user expects.
@@ -63,6 +67,10 @@ spec:
   gateways: [bookinfo-gateway.bookinfo]
   http: [{route: [{destination: {host: details, subset: v1}}]}]`, "KIA1108", "old", Unknown},
 	}
+	cases = append(cases, struct {
+		name, yaml, code, object string
+		severity                 Severity
+	}{"KIA0202 is an error", "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ext, namespace: bookinfo}\nspec: {host: api.example.com}", "KIA0202", "ext", Error})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			found := false
@@ -78,5 +86,16 @@ spec:
 				t.Errorf("no %s on %s", tc.code, tc.object)
 			}
 		})
+	}
+}
+
+func TestKIA0202IsAWarningWhenTheMeshAllowsAnyOutbound(t *testing.T) {
+	objects, errs := inventory.Parse("dr.yaml", []byte("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ext, namespace: shop}\nspec: {host: api.example.com}\n"))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	fs := Run(inventory.NewSnapshot(objects), Options{OutboundAllowAny: true})
+	if len(fs) != 1 || fs[0].Code != "KIA0202" || fs[0].Severity != Warning {
+		t.Errorf("findings:%s", describe(fs))
 	}
 }

@@ -166,6 +166,10 @@ type Options struct {
 	// UncoveredWorkloads flags workloads no AuthorizationPolicy applies to
 	// (KIA1301), off by default as in Kiali.
 	UncoveredWorkloads bool
+	// OutboundAllowAny: the mesh config sets outboundTrafficPolicy
+	// ALLOW_ANY, so a DestinationRule for a host outside the registry
+	// still applies to traffic that leaves the mesh (KIA0202 a warning).
+	OutboundAllowAny bool
 	// GatewayClasses are the Gateway API classes the mesh's controllers
 	// serve (KIA1504). Default: istio and istio-remote, Istio's own.
 	GatewayClasses []string

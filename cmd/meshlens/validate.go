@@ -29,6 +29,7 @@ type validateConfig struct {
 	uncovered     bool
 	listCodes     bool
 	gatewayClass  []string
+	allowAny      bool
 }
 
 func registerValidate(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -43,6 +44,7 @@ func registerValidate(app *kingpin.Application, commands map[string]func(context
 	cmd.Flag("trust-domain", "The mesh's trust domain and its aliases (repeatable); principals of others are foreign (KIA0108).").Default("cluster.local").StringsVar(&c.trustDomains)
 	cmd.Flag("uncovered-workloads", "Also flag workloads no AuthorizationPolicy applies to (KIA1301; off by default, as in Kiali).").BoolVar(&c.uncovered)
 	cmd.Flag("gateway-class", "Gateway API classes the mesh serves (repeatable); a Gateway of another is KIA1504.").Default("istio", "istio-remote").StringsVar(&c.gatewayClass)
+	cmd.Flag("outbound-allow-any", "The mesh config sets outboundTrafficPolicy ALLOW_ANY: a DestinationRule for an unknown host is a warning (KIA0202), as Kiali says it then.").BoolVar(&c.allowAny)
 	cmd.Flag("list-codes", "Print every check with its code, severity and meaning, and exit.").BoolVar(&c.listCodes)
 	commands["validate"] = func(_ context.Context, _ *slog.Logger, out io.Writer) error {
 		if c.listCodes {
@@ -62,7 +64,7 @@ func registerValidate(app *kingpin.Application, commands map[string]func(context
 		snap, loadErrs := inventory.Load(c.files, os.Stdin)
 		report := &validate.Report{
 			Findings: validate.Run(snap, validate.Options{ClusterDomain: c.clusterDomain, RootNamespace: c.rootNamespace, NoAutoMTLS: !c.autoMTLS,
-				TrustDomains: c.trustDomains, UncoveredWorkloads: c.uncovered, GatewayClasses: c.gatewayClass}),
+				TrustDomains: c.trustDomains, UncoveredWorkloads: c.uncovered, GatewayClasses: c.gatewayClass, OutboundAllowAny: c.allowAny}),
 			LoadErrors: loadErrs,
 			Objects:    len(snap.Objects),
 		}
