@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -88,6 +89,7 @@ func NewEmitter(o EmitterOptions) (*Emitter, error) {
 		}
 		s.ServeHTTP(w, r)
 	})
+	mux.Handle("GET /istiod/metrics", newControlPlane(o.Mesh))
 	flows, err := computeFlows(o.Mesh, o.Rate)
 	if err != nil {
 		return nil, err
@@ -280,13 +282,13 @@ func (e *Emitter) record(f *flow) {
 		for attempt := 0; ; attempt++ {
 			code, attemptSize := "200", size
 			if fault.fails() {
-				code, attemptSize = "500", 40
+				code, attemptSize = strconv.Itoa(fault.errorCode()), 40
 			}
 			if dstSide {
 				e.observe(e.sidecars[f.dst], f.dstSeries, f.dstEx, code, telemetry.NoFlags, ms*0.9, attemptSize)
 			}
 			srcCode, size = code, attemptSize
-			if code == "200" || !policy.retries(500, telemetry.NoFlags) {
+			if code == "200" || !policy.retries(fault.errorCode(), telemetry.NoFlags) {
 				break
 			}
 			if attempt == policy.Attempts {
@@ -312,12 +314,13 @@ func (e *Emitter) observe(s *Sidecar, cache map[string]*requestSeries, ex exchan
 		if ex.protocol == telemetry.ProtocolGRPC {
 			ex.code, ex.grpcStatus = "200", "0"
 			switch code {
-			case "500":
-				ex.grpcStatus = "2"
+			case "200":
 			case "503": // a local reply of the caller's sidecar
 				ex.grpcStatus = "14"
 			case "504", "0":
 				ex.code, ex.grpcStatus = code, "4"
+			default: // the application's error
+				ex.grpcStatus = "2"
 			}
 		}
 		rs = s.requestSeries(ex)
@@ -342,7 +345,7 @@ func (e *Emitter) Targets() []Target {
 			out = append(out, newTarget(w, addr, fmt.Sprintf("/pods/%s/%s/stats/prometheus", w.Namespace, w.Pod())))
 		}
 	}
-	return out
+	return append(out, controlPlaneTarget(addr, "/istiod/metrics"))
 }
 
 // Mesh is the topology being emitted.

@@ -20,8 +20,12 @@ import (
 type Fault struct {
 	Namespace string `json:"namespace" yaml:"namespace"`
 	Workload  string `json:"workload" yaml:"workload"`
-	// ErrorRate is the share of requests answered with HTTP 500 (gRPC status 2), 0 to 1.
+	// ErrorRate is the share of requests answered with ErrorCode (gRPC
+	// status 2), 0 to 1.
 	ErrorRate float64 `json:"errorRate,omitempty" yaml:"errorRate,omitempty"`
+	// ErrorCode is the HTTP code of those answers, 500 when not given: a
+	// 4xx tries Kiali's 4xx tolerances.
+	ErrorCode int `json:"errorCode,omitempty" yaml:"errorCode,omitempty"`
 	// Delay is added to every request the workload serves.
 	Delay Duration `json:"delay,omitempty" yaml:"delay,omitempty"`
 	// Down: the workload stops answering; callers time out.
@@ -60,6 +64,9 @@ func (f Fault) validate() error {
 	}
 	if f.ErrorRate < 0 || f.ErrorRate > 1 {
 		return fmt.Errorf("errorRate of %s/%s is %v; it must be between 0 and 1", f.Namespace, f.Workload, f.ErrorRate)
+	}
+	if f.ErrorCode != 0 && (f.ErrorCode < 400 || f.ErrorCode > 599) {
+		return fmt.Errorf("errorCode of %s/%s is %d; it must be an HTTP error code, 400 to 599", f.Namespace, f.Workload, f.ErrorCode)
 	}
 	if f.Abort < 0 || f.Abort > 1 {
 		return fmt.Errorf("abort of %s/%s is %v; it must be between 0 and 1", f.Namespace, f.Workload, f.Abort)
@@ -191,6 +198,14 @@ func (f *Faults) List() []Fault {
 	return out
 }
 
+// errorCode is the HTTP code a failing request is answered with.
+func (f Fault) errorCode() int {
+	if f.ErrorCode == 0 {
+		return http.StatusInternalServerError
+	}
+	return f.ErrorCode
+}
+
 // fails draws whether one request fails under the fault.
 func (f Fault) fails() bool { return f.ErrorRate > 0 && rand.Float64() < f.ErrorRate }
 
@@ -258,7 +273,7 @@ func decodeFaults(body []byte) ([]Fault, error) {
 		list = []Fault{one}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("the body is not a fault or a list of faults ({\"namespace\", \"workload\", \"errorRate\", \"delay\", \"down\", \"abort\", \"injectDelay\"}): %v", err)
+		return nil, fmt.Errorf("the body is not a fault or a list of faults ({\"namespace\", \"workload\", \"errorRate\", \"errorCode\", \"delay\", \"down\", \"abort\", \"injectDelay\"}): %v", err)
 	}
 	if dec.More() {
 		return nil, errors.New("the body holds more than one JSON value; send a list of faults")

@@ -24,6 +24,7 @@ func TestLoadScenario(t *testing.T) {
 		{"an empty file is no fault", "", "", nil},
 		{"an unknown field is an error", "faults:\n  - {namespace: bookinfo, workload: x, errorrate: 1}\n", "errorrate", nil},
 		{"an error rate above one is an error", "faults:\n  - {namespace: bookinfo, workload: x, errorRate: 2}\n", "between 0 and 1", nil},
+		{"an error code that is not an HTTP error is an error", "faults:\n  - {namespace: bookinfo, workload: x, errorRate: 0.1, errorCode: 302}\n", "400 to 599", nil},
 		{"a delay that is not a duration is an error", "faults:\n  - {namespace: bookinfo, workload: x, delay: soon}\n", "soon", nil},
 		{"a fault without a workload is an error", "faults:\n  - {namespace: bookinfo}\n", "needs namespace and workload", nil},
 		{"not YAML is an error", "faults: [\n", "scenario", nil},

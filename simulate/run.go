@@ -44,9 +44,11 @@ type Sim struct {
 
 	client    *http.Client
 	listeners []net.Listener
-	servers   []*http.Server
-	wg        sync.WaitGroup
-	closed    chan struct{}
+	// controlPlaneAddr serves istiod's, the proxies' and Wasm's metrics.
+	controlPlaneAddr string
+	servers          []*http.Server
+	wg               sync.WaitGroup
+	closed           chan struct{}
 }
 
 type pod struct {
@@ -108,6 +110,12 @@ func Start(opts Options) (*Sim, error) {
 		}
 		s.external[svc] = addr
 	}
+	addr, err := s.serve(newControlPlane(s.mesh))
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("start the control plane's metrics: %w", err)
+	}
+	s.controlPlaneAddr = addr
 	return s, nil
 }
 
@@ -187,7 +195,7 @@ func (s *Sim) Targets() []Target {
 			out = append(out, newTarget(w, p.adminAddr, "/stats/prometheus"))
 		}
 	}
-	return out
+	return append(out, controlPlaneTarget(s.controlPlaneAddr, "/metrics"))
 }
 
 // EntrypointAddress is where the load generator reaches an entrypoint: the
@@ -372,7 +380,7 @@ func (p *pod) serveApp(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		http.Error(w, "fault injected by meshlens simulate", http.StatusInternalServerError)
+		http.Error(w, "fault injected by meshlens simulate", fault.errorCode())
 		return
 	}
 	code, body := http.StatusOK, []byte(nil)

@@ -137,6 +137,7 @@ func TestFaults(t *testing.T) {
 		wantFlag string
 	}{
 		{name: "an error rate of 1 fails every request with 500", fault: Fault{ErrorRate: 1}, wantCode: "500", wantFlag: "-"},
+		{name: "an error code of 404 fails every request with 404", fault: Fault{ErrorRate: 1, ErrorCode: 404}, wantCode: "404", wantFlag: "-"},
 		{name: "a workload that is down makes callers time out with 504 UT", fault: Fault{Down: true}, wantCode: "504", wantFlag: "UT"},
 	}
 	for _, tc := range cases {

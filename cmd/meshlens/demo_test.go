@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 	"go.uber.org/goleak"
 
+	"github.com/meshlens/meshlens/grafana"
 	"github.com/meshlens/meshlens/telemetry"
 )
 
@@ -160,7 +161,9 @@ func TestDemo(t *testing.T) {
 		}
 	})
 	t.Run("no Istio series is missing a standard label", func(t *testing.T) {
-		series, _, _, err := p.Series(context.Background(), []string{`{__name__=~"istio_.*"}`}, time.Now().Add(-time.Minute), time.Now())
+		// The sidecars' standard metrics (istio_build and istio_agent_*
+		// come from istiod and the agents).
+		series, _, _, err := p.Series(context.Background(), []string{`{__name__=~"istio_(requests|request_|response_|tcp_).*"}`}, time.Now().Add(-time.Minute), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,6 +194,53 @@ func TestDemo(t *testing.T) {
 			}
 			if missing > 5 {
 				t.Fatal("too many series lack standard labels")
+			}
+		}
+	})
+	t.Run("every panel of the six Grafana dashboards answers on the demo's store", func(t *testing.T) {
+		all, err := grafana.All()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 5xx and 4xx answers for the error panels; the faults API's
+		// errorCode makes the 4xx.
+		web := "http://" + d.webL.Addr().String()
+		setFault(t, web, http.MethodPut, `[{"namespace":"bookinfo","workload":"reviews-v2","errorRate":0.5},{"namespace":"bookinfo","workload":"reviews-v1","errorRate":0.3,"errorCode":404}]`)
+		defer setFault(t, web, http.MethodDelete, "")
+		// irate and rate need two scrapes of istiod's page and of the errors.
+		waitFor(t, "istiod and the errors scraped twice", 30*time.Second, func() bool {
+			return len(query(t, p, `count_over_time(pilot_xds[5s]) >= 2`)) > 0 &&
+				len(query(t, p, `rate(istio_requests_total{response_code="404"}[5s]) > 0`)) > 0 &&
+				len(query(t, p, `rate(istio_requests_total{response_code="500"}[5s]) > 0`)) > 0
+		})
+		// A user picks the service or workload a panel is about: reviews
+		// for HTTP, mongodb for TCP.
+		choices := []*strings.Replacer{
+			strings.NewReplacer("$__rate_interval", "5s", "$namespace", "bookinfo", "$service", "reviews.bookinfo.svc.cluster.local", "$workload", "reviews-v2"),
+			strings.NewReplacer("$__rate_interval", "5s", "$namespace", "bookinfo", "$service", "mongodb.bookinfo.svc.cluster.local", "$workload", "mongodb-v1"),
+		}
+		for _, dash := range all {
+			var m struct {
+				Panels []struct {
+					Title   string `json:"title"`
+					Targets []struct {
+						Expr string `json:"expr"`
+					} `json:"targets"`
+				} `json:"panels"`
+			}
+			if err := json.Unmarshal(dash.JSON, &m); err != nil {
+				t.Fatal(err)
+			}
+			for _, panel := range m.Panels {
+				for _, target := range panel.Targets {
+					answered := false
+					for _, c := range choices {
+						answered = answered || len(query(t, p, c.Replace(target.Expr))) > 0
+					}
+					if !answered {
+						t.Errorf("%s / %s: no data from %s", dash.Title, panel.Title, target.Expr)
+					}
+				}
 			}
 		}
 	})

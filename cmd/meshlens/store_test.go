@@ -131,8 +131,8 @@ func TestSimulateCommand(t *testing.T) {
 	}()
 	base := "http://" + addr
 	waitFor(t, "the control API", 10*time.Second, func() bool { return strings.Contains(httpGetQuiet(base+"/api/simulate/targets"), "__metrics_path__") })
-	if n := strings.Count(httpGet(t, base+"/api/simulate/targets"), `"targets"`); n != 12+3+1 {
-		t.Errorf("%d targets, want 16 (12 services, 3 second versions, the gateway)", n)
+	if n := strings.Count(httpGet(t, base+"/api/simulate/targets"), `"targets"`); n != 12+3+1+1 {
+		t.Errorf("%d targets, want 17 (12 services, 3 second versions, the gateway, istiod)", n)
 	}
 	if body := httpGet(t, base+"/metrics"); !strings.Contains(body, "meshlens_build_info") {
 		t.Errorf("/metrics: %.200s", body)
