@@ -39,6 +39,11 @@ type Config struct {
 type ExternalServices struct {
 	Prometheus Prometheus `yaml:"prometheus"`
 	Grafana    Grafana    `yaml:"grafana"`
+	Istio      struct {
+		// IstioIdentityDomain completes service names into FQDNs
+		// (reviews.bookinfo.<domain>), svc.cluster.local when empty.
+		IstioIdentityDomain string `yaml:"istio_identity_domain"`
+	} `yaml:"istio"`
 }
 
 // Prometheus is where the telemetry is: any Prometheus HTTP API.

@@ -53,6 +53,8 @@ external_services:
         variables:
           namespace: var-namespace
           workload: var-workload
+  istio:
+    istio_identity_domain: svc.east.example
   tracing:
     enabled: false
 health_config:
@@ -85,7 +87,7 @@ func TestAKialiConfigLoadsAsItIs(t *testing.T) {
 	if !g.Enabled || g.Auth.PasswordFile != filepath.Join(dir, "grafana-password") || len(g.Dashboards) != 2 || g.Dashboards[1].Variables["workload"] != "var-workload" {
 		t.Errorf("grafana %+v", g)
 	}
-	if c.IstioNamespace != "istio-system" || c.KubernetesConfig.ClusterName != "east" || c.Server.Port != 20001 || len(c.HealthConfig.Rate) != 1 {
+	if c.IstioNamespace != "istio-system" || c.ExternalServices.Istio.IstioIdentityDomain != "svc.east.example" || c.KubernetesConfig.ClusterName != "east" || c.Server.Port != 20001 || len(c.HealthConfig.Rate) != 1 {
 		t.Errorf("config %+v", c)
 	}
 	joined := strings.Join(warnings, "\n")

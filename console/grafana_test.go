@@ -40,7 +40,7 @@ func TestGrafanaLinks(t *testing.T) {
 	l := grafana.NewLinker(client, "https://grafana.example.com", []grafana.LinkConfig{
 		{Name: grafana.WorkloadTitle, Variables: map[string]string{"namespace": "var-namespace", "workload": "var-workload"}},
 		{Name: "Team Dashboard"},
-	})
+	}, "")
 	ts := httptest.NewServer(New(graph.NewBuilder(&seenQueries{}, nil), nil).WithGrafana(l).Handler())
 	defer ts.Close()
 	resp, err := http.Get(ts.URL + "/api/grafana")
@@ -63,5 +63,39 @@ func TestGrafanaLinks(t *testing.T) {
 	code, m := getJSON(t, bare.URL+"/api/grafana")
 	if code != 200 || !strings.Contains(m["reason"].(string), "not configured") {
 		t.Errorf("%d %v", code, m)
+	}
+}
+
+// TestEntityHealthCarriesGrafanaLinks: a workload's and a service's health
+// answer carries the links of the dashboards that show it, filled in.
+func TestEntityHealthCarriesGrafanaLinks(t *testing.T) {
+	_, gsrv := grafanatest.New(t, "", "admin", "pa55word")
+	client, err := grafana.NewClient(gsrv.URL, basicAuth{"admin", "pa55word"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := grafana.All()
+	for _, d := range all {
+		if _, err := client.Push(context.Background(), d, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := grafana.NewLinker(client, "https://grafana.example.com", []grafana.LinkConfig{
+		{Name: grafana.ServiceTitle, Variables: map[string]string{"namespace": "var-namespace", "service": "var-service"}},
+		{Name: grafana.WorkloadTitle, Variables: map[string]string{"namespace": "var-namespace", "workload": "var-workload"}},
+	}, "svc.cluster.example")
+	ts := healthServer(t, func(s *Server) { s.WithGrafana(l) })
+	for path, want := range map[string]string{
+		"/api/namespaces/bookinfo/workloads/reviews-v2/health": "https://grafana.example.com/d/meshlens-istio-workload/istio-workload-dashboard?var-namespace=bookinfo&var-workload=reviews-v2",
+		"/api/namespaces/bookinfo/services/reviews/health":     "https://grafana.example.com/d/meshlens-istio-service/istio-service-dashboard?var-namespace=bookinfo&var-service=reviews.bookinfo.svc.cluster.example",
+	} {
+		code, m := getJSON(t, ts.URL+path)
+		links, _ := m["externalLinks"].([]any)
+		if code != 200 || len(links) != 1 || links[0].(map[string]any)["url"] != want {
+			t.Errorf("%s: %d, links %v, want one to %s", path, code, links, want)
+		}
+		if m["status"] == nil {
+			t.Errorf("%s: the health itself is gone: %v", path, m)
+		}
 	}
 }

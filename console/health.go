@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/meshlens/meshlens/grafana"
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/health"
 )
@@ -139,5 +140,14 @@ func (s *Server) entityHealth(w http.ResponseWriter, r *http.Request) {
 		e = &health.Entity{Requests: health.Requests{Inbound: map[string]map[string]float64{}, Outbound: map[string]map[string]float64{}, HealthAnnotations: map[string]string{}},
 			Status: health.Verdict{Status: health.NA, ErrorRatio: -1, Reason: "no traffic in the window"}}
 	}
-	writeJSON(w, e)
+	if s.grafana == nil {
+		writeJSON(w, e)
+		return
+	}
+	linkKind := map[health.Kind]string{health.App: "app", health.Workload: "workload", health.Service: "service"}[kind]
+	writeJSON(w, struct {
+		*health.Entity
+		// ExternalLinks are the Grafana dashboards that show the entity.
+		ExternalLinks []grafana.Link `json:"externalLinks"`
+	}{e, s.grafana.For(r.Context(), grafana.Entity{Kind: linkKind, Namespace: ns, Name: name})})
 }

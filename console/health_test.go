@@ -24,7 +24,7 @@ import (
 // healthServer (health and metrics) serves bookinfo's inventory and hand-written traffic:
 // reviews-v2 answers half its requests 500, the rest is fine. Series end
 // at the time of the test, so that health "now" reads them.
-func healthServer(t *testing.T) *httptest.Server {
+func healthServer(t *testing.T, with ...func(*Server)) *httptest.Server {
 	t.Helper()
 	end := time.Now().Unix()
 	start := end - 600
@@ -54,6 +54,9 @@ load 15s
 		snap.SetAvailable(w.Namespace, w.Name, 1)
 	}
 	srv := New(graph.NewBuilder(q, nil), nil).WithInventory(inventory.NewStatic(snap), validate.Options{}, nil).WithHealth(health.NewChecker(q, nil)).WithMetrics(metrics.NewReader(q))
+	for _, f := range with {
+		f(srv)
+	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return ts

@@ -97,7 +97,7 @@ func TestLinksFindDashboardsByTitle(t *testing.T) {
 	l := NewLinker(c, "https://grafana.example.com/", []LinkConfig{
 		{Name: ServiceTitle, Variables: map[string]string{"namespace": "var-namespace", "service": "var-service", "datasource": "var-datasource"}},
 		{Name: "Istio Nothing Dashboard"},
-	})
+	}, "")
 	links := l.Links(context.Background())
 	if len(links) != 2 || links[0].URL != "https://grafana.example.com/d/meshlens-istio-service/istio-service-dashboard" || links[1].URL != "" || links[1].Reason == "" {
 		t.Fatalf("links %+v", links)
@@ -107,7 +107,51 @@ func TestLinksFindDashboardsByTitle(t *testing.T) {
 		t.Errorf("filled link %s", got)
 	}
 	down, _ := NewClient("http://127.0.0.1:1", nil)
-	if links := NewLinker(down, "https://g", []LinkConfig{{Name: ServiceTitle}}).Links(context.Background()); links[0].URL != "" || !strings.Contains(links[0].Reason, "127.0.0.1:1") {
+	if links := NewLinker(down, "https://g", []LinkConfig{{Name: ServiceTitle}}, "").Links(context.Background()); links[0].URL != "" || !strings.Contains(links[0].Reason, "127.0.0.1:1") {
 		t.Errorf("Grafana down: %+v", links)
+	}
+}
+
+// TestLinksForAnEntity: an entity's links are those of the dashboards with
+// a variable for its kind, filled with its namespace and name, a service
+// by its FQDN in the configured domain.
+func TestLinksForAnEntity(t *testing.T) {
+	_, srv := grafanatest.New(t, "tok", "", "")
+	c, _ := NewClient(srv.URL, bearer{"tok"})
+	all, _ := All()
+	for _, d := range all {
+		if _, err := c.Push(context.Background(), d, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := NewLinker(c, "https://grafana.example.com", []LinkConfig{
+		{Name: ServiceTitle, Variables: map[string]string{"namespace": "var-namespace", "service": "var-service"}},
+		{Name: WorkloadTitle, Variables: map[string]string{"namespace": "var-namespace", "workload": "var-workload"}},
+		{Name: "Team Dashboard", Variables: map[string]string{"service": "var-svc"}},
+	}, "svc.corp.example")
+	cases := []struct {
+		entity Entity
+		want   []Link
+	}{
+		{Entity{Kind: "service", Namespace: "bookinfo", Name: "reviews"}, []Link{
+			{Name: ServiceTitle, URL: "https://grafana.example.com/d/meshlens-istio-service/istio-service-dashboard?var-namespace=bookinfo&var-service=reviews.bookinfo.svc.corp.example"},
+			{Name: "Team Dashboard", Reason: `Grafana has no dashboard titled "Team Dashboard" (meshlens dashboards --push makes Istio's)`},
+		}},
+		{Entity{Kind: "workload", Namespace: "bookinfo", Name: "reviews-v2"}, []Link{
+			{Name: WorkloadTitle, URL: "https://grafana.example.com/d/meshlens-istio-workload/istio-workload-dashboard?var-namespace=bookinfo&var-workload=reviews-v2"},
+		}},
+		{Entity{Kind: "app", Namespace: "bookinfo", Name: "reviews"}, nil},
+	}
+	for _, tc := range cases {
+		got := l.For(context.Background(), tc.entity)
+		if len(got) != len(tc.want) {
+			t.Errorf("%+v: %d links %+v, want %d", tc.entity, len(got), got, len(tc.want))
+			continue
+		}
+		for i := range got {
+			if got[i].Name != tc.want[i].Name || got[i].URL != tc.want[i].URL || got[i].Reason != tc.want[i].Reason {
+				t.Errorf("%+v: link %d is %+v, want %+v", tc.entity, i, got[i], tc.want[i])
+			}
+		}
 	}
 }

@@ -34,15 +34,56 @@ type Linker struct {
 	client      *Client
 	externalURL string
 	dashboards  []LinkConfig
+	// serviceDomain completes a service's name into the FQDN Istio's
+	// dashboards select by: reviews.bookinfo.<serviceDomain>.
+	serviceDomain string
 
 	mu    sync.Mutex
 	at    time.Time
 	links []Link
 }
 
-// NewLinker links dashboards found through client, on externalURL.
-func NewLinker(client *Client, externalURL string, dashboards []LinkConfig) *Linker {
-	return &Linker{client: client, externalURL: strings.TrimSuffix(externalURL, "/"), dashboards: dashboards}
+// DefaultServiceDomain is Kubernetes's default, as Kiali's
+// istio_identity_domain.
+const DefaultServiceDomain = "svc.cluster.local"
+
+// NewLinker links dashboards found through client, on externalURL;
+// services are named by their FQDN in serviceDomain (DefaultServiceDomain
+// when empty).
+func NewLinker(client *Client, externalURL string, dashboards []LinkConfig, serviceDomain string) *Linker {
+	if serviceDomain == "" {
+		serviceDomain = DefaultServiceDomain
+	}
+	return &Linker{client: client, externalURL: strings.TrimSuffix(externalURL, "/"), dashboards: dashboards, serviceDomain: strings.Trim(serviceDomain, ".")}
+}
+
+// Entity is what a page links from: an app, a workload or a service of a
+// namespace.
+type Entity struct {
+	// Kind is the variable that names it: app, workload or service.
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+// For are the links that show e: those of dashboards with a variable for
+// e's kind, their URLs filled in with e's namespace and name (a service's
+// FQDN). A dashboard Grafana lacks keeps its reason.
+func (l *Linker) For(ctx context.Context, e Entity) []Link {
+	name := e.Name
+	if e.Kind == "service" {
+		name = e.Name + "." + e.Namespace + "." + l.serviceDomain
+	}
+	values := map[string]string{"namespace": e.Namespace, e.Kind: name}
+	out := []Link{}
+	for _, k := range l.Links(ctx) {
+		if _, ok := k.Variables[e.Kind]; !ok {
+			continue
+		}
+		k.URL = k.Fill(values)
+		out = append(out, k)
+	}
+	return out
 }
 
 // Links are the links of every configured dashboard; one Grafana does not

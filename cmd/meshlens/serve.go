@@ -100,7 +100,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 		srv.WithInventory(inventory.NewStatic(snap), validate.Options{RootNamespace: file.IstioNamespace}, reg)
 	}
 	if gf := file.ExternalServices.Grafana; gf.Enabled {
-		linker, err := grafanaLinker(gf)
+		linker, err := grafanaLinker(gf, file.ExternalServices.Istio.IstioIdentityDomain)
 		if err != nil {
 			return usageError{fmt.Errorf("external_services.grafana: %w", err)}
 		}
@@ -144,7 +144,7 @@ var kialiDashboards = []grafana.LinkConfig{
 
 // grafanaLinker finds the configured dashboards through Grafana's
 // in-cluster URL (its URL when none), for links on its URL.
-func grafanaLinker(g config.Grafana) (*grafana.Linker, error) {
+func grafanaLinker(g config.Grafana, serviceDomain string) (*grafana.Linker, error) {
 	at := g.InClusterURL
 	if at == "" {
 		at = g.URL
@@ -167,5 +167,5 @@ func grafanaLinker(g config.Grafana) (*grafana.Linker, error) {
 			dashboards = append(dashboards, grafana.LinkConfig{Name: d.Name, Variables: d.Variables})
 		}
 	}
-	return grafana.NewLinker(client, g.URL, dashboards), nil
+	return grafana.NewLinker(client, g.URL, dashboards, serviceDomain), nil
 }
