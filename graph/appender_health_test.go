@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/prometheus/promql/promqltest"
 
+	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/traffic/traffictest"
 )
@@ -69,6 +70,30 @@ load 15s
 			t.Errorf("the graph's JSON lacks %s", want)
 		}
 	}
+
+	// An edge is judged by its source's outbound and its destination's
+	// inbound tolerances, the worse of the two: both tolerant here.
+	t.Run("the configured tolerances judge nodes and edges", func(t *testing.T) {
+		tolerant, err := health.NewConfig([]health.Rate{{Namespace: "bookinfo", Kind: "workload", Name: "productpage-.*|reviews-.*",
+			Tolerance: []health.Tolerance{{Code: "5XX", Degraded: 40, Failure: 70}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := NewBuilder(promclient.NewEngine(engine, st, 15*time.Second), nil).WithHealth(tolerant).Build(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range g.Nodes() {
+			if n.Workload == "reviews-v2" && (n.Health == nil || n.Health.Status.Status != "Degraded") {
+				t.Errorf("reviews-v2 with half its requests failing, tolerated to 40 %%/70 %%: %+v", n.Health)
+			}
+		}
+		for _, e := range g.Edges() {
+			if e.Dest.Workload == "reviews-v2" && e.HealthStatus != "Degraded" {
+				t.Errorf("edge to reviews-v2 is %q, want Degraded", e.HealthStatus)
+			}
+		}
+	})
 
 	o.Appenders = []string{}
 	plain, err := b.Build(context.Background(), o)

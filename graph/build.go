@@ -225,6 +225,15 @@ type Builder struct {
 	health *health.Config
 }
 
+// WithHealth judges health (the health appender) by c's tolerances,
+// the same the health API judges by.
+func (b *Builder) WithHealth(c *health.Config) *Builder {
+	if c != nil {
+		b.health = c
+	}
+	return b
+}
+
 // NewBuilder builds graphs from q; its metrics go to reg when not nil.
 func NewBuilder(q promclient.Querier, reg prometheus.Registerer) *Builder {
 	b := &Builder{

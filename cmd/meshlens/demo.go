@@ -101,6 +101,7 @@ type demoConfig struct {
 	storeAddr      string
 	webAddr        string
 	printConfig    bool
+	configFile     string
 }
 
 func registerDemo(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -112,6 +113,7 @@ func registerDemo(app *kingpin.Application, commands map[string]func(context.Con
 	cmd.Flag("storage.tsdb.retention.time", "How long samples are kept.").Default("15d").SetValue(&durationValue{&c.retention})
 	cmd.Flag("store.listen-address", "Address of the store's Prometheus HTTP API.").Default("127.0.0.1:9090").StringVar(&c.storeAddr)
 	cmd.Flag("web.listen-address", "Address of the console (and the simulator's control API under /api/simulate).").Default("127.0.0.1:20001").StringVar(&c.webAddr)
+	cmd.Flag("config", "The console's YAML config file, laid out as Kiali's: the demo reads health_config, external_services.grafana and .istio, and istio_namespace (its store is its own Prometheus).").StringVar(&c.configFile)
 	cmd.Flag("print-prometheus-config", "Print a prometheus.yml that scrapes the running demo's sidecars (through http_sd on --web.listen-address), and exit.").BoolVar(&c.printConfig)
 	commands["demo"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
 		if c.printConfig {
@@ -159,6 +161,17 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 	}()
 	if c.scrapeInterval <= 0 {
 		return nil, usageError{fmt.Errorf("--scrape-interval must be positive, got %s", c.scrapeInterval)}
+	}
+	file, err := loadConfig(c.configFile, logger)
+	if err != nil {
+		return nil, err
+	}
+	if file.ExternalServices.Prometheus.URL != "" {
+		logger.Warn("config file: external_services.prometheus is ignored; the demo reads its own store", "component", "config", "file", c.configFile)
+	}
+	tolerances, linker, err := consoleSettings(file)
+	if err != nil {
+		return nil, err
 	}
 	if d.storeL, err = listen("store.listen-address", c.storeAddr); err != nil {
 		return nil, err
@@ -208,14 +221,17 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 		return nil, err
 	}
 	querier := promclient.NewShared(promclient.NewEngine(d.store.Engine(), d.store.Queryable(), c.scrapeInterval), 8, reg)
-	d.console = console.New(graph.NewBuilder(querier, reg), logger).WithHealth(health.NewChecker(querier, nil)).WithMetrics(metrics.NewReader(querier))
+	d.console = console.New(graph.NewBuilder(querier, reg).WithHealth(tolerances), logger).WithHealth(health.NewChecker(querier, tolerances)).WithMetrics(metrics.NewReader(querier))
+	if linker != nil {
+		d.console.WithGrafana(linker)
+	}
 	// The simulator's pods are the truth: one of every workload, none of
 	// one a fault took down.
 	inv, loadErrs := simulate.NewInventory(d.runner)
 	for _, e := range loadErrs {
 		logger.Error("the simulated mesh's manifests do not load", "component", "demo", "err", e)
 	}
-	d.console.WithInventory(inv, validate.Options{}, reg)
+	d.console.WithInventory(inv, validate.Options{RootNamespace: file.IstioNamespace}, reg)
 	d.web = d.webHandler(reg)
 	return d, nil
 }

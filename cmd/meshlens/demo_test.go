@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -210,8 +211,8 @@ func TestDemo(t *testing.T) {
 		// irate and rate need two scrapes of istiod's page and of the errors.
 		waitFor(t, "istiod and the errors scraped twice", 30*time.Second, func() bool {
 			return len(query(t, p, `count_over_time(pilot_xds[5s]) >= 2`)) > 0 &&
-				len(query(t, p, `rate(istio_requests_total{response_code="404"}[5s]) > 0`)) > 0 &&
-				len(query(t, p, `rate(istio_requests_total{response_code="500"}[5s]) > 0`)) > 0
+				len(query(t, p, `count_over_time(istio_requests_total{reporter="destination", response_code="404"}[5s]) >= 2`)) > 0 &&
+				len(query(t, p, `count_over_time(istio_requests_total{reporter="destination", response_code="500"}[5s]) >= 2`)) > 0
 		})
 		// A user picks the service or workload a panel is about: reviews
 		// for HTTP, mongodb for TCP.
@@ -458,5 +459,59 @@ func TestDemoHealthFollowsFaults(t *testing.T) {
 	setFault(t, web, http.MethodDelete, "")
 	if body := httpGet(t, web+"/api/namespaces/bookinfo/workloads/reviews-v2/health"); !strings.Contains(body, `"availableReplicas":1`) {
 		t.Errorf("health of reviews-v2 back up: %s", body)
+	}
+}
+
+// TestDemoReadsTheConsoleConfig: --config's health_config tunes the
+// demo's health: half of reviews-v2's requests failing, a Failure by
+// Kiali's defaults, is Degraded under a tolerance failing only at 100 %.
+// A config that does not compile stops the demo naming the key.
+func TestDemoReadsTheConsoleConfig(t *testing.T) {
+	dir := t.TempDir()
+	c := testDemoConfig(dir)
+	c.configFile = filepath.Join(dir, "kiali.yaml")
+	os.WriteFile(c.configFile, []byte(`
+istio_namespace: istio-system
+health_config:
+  rate:
+    - namespace: bookinfo
+      kind: workload
+      name: reviews-v2
+      tolerance:
+        - {code: 5XX, degraded: 1, failure: 100, protocol: http, direction: ".*"}
+`), 0o600)
+	d, _ := runningDemo(t, c)
+	web := "http://" + d.webL.Addr().String()
+	setFault(t, web, http.MethodPut, `{"namespace":"bookinfo","workload":"reviews-v2","errorRate":0.5}`)
+	waitFor(t, "reviews-v2 Degraded at 50% errors under the configured tolerance", 30*time.Second, func() bool {
+		return workloadHealth(t, web, "reviews-v2", "3s") == "Degraded"
+	})
+	var graph struct {
+		Elements struct {
+			Nodes []struct {
+				Data struct {
+					Workload     string `json:"workload"`
+					HealthStatus string `json:"healthStatus"`
+				} `json:"data"`
+			} `json:"nodes"`
+		} `json:"elements"`
+	}
+	body := httpGet(t, web+"/api/namespaces/graph?namespaces=bookinfo&graphType=workload&appenders=health&duration=3s")
+	if err := json.Unmarshal([]byte(body), &graph); err != nil {
+		t.Fatal(err)
+	}
+	judged := map[string]string{}
+	for _, n := range graph.Elements.Nodes {
+		judged[n.Data.Workload] = n.Data.HealthStatus
+	}
+	if judged["reviews-v2"] != "Degraded" {
+		t.Errorf("the graph judges reviews-v2 %q, the health API Degraded (all: %v)", judged["reviews-v2"], judged)
+	}
+
+	bad := testDemoConfig("")
+	bad.configFile = filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad.configFile, []byte("health_config:\n  rate:\n    - name: \"reviews-(\"\n"), 0o600)
+	if _, err := startDemo(bad, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "health_config.rate[0].name") {
+		t.Errorf("a name that does not compile: %v, want an error naming health_config.rate[0].name", err)
 	}
 }

@@ -54,18 +54,11 @@ func registerServe(app *kingpin.Application, commands map[string]func(context.Co
 }
 
 func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Writer) error {
-	file := &config.Config{}
-	if c.configFile != "" {
-		var warnings []string
-		var err error
-		if file, warnings, err = config.Load(c.configFile); err != nil {
-			return usageError{fmt.Errorf("--config: %w", err)}
-		}
-		for _, w := range warnings {
-			logger.Warn("config file", "component", "config", "file", c.configFile, "warning", w)
-		}
-		c.layer(file)
+	file, err := loadConfig(c.configFile, logger)
+	if err != nil {
+		return err
 	}
+	c.layer(file)
 	prom := file.ExternalServices.Prometheus
 	rt, err := commoncfg.NewRoundTripperFromConfig(prom.Auth.HTTPClientConfig(prom.CustomHeaders), "prometheus")
 	if err != nil {
@@ -75,9 +68,9 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 	if err != nil {
 		return usageError{err}
 	}
-	tolerances, err := health.NewConfig(file.HealthConfig.Rate)
+	tolerances, linker, err := consoleSettings(file)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	l, err := listen("web.listen-address", c.listenAddr)
 	if err != nil {
@@ -87,7 +80,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 	// Every graph, health and metrics query of every browser tab goes
 	// through one bound, shared where they ask the same.
 	q := promclient.NewShared(httpQ, c.maxQueries, reg)
-	srv := console.New(graph.NewBuilder(q, reg), logger).WithHealth(health.NewChecker(q, tolerances)).WithMetrics(metrics.NewReader(q))
+	srv := console.New(graph.NewBuilder(q, reg).WithHealth(tolerances), logger).WithHealth(health.NewChecker(q, tolerances)).WithMetrics(metrics.NewReader(q))
 	if len(c.inventoryFiles) > 0 {
 		snap, errs := inventory.Load(c.inventoryFiles, nil)
 		for _, e := range errs {
@@ -99,11 +92,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 		}
 		srv.WithInventory(inventory.NewStatic(snap), validate.Options{RootNamespace: file.IstioNamespace}, reg)
 	}
-	if gf := file.ExternalServices.Grafana; gf.Enabled {
-		linker, err := grafanaLinker(gf, file.ExternalServices.Istio.IstioIdentityDomain)
-		if err != nil {
-			return usageError{fmt.Errorf("external_services.grafana: %w", err)}
-		}
+	if linker != nil {
 		srv.WithGrafana(linker)
 	}
 	mux := http.NewServeMux()
@@ -133,6 +122,40 @@ func (c *serveConfig) layer(f *config.Config) {
 	if !c.listenSet && f.Server.Port > 0 {
 		c.listenAddr = net.JoinHostPort(f.Server.Address, strconv.Itoa(f.Server.Port))
 	}
+}
+
+// loadConfig reads the console's config file (an empty one when path is
+// empty), logging what in it is not read.
+func loadConfig(path string, logger *slog.Logger) (*config.Config, error) {
+	if path == "" {
+		return &config.Config{}, nil
+	}
+	file, warnings, err := config.Load(path)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--config: %w", err)}
+	}
+	for _, w := range warnings {
+		logger.Warn("config file", "component", "config", "file", path, "warning", w)
+	}
+	return file, nil
+}
+
+// consoleSettings are the health tolerances and the Grafana links (nil
+// when Grafana is not enabled) a config file sets, for serve and demo.
+func consoleSettings(file *config.Config) (*health.Config, *grafana.Linker, error) {
+	tolerances, err := health.NewConfig(file.HealthConfig.Rate)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("health_config: %w", err)}
+	}
+	gf := file.ExternalServices.Grafana
+	if !gf.Enabled {
+		return tolerances, nil, nil
+	}
+	linker, err := grafanaLinker(gf, file.ExternalServices.Istio.IstioIdentityDomain)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("external_services.grafana: %w", err)}
+	}
+	return tolerances, linker, nil
 }
 
 // kialiDashboards are the dashboards Kiali links to when its config names

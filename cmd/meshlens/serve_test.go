@@ -113,7 +113,7 @@ external_services:
 			t.Errorf("a query was sent as %q, want the token and tenant header", s)
 		}
 	}
-	if !strings.Contains(logs.String(), "istio is not a key meshlens reads") {
+	if !strings.Contains(logs.String(), "external_services.istio.url_service_version is not a key meshlens reads") {
 		t.Errorf("logs lack the unknown key's warning: %s", logs.String())
 	}
 	for what, s := range map[string]string{"logs": logs.String(), "the answer": body, "stdout": out.String()} {
