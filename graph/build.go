@@ -190,15 +190,6 @@ var grpcRates = map[string][]string{
 	RateTotal:    {telemetry.RequestMessagesTotal, telemetry.ResponseMessagesTotal},
 }
 
-// runs tells whether an appender runs: named by the request, or by default
-// when the request names none.
-func (o *Options) runs(appender string) bool {
-	if o.Appenders == nil {
-		return slices.Contains(DefaultAppenders, appender)
-	}
-	return slices.Contains(o.Appenders, appender)
-}
-
 // MaxDuration is the longest window a graph is computed over: a rate over
 // a month of every edge's series is as much as a store should be asked.
 const MaxDuration = 30 * 24 * time.Hour
@@ -497,26 +488,14 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	// From here on nodes merge and go: the edges found per edge key no
 	// longer hold.
 	bld.byEdgeKey = nil
-	if o.runs(AppendServiceEntry) {
-		appendServiceEntries(g, o.Inventory)
-	}
-	if o.runs(AppendDeadNode) {
-		removeDeadNodes(g)
-	}
-	if o.Inventory != nil {
-		if o.IdleNodes || slices.Contains(o.Appenders, AppendIdleNode) {
-			appendIdleNodes(bld, o.Inventory, namespaces)
+	a := &assembled{g: g, bld: bld, o: &o, namespaces: namespaces, window: window}
+	for _, ap := range b.finishing() {
+		if !ap.runs(&o) {
+			continue
 		}
-		if o.runs(AppendSidecarsCheck) {
-			appendSidecarsCheck(g, o.Inventory)
+		if err := ap.append(ctx, a); err != nil {
+			return nil, fmt.Errorf("appender %s: %w", ap.name(), err)
 		}
-	}
-	markRootsAndOutside(g, namespaces)
-	if o.Focus != nil {
-		focus(g)
-	}
-	if o.runs(AppendHealth) {
-		g.Queries += b.appendHealth(ctx, g, o, window)
 	}
 	addBoxes(g, o.BoxBy)
 	return g, nil
