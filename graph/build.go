@@ -269,6 +269,54 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if o.QueryTime.IsZero() {
 		o.QueryTime = time.Now()
 	}
+	p, err := b.plan(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.fetch(ctx, p); err != nil {
+		return nil, err
+	}
+	a := p.assemble()
+	for _, ap := range b.finishing() {
+		if !ap.runs(&p.o) {
+			continue
+		}
+		if err := ap.append(ctx, a); err != nil {
+			return nil, fmt.Errorf("appender %s: %w", ap.name(), err)
+		}
+	}
+	addBoxes(p.g, o.BoxBy)
+	return p.g, nil
+}
+
+// plan is a graph's queries, and then their answers.
+type plan struct {
+	o Options
+	g *Graph
+	// namespaces are those asked (the focus's, for a focused graph).
+	namespaces []string
+	sc         traffic.Scope
+	// window is the rates'; interval the scrape interval; recordedWindow
+	// what the recorded series are read over, by rules of rulesInterval.
+	window, interval, recordedWindow, rulesInterval time.Duration
+	responseTime                                    bool
+	// throughputMetric is the size histogram the throughput appender
+	// reads, empty when it does not run.
+	throughputMetric string
+	security         bool
+
+	jobs jobList
+	// The raw series' response times and throughput, read instead of the
+	// recorded ones (or beside them, for the edges they lack).
+	quantile, durationSum, durationCount, throughput *job
+	recordedTimes, recordedBytes, evaluations        *job
+	requests, coverage                               *job
+	tcp, grpcMessages                                []*job
+}
+
+// plan finds the window and the recorded series the store holds, and
+// lists the queries the graph o asks for takes.
+func (b *Builder) plan(ctx context.Context, o Options) (*plan, error) {
 	g := newGraph(o.Type)
 	g.Timestamp = o.QueryTime
 	window, interval, err := b.window(ctx, o.Duration, g)
@@ -276,16 +324,15 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		return nil, err
 	}
 	g.Duration = window
-	namespaces := o.Namespaces
+	p := &plan{o: o, g: g, namespaces: o.Namespaces, window: window, interval: interval,
+		responseTime: o.runs(AppendResponseTime), security: o.runs(AppendSecurityPolicy)}
 	if o.Focus != nil {
-		namespaces = []string{o.Focus.Namespace}
+		p.namespaces = []string{o.Focus.Namespace}
 	}
-	responseTime := o.runs(AppendResponseTime)
-	var throughputMetric string
 	if o.runs(AppendThroughput) {
-		throughputMetric = telemetry.RequestBytes
+		p.throughputMetric = telemetry.RequestBytes
 		if o.Throughput == "response" {
-			throughputMetric = telemetry.ResponseBytes
+			p.throughputMetric = telemetry.ResponseBytes
 		}
 	}
 	// The rules write a sample per edge every interval once they have
@@ -293,13 +340,14 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	// two intervals more than the window, so that an edge has one.
 	recordedWindow := window + 2*interval
 	var wantRecorded []string
-	if responseTime {
+	if p.responseTime {
 		wantRecorded = append(wantRecorded, recordedResponseTime(o.ResponseTime))
 	}
-	if throughputMetric != "" {
-		wantRecorded = append(wantRecorded, recordedThroughput(throughputMetric))
+	if p.throughputMetric != "" {
+		wantRecorded = append(wantRecorded, recordedThroughput(p.throughputMetric))
 	}
-	sc, idx := b.readIndex(ctx, namespaces, o.QueryTime.Add(-window), o.QueryTime.Add(-recordedWindow), o.QueryTime, wantRecorded)
+	sc, idx := b.readIndex(ctx, p.namespaces, o.QueryTime.Add(-window), o.QueryTime.Add(-recordedWindow), o.QueryTime, wantRecorded)
+	p.sc = sc
 	hasRecorded := idx.recorded
 	// The rules may run less often than the store scrapes (a large mesh on
 	// a slow ruler): any interval from the scrape interval to half the
@@ -323,133 +371,144 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if !ok {
 		hasRecorded = map[string]bool{}
 	}
-	recordedWindow = window + 2*rulesInterval
+	p.rulesInterval, p.recordedWindow = rulesInterval, window+2*rulesInterval
 
 	// Independent queries run in parallel, a few at a time, the slowest
 	// first.
-	var jobs jobList
-	add := jobs.add
-	// fromBuckets and rawThroughput add the queries that read the raw
-	// series instead of the recorded ones.
-	var quantile, durationSum, durationCount, throughput *job
-	fromBuckets := func(add func(string, union) *job, sc traffic.Scope) {
-		if o.ResponseTime == "avg" {
-			durationSum = add("durationSum", durationSumQuery(sc, window, "_sum"))
-			durationCount = add("durationCount", durationSumQuery(sc, window, "_count"))
-		} else {
-			quantile = add("durationQuantile", durationQuantileQuery(sc, window, quantileOf(o.ResponseTime)))
-		}
-	}
-	rawThroughput := func(add func(string, union) *job, sc traffic.Scope) {
-		throughput = add("throughput", throughputQuery(sc, window, throughputMetric))
-	}
-	var recordedTimes, recordedBytes, evaluations *job
-	if responseTime {
+	add := p.jobs.add
+	if p.responseTime {
 		if name := recordedResponseTime(o.ResponseTime); hasRecorded[name] {
-			recordedTimes = add("recordedDuration", recordedQuery(sc, recordedWindow, name, rules, telemetry.AvgOverTime))
+			p.recordedTimes = add("recordedDuration", recordedQuery(sc, p.recordedWindow, name, rules, telemetry.AvgOverTime))
 		} else {
-			fromBuckets(add, sc)
+			p.fromBuckets(add, sc)
 		}
 	}
-	security := o.runs(AppendSecurityPolicy)
-	requests := add("requests", requestsQuery(sc, window, security))
-	if throughputMetric != "" {
-		if name := recordedThroughput(throughputMetric); hasRecorded[name] {
-			recordedBytes = add("recordedThroughput", recordedQuery(sc, recordedWindow, name, rules, telemetry.SumOverTime))
-			evaluations = add("ruleEvaluations", parts(evaluationsQuery(recordedWindow, rules)))
+	p.requests = add("requests", requestsQuery(sc, window, p.security))
+	if p.throughputMetric != "" {
+		if name := recordedThroughput(p.throughputMetric); hasRecorded[name] {
+			p.recordedBytes = add("recordedThroughput", recordedQuery(sc, p.recordedWindow, name, rules, telemetry.SumOverTime))
+			p.evaluations = add("ruleEvaluations", parts(evaluationsQuery(p.recordedWindow, rules)))
 		} else {
-			rawThroughput(add, sc)
+			p.rawThroughput(add, sc)
 		}
 	}
 	// One query per TCP counter: a selector of both names would be their
 	// sum in one query, but Prometheus 2 rejects rate over two metrics
 	// whose series differ by name only.
-	var tcp []*job
 	for _, metric := range tcpRates[o.RateTCP] {
-		tcp = append(tcp, add("tcp "+metric, streamQuery(sc, window, metric)))
+		p.tcp = append(p.tcp, add("tcp "+metric, streamQuery(sc, window, metric)))
 	}
-	var grpcMessages []*job
 	for _, metric := range grpcRates[o.RateGRPC] {
-		grpcMessages = append(grpcMessages, add("grpc "+metric, streamQuery(sc, window, metric)))
+		p.grpcMessages = append(p.grpcMessages, add("grpc "+metric, streamQuery(sc, window, metric)))
 	}
-	coverage := add("coverage", parts(coverageQuery(window)))
-	sent, err := b.run(ctx, jobs, o.QueryTime)
+	p.coverage = add("coverage", parts(coverageQuery(window)))
+	return p, nil
+}
+
+// fromBuckets adds the queries of response times from the raw histogram
+// buckets, of the edges in sc.
+func (p *plan) fromBuckets(add func(string, union) *job, sc traffic.Scope) {
+	if p.o.ResponseTime == "avg" {
+		p.durationSum = add("durationSum", durationSumQuery(sc, p.window, "_sum"))
+		p.durationCount = add("durationCount", durationSumQuery(sc, p.window, "_count"))
+	} else {
+		p.quantile = add("durationQuantile", durationQuantileQuery(sc, p.window, quantileOf(p.o.ResponseTime)))
+	}
+}
+
+// rawThroughput adds the query of throughput from the raw size
+// histograms, of the edges in sc.
+func (p *plan) rawThroughput(add func(string, union) *job, sc traffic.Scope) {
+	p.throughput = add("throughput", throughputQuery(sc, p.window, p.throughputMetric))
+}
+
+// fetch runs the plan's queries, then those of the edges with requests but
+// no recorded series, and leaves in the plan the rows each appender reads.
+func (b *Builder) fetch(ctx context.Context, p *plan) error {
+	g := p.g
+	sent, err := b.run(ctx, p.jobs, p.o.QueryTime)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	g.Queries = sent
-	g.warnCoverage(coverage.rows, window, interval, len(requests.rows) > 0)
-	if evaluations != nil {
+	g.warnCoverage(p.coverage.rows, p.window, p.interval, len(p.requests.rows) > 0)
+	if p.evaluations != nil {
 		// The recorded rates are summed over the window and divided by
 		// the evaluations that took place: an edge gone half way through
 		// the window then averages to half its rate, as its raw series do.
 		n := 0.0
-		for _, r := range evaluations.rows {
+		for _, r := range p.evaluations.rows {
 			n += r.value
 		}
-		if want := recordedWindow / rulesInterval; n < float64(want)-1 && n > 0 {
+		if want := p.recordedWindow / p.rulesInterval; n < float64(want)-1 && n > 0 {
 			g.Warnings = append(g.Warnings, fmt.Sprintf("the recording rules were evaluated %.0f times of %d in the last %s: throughput is the mean over the intervals they covered",
-				n, want, model.Duration(recordedWindow)))
+				n, want, model.Duration(p.recordedWindow)))
 		}
 		if n == 0 {
-			recordedBytes.rows = nil
+			p.recordedBytes.rows = nil
 		}
-		for i := range recordedBytes.rows {
-			recordedBytes.rows[i].value /= n
+		for i := range p.recordedBytes.rows {
+			p.recordedBytes.rows[i].value /= n
 		}
 	}
 	// Edges with requests but no recorded series (the rules have not run
 	// over them yet, or not at all): those take the raw series, asked of
 	// their callers and destinations only when they are a few; the others
 	// keep their recorded ones.
-	requestKeys := requestEdgeKeys(requests.rows)
+	requestKeys := requestEdgeKeys(p.requests.rows)
 	var more jobList
-	addMore := more.add
 	var timesHave, bytesHave map[edgeKey]bool
 	var timesMissing, bytesMissing bool
-	if recordedTimes != nil {
-		timesHave = edgeKeys(recordedTimes.rows)
+	if p.recordedTimes != nil {
+		timesHave = edgeKeys(p.recordedTimes.rows)
 		if missing := missingKeys(requestKeys, timesHave); len(missing) > 0 {
-			fromBuckets(addMore, narrowTo(sc, missing))
+			p.fromBuckets(more.add, narrowTo(p.sc, missing))
 			timesMissing = true
 		}
 	}
-	if recordedBytes != nil {
-		bytesHave = edgeKeys(recordedBytes.rows)
+	if p.recordedBytes != nil {
+		bytesHave = edgeKeys(p.recordedBytes.rows)
 		if missing := missingKeys(requestKeys, bytesHave); len(missing) > 0 {
-			rawThroughput(addMore, narrowTo(sc, missing))
+			p.rawThroughput(more.add, narrowTo(p.sc, missing))
 			bytesMissing = true
 		}
 	}
 	if len(more) > 0 {
-		sent, err := b.run(ctx, more, o.QueryTime)
+		sent, err := b.run(ctx, more, p.o.QueryTime)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		g.Queries += sent
 	}
-	timesSource := source(responseTime, recordedTimes, timesMissing, "buckets")
-	bytesSource := source(throughputMetric != "", recordedBytes, bytesMissing, "raw")
+	timesSource := source(p.responseTime, p.recordedTimes, timesMissing, "buckets")
+	bytesSource := source(p.throughputMetric != "", p.recordedBytes, bytesMissing, "raw")
 	if timesMissing {
-		for _, j := range []*job{quantile, durationSum, durationCount} {
+		for _, j := range []*job{p.quantile, p.durationSum, p.durationCount} {
 			if j != nil {
 				j.rows = without(j.rows, timesHave)
 			}
 		}
 	}
-	if recordedBytes != nil {
+	if p.recordedBytes != nil {
 		if bytesMissing {
-			recordedBytes.rows = append(recordedBytes.rows, without(throughput.rows, bytesHave)...)
+			p.recordedBytes.rows = append(p.recordedBytes.rows, without(p.throughput.rows, bytesHave)...)
 		}
-		throughput = recordedBytes
+		p.throughput = p.recordedBytes
 	}
 	b.responseTimes.WithLabelValues(timesSource).Inc()
 	b.throughputs.WithLabelValues(bytesSource).Inc()
+	return nil
+}
 
+// assemble draws the fetched traffic: nodes and edges from the requests,
+// TCP and gRPC messages, then the response times, throughput and mTLS of
+// those edges.
+func (p *plan) assemble() *assembled {
+	g, o := p.g, &p.o
 	bld := &builder{g: g, inject: o.InjectServiceNodes}
-	requestRows := o.Focus.rows(o.keepRequests(requests.rows))
+	requestRows := o.Focus.rows(o.keepRequests(p.requests.rows))
 	var tcpRows []row
-	for _, j := range tcp {
+	for _, j := range p.tcp {
 		tcpRows = append(tcpRows, o.Focus.rows(j.rows)...)
 	}
 	bld.reserve(len(requestRows) + len(tcpRows))
@@ -458,7 +517,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	}
 	bld.addRequests(requestRows)
 	bld.addTCP(tcpRows)
-	for _, j := range grpcMessages {
+	for _, j := range p.grpcMessages {
 		bld.addGRPCMessages(o.Focus.rows(j.rows))
 	}
 	bld.frozen = true
@@ -468,7 +527,7 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	// ones) in one pass: an edge over several edge keys (an app's versions)
 	// weighs them all together.
 	var quantileRows []row
-	for _, j := range []*job{recordedTimes, quantile} {
+	for _, j := range []*job{p.recordedTimes, p.quantile} {
 		if j != nil {
 			quantileRows = append(quantileRows, j.rows...)
 		}
@@ -476,29 +535,19 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if len(quantileRows) > 0 {
 		appendQuantile(bld, quantileRows)
 	}
-	if durationSum != nil {
-		appendAverage(bld, durationSum.rows, durationCount.rows)
+	if p.durationSum != nil {
+		appendAverage(bld, p.durationSum.rows, p.durationCount.rows)
 	}
-	if throughput != nil {
-		appendThroughput(bld, throughput.rows)
+	if p.throughput != nil {
+		appendThroughput(bld, p.throughput.rows)
 	}
-	if security {
-		appendSecurity(bld, requests.rows)
+	if p.security {
+		appendSecurity(bld, p.requests.rows)
 	}
 	// From here on nodes merge and go: the edges found per edge key no
 	// longer hold.
 	bld.byEdgeKey = nil
-	a := &assembled{g: g, bld: bld, o: &o, namespaces: namespaces, window: window}
-	for _, ap := range b.finishing() {
-		if !ap.runs(&o) {
-			continue
-		}
-		if err := ap.append(ctx, a); err != nil {
-			return nil, fmt.Errorf("appender %s: %w", ap.name(), err)
-		}
-	}
-	addBoxes(g, o.BoxBy)
-	return g, nil
+	return &assembled{g: g, bld: bld, o: o, namespaces: p.namespaces, window: p.window}
 }
 
 // keepRequests are the request rows of the protocols whose rate is asked
