@@ -24,8 +24,6 @@ STORE=127.0.0.1:${STORE_PORT:-17090}
 WEB=127.0.0.1:${WEB_PORT:-17001}
 . bench/lib.sh
 
-percentile() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; printf "%.3f", v[i] }'; }
-
 echo "store: ${STORE_KIND:-meshlens}, rules: ${RULES:-1} (every ${RULES_INTERVAL:-$INTERVAL}), scrape interval: $INTERVAL, duration: ${DURATION:-60s}"
 echo
 echo "| workloads | namespaces | nodes | edges | queries/graph | response times, throughput | p50 s | p95 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB | rule group s | recorded series |"

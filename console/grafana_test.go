@@ -22,21 +22,32 @@ func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// TestGrafanaLinks: /api/grafana answers the links of the dashboards
-// Grafana holds, on the URL browsers reach it at, a reason for one it
-// lacks, and never the credentials.
-func TestGrafanaLinks(t *testing.T) {
+// grafanaWithIstiosDashboards is a Grafana stand-in holding the six
+// dashboards, behind a user and password, and a client of it.
+func grafanaWithIstiosDashboards(t *testing.T) (*grafana.Client, *httptest.Server) {
+	t.Helper()
 	_, gsrv := grafanatest.New(t, "", "admin", "pa55word")
 	client, err := grafana.NewClient(gsrv.URL, basicAuth{"admin", "pa55word"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, _ := grafana.All()
+	all, err := grafana.All()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range all {
 		if _, err := client.Push(context.Background(), d, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return client, gsrv
+}
+
+// TestGrafanaLinks: /api/grafana answers the links of the dashboards
+// Grafana holds, on the URL browsers reach it at, a reason for one it
+// lacks, and never the credentials.
+func TestGrafanaLinks(t *testing.T) {
+	client, gsrv := grafanaWithIstiosDashboards(t)
 	l := grafana.NewLinker(client, "https://grafana.example.com", []grafana.LinkConfig{
 		{Name: grafana.WorkloadTitle, Variables: map[string]string{"namespace": "var-namespace", "workload": "var-workload"}},
 		{Name: "Team Dashboard"},
@@ -69,17 +80,7 @@ func TestGrafanaLinks(t *testing.T) {
 // TestEntityHealthCarriesGrafanaLinks: a workload's and a service's health
 // answer carries the links of the dashboards that show it, filled in.
 func TestEntityHealthCarriesGrafanaLinks(t *testing.T) {
-	_, gsrv := grafanatest.New(t, "", "admin", "pa55word")
-	client, err := grafana.NewClient(gsrv.URL, basicAuth{"admin", "pa55word"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, _ := grafana.All()
-	for _, d := range all {
-		if _, err := client.Push(context.Background(), d, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	client, _ := grafanaWithIstiosDashboards(t)
 	l := grafana.NewLinker(client, "https://grafana.example.com", []grafana.LinkConfig{
 		{Name: grafana.ServiceTitle, Variables: map[string]string{"namespace": "var-namespace", "service": "var-service"}},
 		{Name: grafana.WorkloadTitle, Variables: map[string]string{"namespace": "var-namespace", "workload": "var-workload"}},
