@@ -45,7 +45,7 @@ func (m *meshFlags) register(cmd *kingpin.CmdClause) {
 	cmd.Flag("seed", "Seed of the synthetic mesh: the same seed builds the same mesh.").Default("1").Uint64Var(&m.seed)
 	cmd.Flag("metrics-only", "Emit the sidecars' metrics without running the services (for large synthetic meshes).").BoolVar(&m.metricsOnly)
 	cmd.Flag("load.rate", "Requests per second sent into the mesh from outside.").Default("5").Float64Var(&m.loadRate)
-	cmd.Flag("scenario", "YAML file of faults to set at start (faults: [{namespace, workload, errorRate, delay, down}]) and mTLS per namespace (mtls: {bookinfo: false}).").ExistingFileVar(&m.scenario)
+	cmd.Flag("scenario", "YAML file of faults to set at start (faults: [{namespace, workload, errorRate, errorCode, delay, down, abort, injectDelay}]) and mTLS per namespace (mtls: {bookinfo: false}).").ExistingFileVar(&m.scenario)
 	cmd.Flag("call-timeout", "Timeout of each call between simulated workloads.").Default("2s").DurationVar(&m.callTimeout)
 }
 
