@@ -65,10 +65,36 @@ type Grafana struct {
 	Enabled bool `yaml:"enabled"`
 	// URL is Grafana as a browser reaches it; InClusterURL as the console
 	// does (default URL).
-	URL          string      `yaml:"url"`
-	InClusterURL string      `yaml:"in_cluster_url"`
-	Auth         Auth        `yaml:"auth"`
-	Dashboards   []Dashboard `yaml:"dashboards"`
+	URL          string `yaml:"url"`
+	InClusterURL string `yaml:"in_cluster_url"`
+	// ExternalURL and InternalURL are the same two as newer Kiali
+	// releases name them; either pair is read.
+	ExternalURL string      `yaml:"external_url"`
+	InternalURL string      `yaml:"internal_url"`
+	Auth        Auth        `yaml:"auth"`
+	Dashboards  []Dashboard `yaml:"dashboards"`
+	// DatasourceUID is the datasource links select, in a Grafana with
+	// several.
+	DatasourceUID string `yaml:"datasource_uid"`
+}
+
+// Address is Grafana as browsers reach it.
+func (g Grafana) Address() string {
+	if g.URL != "" {
+		return g.URL
+	}
+	return g.ExternalURL
+}
+
+// InClusterAddress is Grafana as the console reaches it: the in-cluster
+// URL, or the browsers' when none is given.
+func (g Grafana) InClusterAddress() string {
+	for _, u := range []string{g.InClusterURL, g.InternalURL} {
+		if u != "" {
+			return u
+		}
+	}
+	return g.Address()
 }
 
 // Dashboard is a Grafana dashboard linked by its title, with the variables

@@ -155,3 +155,29 @@ func TestAuthIsSentAndNeverShown(t *testing.T) {
 		t.Errorf("the client config prints as %s (%v)", b, err)
 	}
 }
+
+// TestGrafanaURLsUnderEitherKialiName: Grafana's two URLs are read as
+// older Kiali releases name them (url, in_cluster_url) and as newer ones do
+// (external_url, internal_url); the in-cluster one defaults to the other.
+func TestGrafanaURLsUnderEitherKialiName(t *testing.T) {
+	cases := []struct {
+		name, yaml, address, inCluster string
+	}{
+		{"url and in_cluster_url", "url: https://g.example.com\nin_cluster_url: http://grafana:3000", "https://g.example.com", "http://grafana:3000"},
+		{"external_url and internal_url", "external_url: https://g.example.com\ninternal_url: http://grafana:3000\ndatasource_uid: amp", "https://g.example.com", "http://grafana:3000"},
+		{"one URL for both", "external_url: https://g.example.com", "https://g.example.com", "https://g.example.com"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			indented := "    " + strings.ReplaceAll(tc.yaml, "\n", "\n    ")
+			c, warnings, err := Parse([]byte("external_services:\n  grafana:\n" + indented + "\n"))
+			if err != nil || len(warnings) > 0 {
+				t.Fatalf("%v %v", err, warnings)
+			}
+			g := c.ExternalServices.Grafana
+			if g.Address() != tc.address || g.InClusterAddress() != tc.inCluster {
+				t.Errorf("address %q, in cluster %q; want %q, %q", g.Address(), g.InClusterAddress(), tc.address, tc.inCluster)
+			}
+		})
+	}
+}

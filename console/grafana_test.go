@@ -48,10 +48,10 @@ func grafanaWithIstiosDashboards(t *testing.T) (*grafana.Client, *httptest.Serve
 // lacks, and never the credentials.
 func TestGrafanaLinks(t *testing.T) {
 	client, gsrv := grafanaWithIstiosDashboards(t)
-	l := grafana.NewLinker(client, "https://grafana.example.com", []grafana.LinkConfig{
+	l := grafana.NewLinker(client, grafana.LinkerOptions{ExternalURL: "https://grafana.example.com", Dashboards: []grafana.LinkConfig{
 		{Name: grafana.WorkloadTitle, Variables: map[string]string{"namespace": "var-namespace", "workload": "var-workload"}},
 		{Name: "Team Dashboard"},
-	}, "")
+	}})
 	ts := httptest.NewServer(New(graph.NewBuilder(&seenQueries{}, nil), nil).WithGrafana(l).Handler())
 	defer ts.Close()
 	resp, err := http.Get(ts.URL + "/api/grafana")
@@ -81,10 +81,10 @@ func TestGrafanaLinks(t *testing.T) {
 // answer carries the links of the dashboards that show it, filled in.
 func TestEntityHealthCarriesGrafanaLinks(t *testing.T) {
 	client, _ := grafanaWithIstiosDashboards(t)
-	l := grafana.NewLinker(client, "https://grafana.example.com", []grafana.LinkConfig{
+	l := grafana.NewLinker(client, grafana.LinkerOptions{ExternalURL: "https://grafana.example.com", Dashboards: []grafana.LinkConfig{
 		{Name: grafana.ServiceTitle, Variables: map[string]string{"namespace": "var-namespace", "service": "var-service"}},
 		{Name: grafana.WorkloadTitle, Variables: map[string]string{"namespace": "var-namespace", "workload": "var-workload"}},
-	}, "svc.cluster.example")
+	}, ServiceDomain: "svc.cluster.example"})
 	ts := healthServer(t, func(s *Server) { s.WithGrafana(l) })
 	for path, want := range map[string]string{
 		"/api/namespaces/bookinfo/workloads/reviews-v2/health": "https://grafana.example.com/d/meshlens-istio-workload/istio-workload-dashboard?var-namespace=bookinfo&var-workload=reviews-v2",

@@ -94,10 +94,10 @@ func TestLinksFindDashboardsByTitle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l := NewLinker(c, "https://grafana.example.com/", []LinkConfig{
+	l := NewLinker(c, LinkerOptions{ExternalURL: "https://grafana.example.com/", Dashboards: []LinkConfig{
 		{Name: ServiceTitle, Variables: map[string]string{"namespace": "var-namespace", "service": "var-service", "datasource": "var-datasource"}},
 		{Name: "Istio Nothing Dashboard"},
-	}, "")
+	}})
 	links := l.Links(context.Background())
 	if len(links) != 2 || links[0].URL != "https://grafana.example.com/d/meshlens-istio-service/istio-service-dashboard" || links[1].URL != "" || links[1].Reason == "" {
 		t.Fatalf("links %+v", links)
@@ -107,14 +107,14 @@ func TestLinksFindDashboardsByTitle(t *testing.T) {
 		t.Errorf("filled link %s", got)
 	}
 	down, _ := NewClient("http://127.0.0.1:1", nil)
-	if links := NewLinker(down, "https://g", []LinkConfig{{Name: ServiceTitle}}, "").Links(context.Background()); links[0].URL != "" || !strings.Contains(links[0].Reason, "127.0.0.1:1") {
+	if links := NewLinker(down, LinkerOptions{ExternalURL: "https://g", Dashboards: []LinkConfig{{Name: ServiceTitle}}}).Links(context.Background()); links[0].URL != "" || !strings.Contains(links[0].Reason, "127.0.0.1:1") {
 		t.Errorf("Grafana down: %+v", links)
 	}
 }
 
 // TestLinksForAnEntity: an entity's links are those of the dashboards with
 // a variable for its kind, filled with its namespace and name, a service
-// by its FQDN in the configured domain.
+// by its FQDN in the configured domain, and the configured datasource.
 func TestLinksForAnEntity(t *testing.T) {
 	_, srv := grafanatest.New(t, "tok", "", "")
 	c, _ := NewClient(srv.URL, bearer{"tok"})
@@ -124,17 +124,17 @@ func TestLinksForAnEntity(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l := NewLinker(c, "https://grafana.example.com", []LinkConfig{
-		{Name: ServiceTitle, Variables: map[string]string{"namespace": "var-namespace", "service": "var-service"}},
+	l := NewLinker(c, LinkerOptions{ExternalURL: "https://grafana.example.com", Dashboards: []LinkConfig{
+		{Name: ServiceTitle, Variables: map[string]string{"namespace": "var-namespace", "service": "var-service", "datasource": "var-datasource"}},
 		{Name: WorkloadTitle, Variables: map[string]string{"namespace": "var-namespace", "workload": "var-workload"}},
 		{Name: "Team Dashboard", Variables: map[string]string{"service": "var-svc"}},
-	}, "svc.corp.example")
+	}, ServiceDomain: "svc.corp.example", DatasourceUID: "amp-1"})
 	cases := []struct {
 		entity Entity
 		want   []Link
 	}{
 		{Entity{Kind: "service", Namespace: "bookinfo", Name: "reviews"}, []Link{
-			{Name: ServiceTitle, URL: "https://grafana.example.com/d/meshlens-istio-service/istio-service-dashboard?var-namespace=bookinfo&var-service=reviews.bookinfo.svc.corp.example"},
+			{Name: ServiceTitle, URL: "https://grafana.example.com/d/meshlens-istio-service/istio-service-dashboard?var-datasource=amp-1&var-namespace=bookinfo&var-service=reviews.bookinfo.svc.corp.example"},
 			{Name: "Team Dashboard", Reason: `Grafana has no dashboard titled "Team Dashboard" (meshlens dashboards --push makes Istio's)`},
 		}},
 		{Entity{Kind: "workload", Namespace: "bookinfo", Name: "reviews-v2"}, []Link{

@@ -37,6 +37,7 @@ type Linker struct {
 	// serviceDomain completes a service's name into the FQDN Istio's
 	// dashboards select by: reviews.bookinfo.<serviceDomain>.
 	serviceDomain string
+	datasource    string
 
 	mu    sync.Mutex
 	at    time.Time
@@ -47,14 +48,26 @@ type Linker struct {
 // istio_identity_domain.
 const DefaultServiceDomain = "svc.cluster.local"
 
-// NewLinker links dashboards found through client, on externalURL;
-// services are named by their FQDN in serviceDomain (DefaultServiceDomain
-// when empty).
-func NewLinker(client *Client, externalURL string, dashboards []LinkConfig, serviceDomain string) *Linker {
-	if serviceDomain == "" {
-		serviceDomain = DefaultServiceDomain
+// LinkerOptions say where browsers reach Grafana and what the links show.
+type LinkerOptions struct {
+	// ExternalURL is Grafana as a browser reaches it.
+	ExternalURL string
+	Dashboards  []LinkConfig
+	// ServiceDomain completes a service's name into its FQDN
+	// (DefaultServiceDomain when empty).
+	ServiceDomain string
+	// DatasourceUID fills a link's datasource variable, for a Grafana
+	// with several Prometheus datasources (its default when empty).
+	DatasourceUID string
+}
+
+// NewLinker links dashboards found through client as o says.
+func NewLinker(client *Client, o LinkerOptions) *Linker {
+	if o.ServiceDomain == "" {
+		o.ServiceDomain = DefaultServiceDomain
 	}
-	return &Linker{client: client, externalURL: strings.TrimSuffix(externalURL, "/"), dashboards: dashboards, serviceDomain: strings.Trim(serviceDomain, ".")}
+	return &Linker{client: client, externalURL: strings.TrimSuffix(o.ExternalURL, "/"), dashboards: o.Dashboards,
+		serviceDomain: strings.Trim(o.ServiceDomain, "."), datasource: o.DatasourceUID}
 }
 
 // Entity is what a page links from: an app, a workload or a service of a
@@ -68,13 +81,14 @@ type Entity struct {
 
 // For are the links that show e: those of dashboards with a variable for
 // e's kind, their URLs filled in with e's namespace and name (a service's
-// FQDN). A dashboard Grafana lacks keeps its reason.
+// FQDN) and the configured datasource. A dashboard Grafana lacks keeps
+// its reason.
 func (l *Linker) For(ctx context.Context, e Entity) []Link {
 	name := e.Name
 	if e.Kind == "service" {
 		name = e.Name + "." + e.Namespace + "." + l.serviceDomain
 	}
-	values := map[string]string{"namespace": e.Namespace, e.Kind: name}
+	values := map[string]string{"namespace": e.Namespace, e.Kind: name, "datasource": l.datasource}
 	out := []Link{}
 	for _, k := range l.Links(ctx) {
 		if _, ok := k.Variables[e.Kind]; !ok {

@@ -168,13 +168,10 @@ var kialiDashboards = []grafana.LinkConfig{
 // grafanaLinker finds the configured dashboards through Grafana's
 // in-cluster URL (its URL when none), for links on its URL.
 func grafanaLinker(g config.Grafana, serviceDomain string) (*grafana.Linker, error) {
-	at := g.InClusterURL
-	if at == "" {
-		at = g.URL
+	if g.Address() == "" {
+		return nil, fmt.Errorf("url or external_url (Grafana as browsers reach it) is required")
 	}
-	if g.URL == "" {
-		return nil, fmt.Errorf("url (Grafana as browsers reach it) is required")
-	}
+	at := g.InClusterAddress()
 	rt, err := commoncfg.NewRoundTripperFromConfig(g.Auth.HTTPClientConfig(nil), "grafana")
 	if err != nil {
 		return nil, err
@@ -190,5 +187,5 @@ func grafanaLinker(g config.Grafana, serviceDomain string) (*grafana.Linker, err
 			dashboards = append(dashboards, grafana.LinkConfig{Name: d.Name, Variables: d.Variables})
 		}
 	}
-	return grafana.NewLinker(client, g.URL, dashboards, serviceDomain), nil
+	return grafana.NewLinker(client, grafana.LinkerOptions{ExternalURL: g.Address(), Dashboards: dashboards, ServiceDomain: serviceDomain, DatasourceUID: g.DatasourceUID}), nil
 }
