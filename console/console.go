@@ -70,6 +70,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/namespaces/{namespace}/metrics", s.namespaceMetrics)
 	mux.HandleFunc("GET /api/grafana", s.grafanaLinks)
 	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/metrics", s.entityMetrics)
+	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/dashboard", s.entityDashboard)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, graph.Cut(r.URL.Path)))
 	})

@@ -3,9 +3,13 @@ package console
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -98,5 +102,75 @@ func TestEntityHealthCarriesGrafanaLinks(t *testing.T) {
 		if m["status"] == nil {
 			t.Errorf("%s: the health itself is gone: %v", path, m)
 		}
+	}
+}
+
+// TestEntityDashboardChartsTheMetricsWithLinks: an entity's dashboard is
+// its metrics in Kiali's monitoring-dashboard shape, titled by direction,
+// a chart per metric asked, the series' values those of the metrics API,
+// with the Grafana links that show the entity.
+func TestEntityDashboardChartsTheMetricsWithLinks(t *testing.T) {
+	client, _ := grafanaWithIstiosDashboards(t)
+	l := grafana.NewLinker(client, grafana.LinkerOptions{ExternalURL: "https://grafana.example.com", Dashboards: []grafana.LinkConfig{
+		{Name: grafana.WorkloadTitle, Variables: map[string]string{"namespace": "var-namespace", "workload": "var-workload"}},
+	}})
+	ts := healthServer(t, func(s *Server) { s.WithGrafana(l) })
+	var d struct {
+		Title  string `json:"title"`
+		Charts []struct {
+			Name    string `json:"name"`
+			Unit    string `json:"unit"`
+			Metrics []struct {
+				Datapoints [][2]any `json:"datapoints"`
+			} `json:"metrics"`
+		} `json:"charts"`
+		Aggregations []struct {
+			Label string `json:"label"`
+		} `json:"aggregations"`
+		ExternalLinks []struct {
+			URL string `json:"url"`
+		} `json:"externalLinks"`
+	}
+	get := func(query string) {
+		t.Helper()
+		d.Charts, d.Aggregations, d.ExternalLinks = nil, nil, nil
+		resp, err := http.Get(ts.URL + "/api/namespaces/bookinfo/workloads/reviews-v2/dashboard?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// reviews-v2 answers 2 requests a second, half of them 500.
+	get("filters[]=request_count&filters[]=request_error_count&duration=300&step=60&rateInterval=60")
+	last := func(chart int) float64 {
+		m := d.Charts[chart].Metrics
+		if len(m) != 1 || len(m[0].Datapoints) == 0 {
+			t.Fatalf("chart %s: %+v", d.Charts[chart].Name, m)
+		}
+		v, _ := strconv.ParseFloat(fmt.Sprint(m[0].Datapoints[len(m[0].Datapoints)-1][1]), 64)
+		return v
+	}
+	if d.Title != "Inbound Metrics" || len(d.Charts) != 2 || d.Charts[0].Name != "Request volume" || d.Charts[1].Name != "Request errors" {
+		t.Fatalf("dashboard %+v", d)
+	}
+	if v := last(0); math.Abs(v-2) > 0.01 {
+		t.Errorf("request volume %v, want 2", v)
+	}
+	if v := last(1); math.Abs(v-1) > 0.01 {
+		t.Errorf("request errors %v, want 1", v)
+	}
+	if len(d.ExternalLinks) != 1 || d.ExternalLinks[0].URL != "https://grafana.example.com/d/meshlens-istio-workload/istio-workload-dashboard?var-namespace=bookinfo&var-workload=reviews-v2" {
+		t.Errorf("links %+v", d.ExternalLinks)
+	}
+	get("direction=outbound&filters[]=request_count")
+	if d.Title != "Outbound Metrics" || len(d.Aggregations) == 0 || d.Aggregations[0].Label != "source_canonical_revision" {
+		t.Errorf("outbound dashboard %+v", d)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/meshlens/meshlens/grafana"
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/metrics"
 )
@@ -65,25 +66,58 @@ func metricsOptions(q url.Values) (metrics.Options, error) {
 	return o, err
 }
 
-// entityMetrics answers /api/namespaces/{namespace}/{apps|workloads|services}/{name}/metrics.
-func (s *Server) entityMetrics(w http.ResponseWriter, r *http.Request) {
+// entityMetricsOptions reads the entity and Kiali's metrics parameters of
+// /api/namespaces/{namespace}/{apps|workloads|services}/{name}/….
+func entityMetricsOptions(r *http.Request) (metrics.Options, error) {
 	kind, ok := map[string]metrics.Kind{"apps": metrics.App, "workloads": metrics.Workload, "services": metrics.Service}[r.PathValue("kind")]
 	o, err := metricsOptions(r.URL.Query())
 	if !ok {
 		err = fmt.Errorf("%w: no API at %s (apps, workloads or services have metrics)", errNotFound, graph.Cut(r.URL.Path))
 	}
 	o.Kind, o.Namespace, o.Name = kind, r.PathValue("namespace"), r.PathValue("name")
-	s.serveMetrics(w, r, o, err)
+	return o, err
+}
+
+// entityMetrics answers /api/namespaces/{namespace}/{apps|workloads|services}/{name}/metrics.
+func (s *Server) entityMetrics(w http.ResponseWriter, r *http.Request) {
+	o, err := entityMetricsOptions(r)
+	if a := s.readMetrics(w, r, o, err); a != nil {
+		writeJSON(w, a.Metrics)
+	}
+}
+
+// entityDashboard answers /api/namespaces/{namespace}/{apps|workloads|services}/{name}/dashboard:
+// the entity's metrics laid out in charts, as Kiali's monitoring
+// dashboard, with the Grafana dashboards that show the entity.
+func (s *Server) entityDashboard(w http.ResponseWriter, r *http.Request) {
+	o, err := entityMetricsOptions(r)
+	a := s.readMetrics(w, r, o, err)
+	if a == nil {
+		return
+	}
+	links := []grafana.Link{}
+	if s.grafana != nil {
+		kind := map[metrics.Kind]string{metrics.App: "app", metrics.Workload: "workload", metrics.Service: "service"}[o.Kind]
+		links = s.grafana.For(r.Context(), grafana.Entity{Kind: kind, Namespace: o.Namespace, Name: o.Name})
+	}
+	writeJSON(w, struct {
+		metrics.Dashboard
+		ExternalLinks []grafana.Link `json:"externalLinks"`
+	}{metrics.NewDashboard(a, o), links})
 }
 
 // namespaceMetrics answers /api/namespaces/{namespace}/metrics.
 func (s *Server) namespaceMetrics(w http.ResponseWriter, r *http.Request) {
 	o, err := metricsOptions(r.URL.Query())
 	o.Kind, o.Namespace = metrics.Namespace, r.PathValue("namespace")
-	s.serveMetrics(w, r, o, err)
+	if a := s.readMetrics(w, r, o, err); a != nil {
+		writeJSON(w, a.Metrics)
+	}
 }
 
-func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, o metrics.Options, err error) {
+// readMetrics reads the metrics o asks for, err the error reading the
+// request; it answers the error itself and returns nil.
+func (s *Server) readMetrics(w http.ResponseWriter, r *http.Request, o metrics.Options, err error) *metrics.Answer {
 	if err == nil && s.metrics == nil {
 		err = fmt.Errorf("%w: metrics need a Prometheus (meshlens serve --prometheus.url, or the demo)", errNotFound)
 	}
@@ -92,7 +126,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, o metrics.
 	}
 	if err != nil {
 		writeError(w, statusOf(err), err.Error())
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
@@ -106,8 +140,8 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, o metrics.
 			s.logger.Warn("metrics failed", "namespace", o.Namespace, "name", o.Name, "err", err)
 		}
 		writeError(w, code, err.Error())
-		return
+		return nil
 	}
 	warningHeaders(w, a.Warnings)
-	writeJSON(w, a.Metrics)
+	return a
 }
