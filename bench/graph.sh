@@ -30,12 +30,7 @@ echo "| workloads | namespaces | nodes | edges | queries/graph | response times,
 echo "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
   services=${size%%:*}; namespaces=${size##*:}
-  start_mesh "$services" "$namespaces"
-  "$BIN" --log.level=warn serve --prometheus.url "http://$STORE" --web.listen-address "$WEB" >"$work/serve.log" 2>&1 &
-  serve=$!; pids+=("$serve")
-  wait_http "http://$WEB/-/healthy"
-  wait_scraped
-  ns=$(seq -f "mesh-%02g" 0 $(( namespaces - 1 )) | paste -sd, -),istio-system
+  start_mesh_and_console "$services" "$namespaces"
   url="http://$WEB/api/namespaces/graph?namespaces=$ns&graphType=versionedApp&duration=${DURATION:-60s}&injectServiceNodes=true"
   # Wait for the recording rules to have run over scraped data.
   for _ in $(seq 1 120); do

@@ -32,12 +32,7 @@ queries() { metric "http://$WEB/metrics" meshlens_promclient_queries_total; }
 timed() { curl -gfsS -o /dev/null -w '%{time_total}\n' "$1" >>"$2"; }
 for size in $SIZES; do
   services=${size%%:*}; namespaces=${size##*:}
-  start_mesh "$services" "$namespaces"
-  "$BIN" --log.level=warn serve --prometheus.url "http://$STORE" --web.listen-address "$WEB" >"$work/serve.log" 2>&1 &
-  serve=$!; pids+=("$serve")
-  wait_http "http://$WEB/-/healthy"
-  wait_scraped
-  ns=$(seq -f "mesh-%02g" 0 $(( namespaces - 1 )) | paste -sd, -),istio-system
+  start_mesh_and_console "$services" "$namespaces"
   all="http://$WEB/api/clusters/health?namespaces=$ns&type=workload&rateInterval=${RATE_INTERVAL:-60s}"
   curl -fsS "$all" -o "$work/health.json"
   one_wl=$(grep -o '"mesh-00":{"[^"]*"' "$work/health.json" | sed 's/.*{"//; s/"$//')
@@ -46,6 +41,7 @@ for size in $SIZES; do
   curl -gfsS -o /dev/null "$one"; curl -gfsS -o /dev/null "$mets"
   # Past enough not to be cached (one scrape interval), recent enough for
   # the rate window to hold the mesh's traffic.
+  sleep $(( ${INTERVAL%s} + 5 )) # until that past holds scraped data
   past=$(( $(date +%s) - ${INTERVAL%s} - 5 ))
   q0=$(queries)
   curl -fsS -o "$work/health-past.json" "$all&queryTime=$past"
@@ -59,7 +55,7 @@ for size in $SIZES; do
   for _ in $(seq 1 "$REQUESTS"); do timed "$all" "$work/cached"; done
   for i in $(seq 1 "$REQUESTS"); do timed "$one&queryTime=$(( past - i ))" "$work/one"; done
   for i in $(seq 1 "$REQUESTS"); do timed "$mets&queryTime=$(( past - i ))" "$work/mets"; done
-  entities=$(grep -o '"status":{"status"' "$work/health-past.json" | wc -l)
+  entities=$( (grep -o '"status":{"status"' "$work/health-past.json" || true) | wc -l)
   printf "| %d | %d | %d | %s | %s | %s | %d | %.0f | %s | %s | %s | %s | %d | %.1f | %s |\n" \
     "$(( services + services / 4 ))" "$namespaces" "$entities" \
     "$(percentile 50 <"$work/all")" "$(percentile 95 <"$work/all")" "$(percentile 50 <"$work/cached")" "$(( q1 - q0 ))" \

@@ -77,3 +77,15 @@ trap cleanup EXIT
 
 # percentile P: the P-th percentile of the numbers on stdin, one a line.
 percentile() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; printf "%.3f", v[i] }'; }
+
+# start_mesh_and_console SERVICES NAMESPACES: the mesh (start_mesh), and
+# `meshlens serve` on it (pid in $serve) once every sidecar has been
+# scraped; $ns lists the mesh's namespaces.
+start_mesh_and_console() {
+  start_mesh "$1" "$2"
+  "$BIN" --log.level=warn serve --prometheus.url "http://$STORE" --web.listen-address "$WEB" >"$work/serve.log" 2>&1 &
+  serve=$!; pids+=("$serve")
+  wait_http "http://$WEB/-/healthy"
+  wait_scraped
+  ns=$(seq -f "mesh-%02g" 0 $(( $2 - 1 )) | paste -sd, -),istio-system
+}

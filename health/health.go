@@ -195,10 +195,10 @@ func (c *Checker) Check(ctx context.Context, o Options) (*Answer, error) {
 			}
 			e.Status = requestVerdict(e.Requests, rules)
 			if e.WorkloadStatus != nil {
-				e.Status = worse(e.Status, availability(*e.WorkloadStatus))
+				e.Status = withAvailability(e.Status, availability(*e.WorkloadStatus))
 			}
 			for _, ws := range e.WorkloadStatuses {
-				e.Status = worse(e.Status, availability(ws))
+				e.Status = withAvailability(e.Status, availability(ws))
 			}
 		}
 	}

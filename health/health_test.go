@@ -264,6 +264,16 @@ status: {observedGeneration: 1, replicas: 1, availableReplicas: 1}
 ---
 apiVersion: apps/v1
 kind: Deployment
+metadata: {name: down-v1, namespace: bookinfo}
+spec:
+  replicas: 1
+  template:
+    metadata: {labels: {app: down, version: v1}}
+    spec: {containers: [{name: d}]}
+status: {observedGeneration: 1, replicas: 1, availableReplicas: 0}
+---
+apiVersion: apps/v1
+kind: Deployment
 metadata: {name: from-file-v1, namespace: bookinfo}
 spec:
   template:
@@ -278,8 +288,15 @@ spec:
 load 15s
   istio_requests_total{reporter="destination", src="bookinfo/reviews-v1", dst="bookinfo/ratings/ratings-v1", response_code="500"} 0+30x40
   istio_requests_total{reporter="destination", src="bookinfo/reviews-v1", dst="bookinfo/ratings/ratings-v1"} 0+30x40
+  istio_requests_total{reporter="destination", src="bookinfo/reviews-v1", dst="bookinfo/down/down-v1", response_code="503"} 0+15x40
+  istio_requests_total{reporter="destination", src="bookinfo/reviews-v1", dst="bookinfo/down/down-v1"} 0+45x40
 `
 	a := checkAt(t, load, Options{Kind: Workload, Inventory: snap}, nil)
+	// A quarter of down-v1's requests fail and none of its replicas is
+	// available: both a Failure, said by availability, the ratio kept.
+	if e := a.Entities["bookinfo"]["down-v1"]; e == nil || e.Status.Status != Failure || !strings.Contains(e.Status.Reason, "none of 1 replicas available") || math.Abs(e.Status.ErrorRatio-25) > 0.01 {
+		t.Errorf("down-v1: %+v", e)
+	}
 	for name, want := range map[string]Status{
 		"ratings-v1":   Failure,  // requests Failure beats Degraded availability
 		"details-v1":   NotReady, // no traffic, scaled to zero

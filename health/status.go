@@ -53,6 +53,18 @@ func worse(a, b Verdict) Verdict {
 	return a
 }
 
+// withAvailability is the worse of a request verdict and an availability
+// one. On a tie short of Healthy availability gives the reason (replicas
+// that are not there explain failing requests, not the other way round),
+// and the error ratio measured is kept.
+func withAvailability(requests, avail Verdict) Verdict {
+	if avail.Status == requests.Status && avail.Status.priority() > Healthy.priority() {
+		avail.ErrorRatio = requests.ErrorRatio
+		return avail
+	}
+	return worse(requests, avail)
+}
+
 // Requests are request rates (per second) by protocol and code, inbound
 // and outbound, as Kiali shapes them: code "-" is a request without a
 // response (code 0), a gRPC request's code its grpc-status.
