@@ -163,22 +163,9 @@ func (r *Reader) Read(ctx context.Context, o Options) (*Answer, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	window, interval, warnings, err := promclient.Window(ctx, r.querier, o.RateInterval)
+	a, window, rng, err := r.frame(ctx, o)
 	if err != nil {
 		return nil, err
-	}
-	a := &Answer{Metrics: map[string][]Metric{}, Warnings: warnings}
-	step := o.Step
-	if step < interval {
-		if o.Step > 0 {
-			a.Warnings = append(a.Warnings, fmt.Sprintf("step %s is shorter than the scrape interval; points are %s apart", o.Step, interval))
-		}
-		step = interval
-	}
-	rng := promclient.Range{Start: o.QueryTime.Add(-o.Duration), End: o.QueryTime, Step: step}
-	type job struct {
-		name, stat string
-		expr       telemetry.Expr
 	}
 	var jobs []job
 	for _, name := range o.Filters {
@@ -191,18 +178,61 @@ func (r *Reader) Read(ctx context.Context, o Options) (*Answer, error) {
 			jobs = append(jobs, job{name, "", o.sum(m, window, o.ByLabels, nil)})
 			continue
 		}
-		for _, q := range o.Quantiles {
-			if q == "avg" {
-				jobs = append(jobs, job{name, q, telemetry.Div(
-					o.sum(m.WithMetric(src.istio+"_sum"), window, o.ByLabels, nil),
-					o.sum(m.WithMetric(src.istio+"_count"), window, o.ByLabels, nil))})
-				continue
-			}
-			f, _ := strconv.ParseFloat(q, 64)
-			jobs = append(jobs, job{name, q, o.sum(m.WithMetric(src.istio+"_bucket"), window, append(slices.Clone(o.ByLabels), "le"),
-				func(e telemetry.Expr) telemetry.Expr { return telemetry.HistogramQuantile(f, e) })})
-		}
+		jobs = append(jobs, o.statistics(name, src.istio, func(metric string, wrap func(telemetry.Expr) telemetry.Expr, by ...string) telemetry.Expr {
+			return o.sum(m.WithMetric(metric), window, append(slices.Clone(o.ByLabels), by...), wrap)
+		})...)
 	}
+	for _, name := range o.Filters {
+		a.Metrics[name] = []Metric{}
+	}
+	return a, r.run(ctx, a, jobs, rng)
+}
+
+// job is one range query of an answer: the series of a metric's
+// statistic (a quantile, avg, or none).
+type job struct {
+	name, stat string
+	expr       telemetry.Expr
+}
+
+// statistics are the jobs of a histogram's quantiles and average, each
+// summed by sum from the histogram's series (name_bucket by le, name_sum,
+// name_count).
+func (o *Options) statistics(name, histogram string, sum func(metric string, wrap func(telemetry.Expr) telemetry.Expr, by ...string) telemetry.Expr) []job {
+	var jobs []job
+	for _, q := range o.Quantiles {
+		if q == "avg" {
+			jobs = append(jobs, job{name, q, telemetry.Div(sum(histogram+"_sum", nil), sum(histogram+"_count", nil))})
+			continue
+		}
+		f, _ := strconv.ParseFloat(q, 64)
+		jobs = append(jobs, job{name, q, sum(histogram+"_bucket", func(e telemetry.Expr) telemetry.Expr { return telemetry.HistogramQuantile(f, e) }, "le")})
+	}
+	return jobs
+}
+
+// frame is an empty answer to o, the rate window and the range its
+// series cover: windows never under two scrape intervals, steps never
+// under one.
+func (r *Reader) frame(ctx context.Context, o Options) (*Answer, time.Duration, promclient.Range, error) {
+	window, interval, warnings, err := promclient.Window(ctx, r.querier, o.RateInterval)
+	if err != nil {
+		return nil, 0, promclient.Range{}, err
+	}
+	a := &Answer{Metrics: map[string][]Metric{}, Warnings: warnings}
+	step := o.Step
+	if step < interval {
+		if o.Step > 0 {
+			a.Warnings = append(a.Warnings, fmt.Sprintf("step %s is shorter than the scrape interval; points are %s apart", o.Step, interval))
+		}
+		step = interval
+	}
+	return a, window, promclient.Range{Start: o.QueryTime.Add(-o.Duration), End: o.QueryTime, Step: step}, nil
+}
+
+// run sends the jobs' queries, a few at a time, and adds their series to
+// a under their names.
+func (r *Reader) run(ctx context.Context, a *Answer, jobs []job, rng promclient.Range) error {
 	results := make([]promclient.Matrix, len(jobs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.parallel)
@@ -210,7 +240,7 @@ func (r *Reader) Read(ctx context.Context, o Options) (*Answer, error) {
 	for i, j := range jobs {
 		q, err := j.expr.Query()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		a.Queries = append(a.Queries, q)
 		g.Go(func() error {
@@ -225,10 +255,7 @@ func (r *Reader) Read(ctx context.Context, o Options) (*Answer, error) {
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	for _, name := range o.Filters {
-		a.Metrics[name] = []Metric{}
+		return err
 	}
 	for i, j := range jobs {
 		for _, s := range results[i] {
@@ -240,7 +267,7 @@ func (r *Reader) Read(ctx context.Context, o Options) (*Answer, error) {
 			a.Metrics[j.name] = append(a.Metrics[j.name], m)
 		}
 	}
-	return a, nil
+	return nil
 }
 
 // defaults fills in Kiali's defaults and checks the options.
