@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/meshlens/meshlens/health"
+	"github.com/meshlens/meshlens/metrics"
 )
 
 // Config is the console's configuration.
@@ -39,7 +40,9 @@ type Config struct {
 type ExternalServices struct {
 	Prometheus Prometheus `yaml:"prometheus"`
 	Grafana    Grafana    `yaml:"grafana"`
-	Istio      struct {
+	// CustomDashboards chart applications' own metrics, as Kiali's.
+	CustomDashboards []metrics.CustomDashboard `yaml:"custom_dashboards"`
+	Istio            struct {
 		// IstioIdentityDomain completes service names into FQDNs
 		// (reviews.bookinfo.<domain>), svc.cluster.local when empty.
 		IstioIdentityDomain string `yaml:"istio_identity_domain"`
@@ -201,6 +204,11 @@ func unknownKeys(n *yaml.Node, t reflect.Type, at string, warnings *[]string) {
 }
 
 func (c *Config) validate() error {
+	for i, d := range c.ExternalServices.CustomDashboards {
+		if err := d.Check(); err != nil {
+			return fmt.Errorf("external_services.custom_dashboards[%d]: %w", i, err)
+		}
+	}
 	for _, a := range []struct {
 		where string
 		auth  Auth

@@ -181,3 +181,40 @@ func TestGrafanaURLsUnderEitherKialiName(t *testing.T) {
 		})
 	}
 }
+
+// TestCustomDashboardsLoadAsKialisAndAreChecked: Kiali's custom dashboard
+// layout loads; a chart that cannot be read is an error naming it.
+func TestCustomDashboardsLoadAsKialisAndAreChecked(t *testing.T) {
+	const good = `
+external_services:
+  custom_dashboards:
+    - name: vertx-server
+      title: Vert.x Server Metrics
+      runtime: Vert.x
+      items:
+        - chart:
+            name: Server response time
+            unit: seconds
+            spans: 6
+            metricName: vertx_http_server_responseTime_seconds
+            dataType: histogram
+            aggregations:
+              - label: path
+                displayName: Path
+`
+	c, warnings, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.ExternalServices.CustomDashboards
+	if len(d) != 1 || d[0].Title != "Vert.x Server Metrics" || d[0].Items[0].Chart.DataType != "histogram" || d[0].Items[0].Chart.Aggregations[0].DisplayName != "Path" {
+		t.Errorf("custom dashboards %+v", d)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "custom_dashboards[].runtime is not a key") {
+		t.Errorf("warnings %q, want one for runtime", warnings)
+	}
+	_, _, err = Parse([]byte(strings.Replace(good, "dataType: histogram", "dataType: gauge", 1)))
+	if err == nil || !strings.Contains(err.Error(), "custom_dashboards[0]: vertx-server: items[0].chart.dataType") {
+		t.Errorf("a bad dataType: %v", err)
+	}
+}

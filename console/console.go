@@ -40,6 +40,8 @@ type Server struct {
 	health *health.Checker
 	// metrics, when set, serves entity metrics.
 	metrics *metrics.Reader
+	// customDashboards are Kiali's custom dashboards the config names.
+	customDashboards []metrics.CustomDashboard
 	// grafana, when set, finds the dashboards links point to.
 	grafana *grafana.Linker
 }
@@ -71,6 +73,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/grafana", s.grafanaLinks)
 	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/metrics", s.entityMetrics)
 	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/dashboard", s.entityDashboard)
+	mux.HandleFunc("GET /api/namespaces/{namespace}/customdashboard/{dashboard}", s.customDashboard)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, graph.Cut(r.URL.Path)))
 	})

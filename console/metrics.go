@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -144,4 +145,64 @@ func (s *Server) readMetrics(w http.ResponseWriter, r *http.Request, o metrics.O
 	}
 	warningHeaders(w, a.Warnings)
 	return a
+}
+
+// WithCustomDashboards serves ds, Kiali's custom dashboards.
+func (s *Server) WithCustomDashboards(ds []metrics.CustomDashboard) *Server {
+	s.customDashboards = ds
+	return s
+}
+
+// customDashboard answers /api/namespaces/{namespace}/customdashboard/{dashboard}:
+// a configured dashboard's charts of the namespace's pods that carry
+// labelsFilters (app:reviews,version:v1), with Kiali's metrics
+// parameters.
+func (s *Server) customDashboard(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("dashboard")
+	var d *metrics.CustomDashboard
+	var known []string
+	for i := range s.customDashboards {
+		known = append(known, s.customDashboards[i].Name)
+		if s.customDashboards[i].Name == name {
+			d = &s.customDashboards[i]
+		}
+	}
+	o, err := metricsOptions(r.URL.Query())
+	if err == nil && d == nil {
+		err = fmt.Errorf("%w: no custom dashboard %q (external_services.custom_dashboards holds %v)", errNotFound, graph.Cut(name), known)
+	}
+	if err == nil && s.metrics == nil {
+		err = fmt.Errorf("%w: metrics need a Prometheus (meshlens serve --prometheus.url, or the demo)", errNotFound)
+	}
+	o.Namespace = r.PathValue("namespace")
+	if err == nil {
+		err = s.checkNamespaces(o.Namespace)
+	}
+	pods := map[string]string{}
+	for _, f := range list(r.URL.Query(), "labelsFilters") {
+		k, v, ok := strings.Cut(f, ":")
+		if !ok && err == nil {
+			err = badRequest("labelsFilters %q: use label:value, e.g. app:reviews", graph.Cut(f))
+		}
+		pods[k] = v
+	}
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	dash, a, err := s.metrics.Custom(ctx, *d, o, pods)
+	if errors.Is(err, metrics.ErrBadRequest) {
+		err = badRequest("%v", err)
+	}
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
+	warningHeaders(w, a.Warnings)
+	writeJSON(w, struct {
+		metrics.Dashboard
+		ExternalLinks []grafana.Link `json:"externalLinks"`
+	}{dash, []grafana.Link{}})
 }

@@ -23,8 +23,8 @@ type Chart struct {
 
 // Aggregation is a label the page may split the series by.
 type Aggregation struct {
-	Label       string `json:"label"`
-	DisplayName string `json:"displayName"`
+	Label       string `json:"label" yaml:"label"`
+	DisplayName string `json:"displayName" yaml:"displayName"`
 }
 
 // charts are the dashboard's charts in order: the metric each draws, its

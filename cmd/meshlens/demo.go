@@ -225,6 +225,7 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 	if linker != nil {
 		d.console.WithGrafana(linker)
 	}
+	d.console.WithCustomDashboards(file.ExternalServices.CustomDashboards)
 	// The simulator's pods are the truth: one of every workload, none of
 	// one a fault took down.
 	inv, loadErrs := simulate.NewInventory(d.runner)

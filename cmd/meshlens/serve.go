@@ -95,6 +95,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 	if linker != nil {
 		srv.WithGrafana(linker)
 	}
+	srv.WithCustomDashboards(file.ExternalServices.CustomDashboards)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", srv.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
