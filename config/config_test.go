@@ -218,3 +218,15 @@ external_services:
 		t.Errorf("a bad dataType: %v", err)
 	}
 }
+
+// TestTheExampleConfigLoadsWithoutWarnings: examples/console.yaml, which
+// the README runs, is all keys meshlens reads.
+func TestTheExampleConfigLoadsWithoutWarnings(t *testing.T) {
+	c, warnings, err := Load("../examples/console.yaml")
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("%v %q", err, warnings)
+	}
+	if len(c.ExternalServices.CustomDashboards) != 1 || len(c.HealthConfig.Rate) != 1 {
+		t.Errorf("config %+v", c)
+	}
+}

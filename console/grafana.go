@@ -24,7 +24,7 @@ type grafanaInfo struct {
 // does not answer. Credentials stay in the console.
 func (s *Server) grafanaLinks(w http.ResponseWriter, r *http.Request) {
 	if s.grafana == nil {
-		writeJSON(w, grafanaInfo{ExternalLinks: []grafana.Link{}, Reason: "Grafana is not configured (external_services.grafana in meshlens serve --config)"})
+		writeJSON(w, grafanaInfo{ExternalLinks: []grafana.Link{}, Reason: "Grafana is not configured (external_services.grafana in the file of serve or demo --config)"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
