@@ -115,11 +115,8 @@ func (s *Server) clustersHealth(w http.ResponseWriter, r *http.Request) {
 // entityHealth answers /api/namespaces/{namespace}/{apps|workloads|services}/{name}/health.
 func (s *Server) entityHealth(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("namespace"), r.PathValue("name")
-	kind, ok := map[string]health.Kind{"apps": health.App, "workloads": health.Workload, "services": health.Service}[r.PathValue("kind")]
-	var err error
-	if !ok {
-		err = fmt.Errorf("%w: no API at %s (apps, workloads or services have health)", errNotFound, graph.Cut(r.URL.Path))
-	}
+	k, err := entityKind(r, "health")
+	kind := health.Kind(k)
 	o, perr := healthOptions(r.URL.Query(), kind)
 	if err == nil {
 		err = perr
@@ -144,10 +141,9 @@ func (s *Server) entityHealth(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, e)
 		return
 	}
-	linkKind := map[health.Kind]string{health.App: "app", health.Workload: "workload", health.Service: "service"}[kind]
 	writeJSON(w, struct {
 		*health.Entity
 		// ExternalLinks are the Grafana dashboards that show the entity.
 		ExternalLinks []grafana.Link `json:"externalLinks"`
-	}{e, s.grafana.For(r.Context(), grafana.Entity{Kind: linkKind, Namespace: ns, Name: name})})
+	}{e, s.entityLinks(r.Context(), k, ns, name)})
 }

@@ -67,22 +67,52 @@ func metricsOptions(q url.Values) (metrics.Options, error) {
 	return o, err
 }
 
+// entityKinds are the entity kinds of /api/namespaces/{namespace}/{kind}/{name}/…,
+// by their path segment: the names health, metrics and Grafana's link
+// variables share.
+var entityKinds = map[string]string{"apps": "app", "workloads": "workload", "services": "service"}
+
+// entityKind is the kind of the request's {kind} segment, or a not-found
+// error saying which kinds have what.
+func entityKind(r *http.Request, what string) (string, error) {
+	kind, ok := entityKinds[r.PathValue("kind")]
+	if !ok {
+		return "", fmt.Errorf("%w: no API at %s (apps, workloads or services have %s)", errNotFound, graph.Cut(r.URL.Path), what)
+	}
+	return kind, nil
+}
+
+// entityLinks are the Grafana dashboards that show an entity: none when
+// Grafana is not configured.
+func (s *Server) entityLinks(ctx context.Context, kind, namespace, name string) []grafana.Link {
+	if s.grafana == nil {
+		return []grafana.Link{}
+	}
+	return s.grafana.For(ctx, grafana.Entity{Kind: kind, Namespace: namespace, Name: name})
+}
+
+// dashboardAnswer is a dashboard as Kiali answers it, with its links.
+type dashboardAnswer struct {
+	metrics.Dashboard
+	ExternalLinks []grafana.Link `json:"externalLinks"`
+}
+
 // entityMetricsOptions reads the entity and Kiali's metrics parameters of
 // /api/namespaces/{namespace}/{apps|workloads|services}/{name}/….
 func entityMetricsOptions(r *http.Request) (metrics.Options, error) {
-	kind, ok := map[string]metrics.Kind{"apps": metrics.App, "workloads": metrics.Workload, "services": metrics.Service}[r.PathValue("kind")]
+	kind, kerr := entityKind(r, "metrics")
 	o, err := metricsOptions(r.URL.Query())
-	if !ok {
-		err = fmt.Errorf("%w: no API at %s (apps, workloads or services have metrics)", errNotFound, graph.Cut(r.URL.Path))
+	if kerr != nil {
+		err = kerr
 	}
-	o.Kind, o.Namespace, o.Name = kind, r.PathValue("namespace"), r.PathValue("name")
+	o.Kind, o.Namespace, o.Name = metrics.Kind(kind), r.PathValue("namespace"), r.PathValue("name")
 	return o, err
 }
 
 // entityMetrics answers /api/namespaces/{namespace}/{apps|workloads|services}/{name}/metrics.
 func (s *Server) entityMetrics(w http.ResponseWriter, r *http.Request) {
 	o, err := entityMetricsOptions(r)
-	if a := s.readMetrics(w, r, o, err); a != nil {
+	if a := s.readMetrics(w, r, o, err, s.metrics.Read); a != nil {
 		writeJSON(w, a.Metrics)
 	}
 }
@@ -92,33 +122,23 @@ func (s *Server) entityMetrics(w http.ResponseWriter, r *http.Request) {
 // dashboard, with the Grafana dashboards that show the entity.
 func (s *Server) entityDashboard(w http.ResponseWriter, r *http.Request) {
 	o, err := entityMetricsOptions(r)
-	a := s.readMetrics(w, r, o, err)
-	if a == nil {
-		return
+	if a := s.readMetrics(w, r, o, err, s.metrics.Read); a != nil {
+		writeJSON(w, dashboardAnswer{metrics.NewDashboard(a, o), s.entityLinks(r.Context(), string(o.Kind), o.Namespace, o.Name)})
 	}
-	links := []grafana.Link{}
-	if s.grafana != nil {
-		kind := map[metrics.Kind]string{metrics.App: "app", metrics.Workload: "workload", metrics.Service: "service"}[o.Kind]
-		links = s.grafana.For(r.Context(), grafana.Entity{Kind: kind, Namespace: o.Namespace, Name: o.Name})
-	}
-	writeJSON(w, struct {
-		metrics.Dashboard
-		ExternalLinks []grafana.Link `json:"externalLinks"`
-	}{metrics.NewDashboard(a, o), links})
 }
 
 // namespaceMetrics answers /api/namespaces/{namespace}/metrics.
 func (s *Server) namespaceMetrics(w http.ResponseWriter, r *http.Request) {
 	o, err := metricsOptions(r.URL.Query())
 	o.Kind, o.Namespace = metrics.Namespace, r.PathValue("namespace")
-	if a := s.readMetrics(w, r, o, err); a != nil {
+	if a := s.readMetrics(w, r, o, err, s.metrics.Read); a != nil {
 		writeJSON(w, a.Metrics)
 	}
 }
 
-// readMetrics reads the metrics o asks for, err the error reading the
-// request; it answers the error itself and returns nil.
-func (s *Server) readMetrics(w http.ResponseWriter, r *http.Request, o metrics.Options, err error) *metrics.Answer {
+// readMetrics answers o by read, err the error reading the request; it
+// answers any error itself and returns nil.
+func (s *Server) readMetrics(w http.ResponseWriter, r *http.Request, o metrics.Options, err error, read func(context.Context, metrics.Options) (*metrics.Answer, error)) *metrics.Answer {
 	if err == nil && s.metrics == nil {
 		err = fmt.Errorf("%w: metrics need a Prometheus (meshlens serve --prometheus.url, or the demo)", errNotFound)
 	}
@@ -131,7 +151,7 @@ func (s *Server) readMetrics(w http.ResponseWriter, r *http.Request, o metrics.O
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
-	a, err := s.metrics.Read(ctx, o)
+	a, err := read(ctx, o)
 	if errors.Is(err, metrics.ErrBadRequest) {
 		err = badRequest("%v", err)
 	}
@@ -171,13 +191,7 @@ func (s *Server) customDashboard(w http.ResponseWriter, r *http.Request) {
 	if err == nil && d == nil {
 		err = fmt.Errorf("%w: no custom dashboard %q (external_services.custom_dashboards holds %v)", errNotFound, graph.Cut(name), known)
 	}
-	if err == nil && s.metrics == nil {
-		err = fmt.Errorf("%w: metrics need a Prometheus (meshlens serve --prometheus.url, or the demo)", errNotFound)
-	}
 	o.Namespace = r.PathValue("namespace")
-	if err == nil {
-		err = s.checkNamespaces(o.Namespace)
-	}
 	pods := map[string]string{}
 	for _, f := range list(r.URL.Query(), "labelsFilters") {
 		k, v, ok := strings.Cut(f, ":")
@@ -186,23 +200,14 @@ func (s *Server) customDashboard(w http.ResponseWriter, r *http.Request) {
 		}
 		pods[k] = v
 	}
-	if err != nil {
-		writeError(w, statusOf(err), err.Error())
-		return
+	var dash metrics.Dashboard
+	read := func(ctx context.Context, o metrics.Options) (*metrics.Answer, error) {
+		var a *metrics.Answer
+		var err error
+		dash, a, err = s.metrics.Custom(ctx, *d, o, pods)
+		return a, err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
-	defer cancel()
-	dash, a, err := s.metrics.Custom(ctx, *d, o, pods)
-	if errors.Is(err, metrics.ErrBadRequest) {
-		err = badRequest("%v", err)
+	if a := s.readMetrics(w, r, o, err, read); a != nil {
+		writeJSON(w, dashboardAnswer{dash, []grafana.Link{}})
 	}
-	if err != nil {
-		writeError(w, statusOf(err), err.Error())
-		return
-	}
-	warningHeaders(w, a.Warnings)
-	writeJSON(w, struct {
-		metrics.Dashboard
-		ExternalLinks []grafana.Link `json:"externalLinks"`
-	}{dash, []grafana.Link{}})
 }
