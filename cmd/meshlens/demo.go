@@ -20,9 +20,6 @@ import (
 	"github.com/prometheus/prometheus/config"
 
 	"github.com/meshlens/meshlens/console"
-	"github.com/meshlens/meshlens/graph"
-	"github.com/meshlens/meshlens/health"
-	"github.com/meshlens/meshlens/metrics"
 	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/simulate"
 	"github.com/meshlens/meshlens/store"
@@ -169,7 +166,7 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 	if file.ExternalServices.Prometheus.URL != "" {
 		logger.Warn("config file: external_services.prometheus is ignored; the demo reads its own store", "component", "config", "file", c.configFile)
 	}
-	tolerances, linker, err := consoleSettings(file)
+	parts, err := consoleSettings(file)
 	if err != nil {
 		return nil, err
 	}
@@ -221,11 +218,7 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 		return nil, err
 	}
 	querier := promclient.NewShared(promclient.NewEngine(d.store.Engine(), d.store.Queryable(), c.scrapeInterval), 8, reg)
-	d.console = console.New(graph.NewBuilder(querier, reg).WithHealth(tolerances), logger).WithHealth(health.NewChecker(querier, tolerances)).WithMetrics(metrics.NewReader(querier))
-	if linker != nil {
-		d.console.WithGrafana(linker)
-	}
-	d.console.WithCustomDashboards(file.ExternalServices.CustomDashboards)
+	d.console = parts.console(querier, reg, logger)
 	// The simulator's pods are the truth: one of every workload, none of
 	// one a fault took down.
 	inv, loadErrs := simulate.NewInventory(d.runner)

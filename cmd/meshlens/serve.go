@@ -12,6 +12,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	commoncfg "github.com/prometheus/common/config"
 
@@ -68,7 +69,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 	if err != nil {
 		return usageError{err}
 	}
-	tolerances, linker, err := consoleSettings(file)
+	parts, err := consoleSettings(file)
 	if err != nil {
 		return err
 	}
@@ -80,7 +81,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 	// Every graph, health and metrics query of every browser tab goes
 	// through one bound, shared where they ask the same.
 	q := promclient.NewShared(httpQ, c.maxQueries, reg)
-	srv := console.New(graph.NewBuilder(q, reg).WithHealth(tolerances), logger).WithHealth(health.NewChecker(q, tolerances)).WithMetrics(metrics.NewReader(q))
+	srv := parts.console(q, reg, logger)
 	if len(c.inventoryFiles) > 0 {
 		snap, errs := inventory.Load(c.inventoryFiles, nil)
 		for _, e := range errs {
@@ -92,10 +93,6 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 		}
 		srv.WithInventory(inventory.NewStatic(snap), validate.Options{RootNamespace: file.IstioNamespace}, reg)
 	}
-	if linker != nil {
-		srv.WithGrafana(linker)
-	}
-	srv.WithCustomDashboards(file.ExternalServices.CustomDashboards)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", srv.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -141,22 +138,40 @@ func loadConfig(path string, logger *slog.Logger) (*config.Config, error) {
 	return file, nil
 }
 
-// consoleSettings are the health tolerances and the Grafana links (nil
-// when Grafana is not enabled) a config file sets, for serve and demo.
-func consoleSettings(file *config.Config) (*health.Config, *grafana.Linker, error) {
-	tolerances, err := health.NewConfig(file.HealthConfig.Rate)
-	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("health_config: %w", err)}
+// consoleParts are what a config file sets of the console: read and
+// checked before anything starts, for serve and demo alike.
+type consoleParts struct {
+	tolerances *health.Config
+	// linker is nil when Grafana is not enabled.
+	linker *grafana.Linker
+	custom []metrics.CustomDashboard
+}
+
+// consoleSettings reads the console's parts from a config file.
+func consoleSettings(file *config.Config) (consoleParts, error) {
+	p := consoleParts{custom: file.ExternalServices.CustomDashboards}
+	var err error
+	if p.tolerances, err = health.NewConfig(file.HealthConfig.Rate); err != nil {
+		return p, usageError{fmt.Errorf("health_config: %w", err)}
 	}
-	gf := file.ExternalServices.Grafana
-	if !gf.Enabled {
-		return tolerances, nil, nil
+	if gf := file.ExternalServices.Grafana; gf.Enabled {
+		if p.linker, err = grafanaLinker(gf, file.ExternalServices.Istio.IstioIdentityDomain); err != nil {
+			return p, usageError{fmt.Errorf("external_services.grafana: %w", err)}
+		}
 	}
-	linker, err := grafanaLinker(gf, file.ExternalServices.Istio.IstioIdentityDomain)
-	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("external_services.grafana: %w", err)}
+	return p, nil
+}
+
+// console is the console's API on q: graph, health (the graph's appender
+// judging by the same tolerances), metrics, Grafana's links and custom
+// dashboards.
+func (p consoleParts) console(q *promclient.Shared, reg prometheus.Registerer, logger *slog.Logger) *console.Server {
+	srv := console.New(graph.NewBuilder(q, reg).WithHealth(p.tolerances), logger).
+		WithHealth(health.NewChecker(q, p.tolerances)).WithMetrics(metrics.NewReader(q)).WithCustomDashboards(p.custom)
+	if p.linker != nil {
+		srv.WithGrafana(p.linker)
 	}
-	return tolerances, linker, nil
+	return srv
 }
 
 // kialiDashboards are the dashboards Kiali links to when its config names
