@@ -10,7 +10,9 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Test dependencies from Debian: command -> package.
 TEST_DEPS := prometheus:prometheus
 
-.PHONY: all build demo test test-deps vet bench clean
+UI        := web/ui
+
+.PHONY: all build demo test test-deps vet bench clean ui ui-check ui-test
 
 all: build
 
@@ -44,5 +46,22 @@ bench: build
 	./bench/graph.sh
 	./bench/health.sh
 
+# The web console: TypeScript under web/ui/src, built into web/ui/dist
+# (committed, embedded by go:embed, so `go build` needs no Node).
+$(UI)/node_modules: $(UI)/package-lock.json
+	cd $(UI) && npm ci --no-audit --no-fund
+	@touch $@
+
+ui: $(UI)/node_modules
+	cd $(UI) && npx tsc --noEmit -p . && node build.mjs
+
+# Fails when the committed bundle is not what the sources build.
+ui-check: ui
+	@git diff --quiet --exit-code -- $(UI)/dist && test -z "$$(git ls-files --others --exclude-standard $(UI)/dist)" || { \
+		echo "web/ui/dist differs from what web/ui/src builds: run make ui and commit web/ui/dist"; git status --short $(UI)/dist; exit 1; }
+
+ui-test: $(UI)/node_modules
+	cd $(UI) && npm test
+
 clean:
-	rm -rf bin
+	rm -rf bin $(UI)/.test-out

@@ -1,5 +1,6 @@
-// Package console serves meshlens's JSON API (the graph, in the shape of
-// Kiali's API) and, later, the web UI.
+// Package console is the whole HTTP surface of `meshlens serve` and
+// `meshlens demo`: the JSON API in the shape of Kiali's, /metrics, health
+// and readiness, and the web UI built into the binary.
 package console
 
 import (
@@ -54,30 +55,43 @@ func New(graphs *graph.Builder, logger *slog.Logger) *Server {
 	return &Server{graphs: graphs, logger: logger.With("component", "console"), timeout: 60 * time.Second}
 }
 
-// Handler serves the API; answers are gzip-compressed when the client accepts it.
+// Handler serves the API alone; answers are gzip-compressed when the
+// client accepts it. Web serves it with everything else.
 func (s *Server) Handler() http.Handler {
+	return gzhttp.GzipHandler(s.apiMux(nil))
+}
+
+// apiMux routes the API, every route through wrap (m may be nil).
+func (s *Server) apiMux(m *routeMetrics) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/namespaces/graph", s.namespacesGraph)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/graph", s.nodeGraph)
-	mux.HandleFunc("GET /api/istio/validations", s.istioValidations)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/istio", s.istioConfigList)
-	mux.HandleFunc("GET /api/namespaces", s.namespaceList)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/workloads", s.inNamespace(s.workloadList))
-	mux.HandleFunc("GET /api/namespaces/{namespace}/services", s.inNamespace(s.serviceList))
-	mux.HandleFunc("GET /api/namespaces/{namespace}/apps", s.inNamespace(s.appList))
-	mux.HandleFunc("GET /api/namespaces/{namespace}/istio/{kind}/{name}/validations", s.objectValidation)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/health", s.namespaceHealth)
-	mux.HandleFunc("GET /api/clusters/health", s.clustersHealth)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/health", s.entityHealth)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/metrics", s.namespaceMetrics)
-	mux.HandleFunc("GET /api/grafana", s.grafanaLinks)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/metrics", s.entityMetrics)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/{kind}/{name}/dashboard", s.entityDashboard)
-	mux.HandleFunc("GET /api/namespaces/{namespace}/customdashboard/{dashboard}", s.customDashboard)
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, graph.Cut(r.URL.Path)))
-	})
-	return gzhttp.GzipHandler(mux)
+	for _, r := range []struct {
+		pattern string
+		h       http.HandlerFunc
+	}{
+		{"GET /api/namespaces/graph", s.namespacesGraph},
+		{"GET /api/namespaces/{namespace}/{kind}/{name}/graph", s.nodeGraph},
+		{"GET /api/istio/validations", s.istioValidations},
+		{"GET /api/namespaces/{namespace}/istio", s.istioConfigList},
+		{"GET /api/namespaces", s.namespaceList},
+		{"GET /api/namespaces/{namespace}/workloads", s.inNamespace(s.workloadList)},
+		{"GET /api/namespaces/{namespace}/services", s.inNamespace(s.serviceList)},
+		{"GET /api/namespaces/{namespace}/apps", s.inNamespace(s.appList)},
+		{"GET /api/namespaces/{namespace}/istio/{kind}/{name}/validations", s.objectValidation},
+		{"GET /api/namespaces/{namespace}/health", s.namespaceHealth},
+		{"GET /api/clusters/health", s.clustersHealth},
+		{"GET /api/namespaces/{namespace}/{kind}/{name}/health", s.entityHealth},
+		{"GET /api/namespaces/{namespace}/metrics", s.namespaceMetrics},
+		{"GET /api/grafana", s.grafanaLinks},
+		{"GET /api/namespaces/{namespace}/{kind}/{name}/metrics", s.entityMetrics},
+		{"GET /api/namespaces/{namespace}/{kind}/{name}/dashboard", s.entityDashboard},
+		{"GET /api/namespaces/{namespace}/customdashboard/{dashboard}", s.customDashboard},
+		{"/api/", func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, graph.Cut(r.URL.Path)))
+		}},
+	} {
+		mux.Handle(r.pattern, s.wrap(m, r.pattern, r.h))
+	}
+	return mux
 }
 
 // errorBody is the one shape of every error the API answers.

@@ -16,7 +16,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/prometheus/config"
 
 	"github.com/meshlens/meshlens/console"
@@ -96,7 +95,7 @@ type demoConfig struct {
 	dataDir        string
 	retention      time.Duration
 	storeAddr      string
-	webAddr        string
+	web            webFlags
 	printConfig    bool
 	configFile     string
 }
@@ -109,12 +108,12 @@ func registerDemo(app *kingpin.Application, commands map[string]func(context.Con
 	cmd.Flag("data-dir", "Where the store keeps its data (default: a temporary directory removed on exit).").StringVar(&c.dataDir)
 	cmd.Flag("storage.tsdb.retention.time", "How long samples are kept.").Default("15d").SetValue(&durationValue{&c.retention})
 	cmd.Flag("store.listen-address", "Address of the store's Prometheus HTTP API.").Default("127.0.0.1:9090").StringVar(&c.storeAddr)
-	cmd.Flag("web.listen-address", "Address of the console (and the simulator's control API under /api/simulate).").Default("127.0.0.1:20001").StringVar(&c.webAddr)
+	c.web.register(cmd, "Address of the console (UI and API, and the simulator's control API under /api/simulate).")
 	cmd.Flag("config", "The console's YAML config file, laid out as Kiali's: the demo reads health_config, external_services.grafana and .istio, and istio_namespace (its store is its own Prometheus).").StringVar(&c.configFile)
 	cmd.Flag("print-prometheus-config", "Print a prometheus.yml that scrapes the running demo's sidecars (through http_sd on --web.listen-address), and exit.").BoolVar(&c.printConfig)
 	commands["demo"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
 		if c.printConfig {
-			fmt.Fprint(out, demoPrometheusConfig(c.webAddr, c.scrapeInterval))
+			fmt.Fprint(out, demoPrometheusConfig(c.web.listenAddr, c.scrapeInterval))
 			return nil
 		}
 		d, err := startDemo(c, logger)
@@ -142,6 +141,7 @@ type demo struct {
 	storeL     net.Listener
 	webL       net.Listener
 	web        http.Handler
+	prefix     string
 	console    *console.Server
 	dataDir    string
 	removeData bool
@@ -173,7 +173,10 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 	if d.storeL, err = listen("store.listen-address", c.storeAddr); err != nil {
 		return nil, err
 	}
-	if d.webL, err = listen("web.listen-address", c.webAddr); err != nil {
+	if _, err := console.NormalizePrefix(c.web.routePrefix); err != nil {
+		return nil, usageError{fmt.Errorf("--web.route-prefix: %w", err)}
+	}
+	if d.webL, err = listen("web.listen-address", c.web.listenAddr); err != nil {
 		return nil, err
 	}
 	d.dataDir = c.dataDir
@@ -226,22 +229,13 @@ func startDemo(c demoConfig, logger *slog.Logger) (_ *demo, err error) {
 		logger.Error("the simulated mesh's manifests do not load", "component", "demo", "err", e)
 	}
 	d.console.WithInventory(inv, validate.Options{RootNamespace: file.IstioNamespace}, reg)
-	d.web = d.webHandler(reg)
+	o := c.web.options(reg, prometheus.Gatherers{reg, d.store.Gatherer()}, answers(querier))
+	o.Mounts = map[string]http.Handler{"/api/simulate/": simulate.ControlHandler(d.runner)}
+	if d.web, err = d.console.Web(o); err != nil {
+		return nil, err
+	}
+	d.prefix, _ = console.NormalizePrefix(c.web.routePrefix)
 	return d, nil
-}
-
-func (d *demo) webHandler(reg *prometheus.Registry) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/api/simulate/", simulate.ControlHandler(d.runner))
-	mux.Handle("/api/", d.console.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{reg, d.store.Gatherer()}, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Healthy.") })
-	mux.Handle("GET /-/ready", d.store.Handler())
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "meshlens demo: %s\n\nPrometheus API: http://%s/api/v1/\nGraph:          /api/namespaces/graph?namespaces=%s\nFaults:         /api/simulate/faults\nTargets:        /api/simulate/targets\n",
-			d.meshName, d.storeL.Addr(), d.namespaces())
-	})
-	return mux
 }
 
 func (d *demo) printBanner(out io.Writer) {
@@ -251,11 +245,11 @@ func (d *demo) printBanner(out io.Writer) {
 		namespaces[w.Namespace] = true
 	}
 	storeURL := "http://" + d.storeL.Addr().String()
-	webURL := "http://" + d.webL.Addr().String()
+	webURL := "http://" + d.webL.Addr().String() + d.prefix
 	query := `sum(rate(istio_requests_total{reporter="destination"}[1m])) by (destination_workload)`
 	fmt.Fprintf(out, "meshlens demo: %s, %d workloads in %d namespaces\n", d.meshName, len(mesh.Workloads), len(namespaces))
 	fmt.Fprintf(out, "  Prometheus API  %s/api/v1/   (scraping every sidecar; rates appear after two scrapes)\n", storeURL)
-	fmt.Fprintf(out, "  console         %s/\n", webURL)
+	fmt.Fprintf(out, "  console         %s/graph?namespaces=%s\n", webURL, d.namespaces())
 	if sim, ok := d.runner.(*simulate.Sim); ok {
 		fmt.Fprintf(out, "  mesh ingress    %s\n", sim.IngressURL())
 	}
@@ -282,7 +276,7 @@ func (d *demo) run(ctx context.Context) error {
 	if d.load != nil {
 		addActor(&g, d.load.Run)
 	}
-	addServer(&g, d.storeL, d.store.Handler())
+	addServer(&g, d.storeL, withPprof(d.store.Handler()))
 	addServer(&g, d.webL, d.web)
 	d.logger.Info("demo started", "component", "demo", "took", time.Since(d.started).Round(time.Millisecond))
 	err := g.Run()

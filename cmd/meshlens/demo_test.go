@@ -31,7 +31,7 @@ func testDemoConfig(dataDir string) demoConfig {
 		dataDir:        dataDir,
 		retention:      time.Hour,
 		storeAddr:      "127.0.0.1:0",
-		webAddr:        "127.0.0.1:0",
+		web:            webFlags{listenAddr: "127.0.0.1:0"},
 	}
 }
 

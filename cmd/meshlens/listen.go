@@ -26,16 +26,22 @@ func listen(flag, addr string) (net.Listener, error) {
 	return nil, usageError{fmt.Errorf("--%s=%s: %w", flag, addr, err)}
 }
 
-// addServer runs an HTTP server on l as an actor of g; interrupting it shuts
-// the server down gracefully. Every server also answers Go's profiles under
-// /debug/pprof/, as Prometheus's do, to find where time and memory go.
-func addServer(g *run.Group, l net.Listener, h http.Handler) {
+// withPprof adds Go's profiles under /debug/pprof/ to a Prometheus-like
+// server (the store, the simulator), as Prometheus serves them, to find
+// where time and memory go. The console serves them only when asked.
+func withPprof(h http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return mux
+}
+
+// addServer runs an HTTP server on l as an actor of g; interrupting it shuts
+// the server down gracefully.
+func addServer(g *run.Group, l net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	g.Add(func() error {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			return err

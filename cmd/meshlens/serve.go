@@ -6,14 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/meshlens/meshlens/config"
@@ -32,11 +30,38 @@ type serveConfig struct {
 	prometheusURL  string
 	scrapeInterval time.Duration
 	timeout        time.Duration
-	listenAddr     string
+	web            webFlags
 	inventoryFiles []string
 	maxQueries     int
 	// Which flags the user set: those win over the config file.
-	urlSet, intervalSet, timeoutSet, listenSet bool
+	urlSet, intervalSet, timeoutSet bool
+}
+
+// webFlags are the console's web flags, the same for serve and demo.
+type webFlags struct {
+	listenAddr  string
+	listenSet   bool
+	routePrefix string
+	enablePprof bool
+}
+
+func (f *webFlags) register(cmd *kingpin.CmdClause, listenHelp string) {
+	cmd.Flag("web.listen-address", listenHelp).Default("127.0.0.1:20001").IsSetByUser(&f.listenSet).StringVar(&f.listenAddr)
+	cmd.Flag("web.route-prefix", "Path under which the console (UI, API, /metrics) is served, for a reverse proxy that forwards a sub-path; /kiali also answers, for links saved from Kiali.").Default("/").StringVar(&f.routePrefix)
+	cmd.Flag("web.enable-pprof", "Serve Go's profiles under /debug/pprof/ on the console's address.").BoolVar(&f.enablePprof)
+}
+
+// options are the console's web options these flags set.
+func (f webFlags) options(reg *prometheus.Registry, gatherer prometheus.Gatherer, ready func(context.Context) error) console.WebOptions {
+	return console.WebOptions{RoutePrefix: f.routePrefix, Gatherer: gatherer, Registerer: reg, Ready: ready, EnablePprof: f.enablePprof}
+}
+
+// answers is a readiness check: q answers a query.
+func answers(q promclient.Querier) func(context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := q.Query(ctx, "vector(1)", time.Now())
+		return err
+	}
 }
 
 func registerServe(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -47,7 +72,7 @@ func registerServe(app *kingpin.Application, commands map[string]func(context.Co
 	cmd.Flag("prometheus.scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").IsSetByUser(&c.intervalSet).DurationVar(&c.scrapeInterval)
 	cmd.Flag("prometheus.timeout", "Timeout of each query.").Default("30s").IsSetByUser(&c.timeoutSet).DurationVar(&c.timeout)
 	cmd.Flag("prometheus.max-concurrent-queries", "Queries in flight to the Prometheus at most, for all requests together; identical ones are sent once.").Default("8").IntVar(&c.maxQueries)
-	cmd.Flag("web.listen-address", "Address of the console.").Default("127.0.0.1:20001").IsSetByUser(&c.listenSet).StringVar(&c.listenAddr)
+	c.web.register(cmd, "Address of the console (UI and API).")
 	cmd.Flag("inventory.file", "Kubernetes/Istio YAML file or directory to serve validations from (repeatable).").StringsVar(&c.inventoryFiles)
 	commands["serve"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
 		return runServe(ctx, c, logger, out)
@@ -73,7 +98,10 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 	if err != nil {
 		return err
 	}
-	l, err := listen("web.listen-address", c.listenAddr)
+	if _, err := console.NormalizePrefix(c.web.routePrefix); err != nil {
+		return usageError{fmt.Errorf("--web.route-prefix: %w", err)}
+	}
+	l, err := listen("web.listen-address", c.web.listenAddr)
 	if err != nil {
 		return err
 	}
@@ -93,15 +121,16 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 		}
 		srv.WithInventory(inventory.NewStatic(snap), validate.Options{RootNamespace: file.IstioNamespace}, reg)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/", srv.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Healthy.") })
-	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "meshlens is Ready.") })
-	fmt.Fprintf(out, "meshlens serve: console API on http://%s/api/ against %s\n", l.Addr(), c.prometheusURL)
+	web, err := srv.Web(c.web.options(reg, reg, answers(httpQ)))
+	if err != nil {
+		l.Close()
+		return err
+	}
+	prefix, _ := console.NormalizePrefix(c.web.routePrefix)
+	fmt.Fprintf(out, "meshlens serve: console on http://%s%s/ against %s\n", l.Addr(), prefix, c.prometheusURL)
 	var g run.Group
 	addContext(&g, ctx)
-	addServer(&g, l, mux)
+	addServer(&g, l, web)
 	return g.Run()
 }
 
@@ -117,8 +146,8 @@ func (c *serveConfig) layer(f *config.Config) {
 	if !c.timeoutSet && p.Timeout() > 0 {
 		c.timeout = p.Timeout()
 	}
-	if !c.listenSet && f.Server.Port > 0 {
-		c.listenAddr = net.JoinHostPort(f.Server.Address, strconv.Itoa(f.Server.Port))
+	if !c.web.listenSet && f.Server.Port > 0 {
+		c.web.listenAddr = net.JoinHostPort(f.Server.Address, strconv.Itoa(f.Server.Port))
 	}
 }
 

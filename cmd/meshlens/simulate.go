@@ -51,7 +51,7 @@ func runSimulate(ctx context.Context, m meshFlags, listenAddr string, logger *sl
 	if load != nil {
 		addActor(&g, load.Run)
 	}
-	addServer(&g, l, withRegistry(simulate.ControlHandler(runner), reg))
+	addServer(&g, l, withPprof(withRegistry(simulate.ControlHandler(runner), reg)))
 	return g.Run()
 }
 

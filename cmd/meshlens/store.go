@@ -68,6 +68,6 @@ func runStore(ctx context.Context, c storeConfig, logger *slog.Logger, out io.Wr
 	var g run.Group
 	addContext(&g, ctx)
 	addActor(&g, s.Run)
-	addServer(&g, l, withRegistry(s.Handler(), prometheus.Gatherers{reg, s.Gatherer()}))
+	addServer(&g, l, withPprof(withRegistry(s.Handler(), prometheus.Gatherers{reg, s.Gatherer()})))
 	return g.Run()
 }

@@ -1,0 +1,827 @@
+// The graph page: toolbar, find and hide, the drawing, the side panel,
+// replay and compare. Everything it shows follows from its URL.
+
+import cytoscape from 'cytoscape';
+import type { Core, ElementDefinition, LayoutOptions, NodeSingular } from 'cytoscape';
+import dagre from 'cytoscape-dagre';
+
+import { API, APIError } from '../api';
+import type { EdgeData, GraphAnswer, NodeData } from '../api';
+import { checkbox, h, replace, select } from '../dom';
+import * as fmt from '../format';
+import { complete, parse, ParseError, presets } from '../find/expression';
+import type { Expression } from '../find/expression';
+import { TrafficAnimation } from './animation';
+import { edgeFacts, factsOf, num } from './facts';
+import type { EdgeFacts, NodeFacts } from './facts';
+import { edgeHealth } from './health';
+import { edgePanel, nodeName, nodePanel } from './panel';
+import { nearNeighbours, ranked } from './ranked';
+import type { Point } from './ranked';
+import type { NodeRef } from '../route';
+import { apiQuery, boxKinds, durations, edgeLabelModes, graphTypes, layouts, refreshes, stateQuery } from './state';
+import type { BoxKind, GraphState } from './state';
+import { edgeWidth, palettes, stylesheet } from './style';
+
+cytoscape.use(dagre);
+
+/** Beyond this many nodes dagre takes seconds: the ranked layout is used. */
+export const dagreLimit = 600;
+/** Beyond this many edges the animation starts off. */
+export const animationLimit = 1000;
+/** Beyond this many nodes the graph is not drawn: the browser would stall. */
+export const drawLimit = 30000;
+/** At this many nodes the drawing drops labels' outlines, arrows and curves. */
+export const largeGraph = 1500;
+
+export interface Host {
+  api: API;
+  /** Makes a page URL under the console's base. */
+  href(path: string, query?: URLSearchParams): string;
+  /** Replaces the page's query without a reload. */
+  setQuery(q: URLSearchParams): void;
+  theme(): 'light' | 'dark';
+}
+
+const typeLabels: Record<string, string> = { app: 'App graph', versionedApp: 'Versioned app graph', workload: 'Workload graph', service: 'Service graph' };
+const edgeLabelNames: Record<string, string> = {
+  none: 'No edge labels', trafficRate: 'Request rate', trafficDistribution: 'Request share', rt50: 'Response time p50', rt95: 'Response time p95',
+  rt99: 'Response time p99', rtAvg: 'Response time avg', throughput: 'Throughput',
+};
+const layoutNames: Record<string, string> = { dagre: 'Layered (dagre)', ranked: 'Layered, fast', grid: 'Compact (grid)' };
+const replayWindows = [60, 300, 600, 1800, 3600, 10800, 21600, 86400];
+
+export class GraphPage {
+  readonly root: HTMLElement;
+  private state: GraphState;
+  private cy: Core | undefined;
+  private canvas: HTMLElement;
+  private panel: HTMLElement;
+  private message: HTMLElement;
+  private warnings: HTMLElement;
+  private toolbar: HTMLElement;
+  private findRow: HTMLElement;
+  private replayBar: HTMLElement;
+  private status: HTMLElement;
+  private findError: HTMLElement;
+  private hideError: HTMLElement;
+  private answer: GraphAnswer | undefined;
+  private facts: { nodes: Map<string, NodeFacts>; edges: Map<string, EdgeFacts> } = { nodes: new Map(), edges: new Map() };
+  private structure = '';
+  private timer: number | undefined;
+  private inflight: AbortController | undefined;
+  private animation: TrafficAnimation | undefined;
+  private namespaces: string[] = [];
+  private replay: { window: number; playing: boolean; speed: number; timer?: number } | undefined;
+  private large = false;
+  private drawnLayout = '';
+
+  constructor(
+    private readonly host: Host,
+    initial: GraphState,
+    /** When set, the graph of this node and its neighbours. */
+    private readonly node?: NodeRef,
+  ) {
+    this.state = initial;
+    if (initial.queryTime !== undefined) this.replay = { window: 600, playing: false, speed: 1 };
+    this.toolbar = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'graph options' });
+    this.findError = h('div', { class: 'parse-error', 'data-test': 'find-error', role: 'alert' });
+    this.hideError = h('div', { class: 'parse-error', 'data-test': 'hide-error', role: 'alert' });
+    this.findRow = h('div', { class: 'findbar' });
+    this.replayBar = h('div', { class: 'replay', 'data-test': 'replay' });
+    this.warnings = h('div', { class: 'warnings', 'data-test': 'warnings', role: 'status' });
+    this.canvas = h('div', { class: 'cy', 'data-test': 'graph', 'data-nodes': '0', 'data-edges': '0', 'data-state': 'loading', tabindex: '0' });
+    this.message = h('div', { class: 'empty', 'data-test': 'graph-message', hidden: true });
+    this.panel = h('aside', { class: 'side', 'data-test': 'side-panel', hidden: true });
+    this.status = h('div', { class: 'statusline', 'data-test': 'status' });
+    this.root = h(
+      'div',
+      { class: 'graph-page' },
+      this.toolbar,
+      this.findRow,
+      this.replayBar,
+      this.warnings,
+      h('div', { class: 'graph-main' }, h('div', { class: 'graph-area' }, this.canvas, this.message), this.panel),
+      this.status,
+    );
+    this.renderToolbar();
+    this.renderFind();
+    this.renderReplay();
+    document.addEventListener('keydown', this.onKey);
+    void this.loadNamespaces();
+    this.refresh();
+  }
+
+  /** Stops timers and requests when the page is left. */
+  destroy(): void {
+    document.removeEventListener('keydown', this.onKey);
+    window.clearTimeout(this.timer);
+    this.inflight?.abort();
+    this.stopReplay();
+    this.animation?.stop();
+    this.cy?.destroy();
+  }
+
+  private update(patch: Partial<GraphState>, refetch: boolean): void {
+    this.state = { ...this.state, ...patch };
+    this.host.setQuery(stateQuery(this.state));
+    this.renderToolbar();
+    if (refetch) this.refresh();
+  }
+
+  private async loadNamespaces(): Promise<void> {
+    try {
+      this.namespaces = (await this.host.api.namespaces()).map((n) => n.name);
+    } catch (e) {
+      // Without an inventory the console lists no namespaces; the ones in the URL still work.
+      this.namespaces = [];
+      if (!(e instanceof APIError && e.code === 404)) this.showWarnings([`namespaces: ${(e as Error).message}`]);
+    }
+    if (this.state.namespaces.length === 0 && this.namespaces.length > 0) {
+      const pick = this.namespaces.filter((n) => !['istio-system', 'kube-system', 'kube-public', 'kube-node-lease'].includes(n));
+      this.update({ namespaces: pick.length ? pick : this.namespaces }, true);
+      return;
+    }
+    this.renderToolbar();
+  }
+
+  // --- toolbar ---
+
+  private renderToolbar(): void {
+    const s = this.state;
+    const nsBox = h('details', { class: 'ns-select', 'data-test': 'namespaces' });
+    nsBox.appendChild(h('summary', {}, s.namespaces.length ? `Namespaces: ${s.namespaces.join(', ')}` : 'Select namespaces'));
+    const list = h('div', { class: 'ns-list' });
+    const all = [...new Set([...this.namespaces, ...s.namespaces])].sort();
+    for (const ns of all) {
+      list.appendChild(
+        checkbox(`ns-${ns}`, ns, s.namespaces.includes(ns), (on) => {
+          const next = on ? [...s.namespaces, ns] : s.namespaces.filter((n) => n !== ns);
+          this.update({ namespaces: next.sort() }, true);
+        }),
+      );
+    }
+    if (all.length === 0) list.appendChild(h('p', { class: 'muted' }, 'No namespaces known: give them in the URL, ?namespaces=a,b'));
+    nsBox.appendChild(list);
+    const wasOpen = this.toolbar.querySelector<HTMLDetailsElement>('details.ns-select')?.open ?? false;
+    nsBox.open = wasOpen;
+
+    const widened = this.answer && this.answer.duration > s.duration ? ` (widened to ${fmt.duration(this.answer.duration)})` : '';
+    const durationOptions: [string, string][] = durations.map((d) => [String(d), `Last ${fmt.duration(d)}${d === s.duration ? widened : ''}`]);
+    if (!durations.includes(s.duration)) durationOptions.unshift([String(s.duration), `Last ${fmt.duration(s.duration)}${widened}`]);
+
+    const display = h('details', { class: 'display', 'data-test': 'display' }, h('summary', {}, 'Display'));
+    const dlist = h(
+      'div',
+      { class: 'ns-list' },
+      checkbox('injectServiceNodes', 'Service nodes', s.injectServiceNodes, (v) => this.update({ injectServiceNodes: v }, true)),
+      checkbox('idleNodes', 'Idle nodes', s.idleNodes, (v) => this.update({ idleNodes: v }, true)),
+      checkbox('security', 'Security', s.security, (v) => {
+        this.update({ security: v }, false);
+        this.restyle();
+      }),
+      checkbox('animation', 'Traffic animation', s.animation, (v) => {
+        this.update({ animation: v }, false);
+        this.applyAnimation();
+      }),
+      ...boxKinds.map((b) =>
+        checkbox(`box-${b}`, `Boxes by ${b}`, s.boxBy.includes(b), (on) => {
+          const next: BoxKind[] = on ? [...s.boxBy, b] : s.boxBy.filter((x) => x !== b);
+          this.update({ boxBy: boxKinds.filter((k) => next.includes(k)) }, true);
+        }),
+      ),
+    );
+    display.appendChild(dlist);
+    display.open = this.toolbar.querySelector<HTMLDetailsElement>('details.display')?.open ?? false;
+
+    replace(
+      this.toolbar,
+      nsBox,
+      select('graphType', graphTypes.map((t) => [t, typeLabels[t] ?? t]), s.graphType, (v) => this.update({ graphType: v as GraphState['graphType'], selected: undefined }, true), 'graph type'),
+      select('duration', durationOptions, String(s.duration), (v) => this.update({ duration: Number(v) }, true), 'rate window'),
+      select('refresh', refreshes.map((r) => [String(r), r === 0 ? 'Pause' : `Every ${fmt.duration(r / 1000)}`]), String(s.refresh), (v) => this.update({ refresh: Number(v) }, true), 'refresh'),
+      select('edges', edgeLabelModes.map((m) => [m, edgeLabelNames[m] ?? m]), s.edgeLabels, (v) => {
+        const rtChanged = v.startsWith('rt') && v !== s.edgeLabels;
+        this.update({ edgeLabels: v as GraphState['edgeLabels'] }, rtChanged);
+        if (!rtChanged) this.restyle();
+      }, 'edge labels'),
+      display,
+      select('layout', layouts.map((l) => [l, layoutNames[l] ?? l]), s.layout, (v) => {
+        this.update({ layout: v as GraphState['layout'] }, false);
+        this.relayout(true);
+      }, 'layout'),
+      select(
+        'compareTo',
+        [['', 'Compare: off'], ['5m', 'vs 5m ago'], ['15m', 'vs 15m ago'], ['1h', 'vs 1h ago'], ['1d', 'vs 1d ago']],
+        s.compareTo,
+        (v) => this.update({ compareTo: v }, true),
+        'compare with',
+      ),
+      h('button', { type: 'button', 'data-test': 'replay-toggle', 'aria-pressed': String(!!this.replay), onclick: () => this.toggleReplay() }, this.replay ? 'Live' : 'Replay'),
+      h('button', { type: 'button', title: 'Refresh now', onclick: () => this.refresh() }, '⟳'),
+    );
+  }
+
+  private renderFind(): void {
+    const box = (kind: 'find' | 'hide', err: HTMLElement): HTMLElement => {
+      const input = h('input', { type: 'search', name: kind, placeholder: kind === 'find' ? 'Find… (press / )' : 'Hide…', value: this.state[kind], autocomplete: 'off', spellcheck: 'false', 'aria-label': kind, 'data-test': `${kind}-input` });
+      const apply = () => {
+        this.update({ [kind]: input.value } as Partial<GraphState>, false);
+        this.applyFindHide();
+      };
+      input.addEventListener('change', apply);
+      input.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter') apply();
+        if (e.key === 'Tab') {
+          const options = complete(input.value);
+          if (options.length > 0) {
+            e.preventDefault();
+            const first = options[0]!;
+            input.value = input.value.replace(/([!%:\w-]*)$/, (w) => (w.startsWith('!') ? '!' : '') + first);
+            err.textContent = options.length > 1 ? `also: ${options.slice(1, 8).join(', ')}` : '';
+          }
+        }
+        if (e.key === 'Escape') input.blur();
+      });
+      const presetSelect = select(`${kind}-preset`, [['', 'Presets'], ...presets[kind].map((p): [string, string] => [p.expression, `${kind === 'find' ? 'Find' : 'Hide'}: ${p.label}`])], '', (v) => {
+        input.value = v;
+        apply();
+      }, `${kind} presets`);
+      return h('div', { class: 'findbox' }, h('div', { class: 'row' }, input, presetSelect), err);
+    };
+    replace(this.findRow, box('find', this.findError), box('hide', this.hideError));
+  }
+
+  // --- fetching ---
+
+  private refresh(): void {
+    window.clearTimeout(this.timer);
+    if (this.state.namespaces.length === 0) {
+      this.showMessage('Pick one or more namespaces to see their traffic.', 'no-namespaces');
+      this.schedule();
+      return;
+    }
+    void this.fetchAndDraw();
+  }
+
+  private schedule(): void {
+    window.clearTimeout(this.timer);
+    if (this.state.refresh > 0 && !this.replay) {
+      this.timer = window.setTimeout(() => this.refresh(), this.state.refresh);
+    }
+  }
+
+  private async fetchAndDraw(): Promise<void> {
+    this.inflight?.abort();
+    const ctrl = new AbortController();
+    this.inflight = ctrl;
+    this.canvas.dataset.state = 'loading';
+    const started = performance.now();
+    try {
+      const answer = this.node
+        ? await this.host.api.nodeGraph(this.node, apiQuery(this.state), ctrl.signal)
+        : await this.host.api.graph(apiQuery(this.state), ctrl.signal);
+      if (ctrl.signal.aborted) return;
+      this.answer = answer;
+      this.draw(answer);
+      const took = performance.now() - started;
+      this.status.textContent = `${answer.elements.nodes.length} nodes, ${answer.elements.edges.length} edges · ${this.state.queryTime ? `at ${fmt.clock(this.state.queryTime)}` : `updated ${fmt.clock(answer.timestamp)}`} · ${Math.round(took)} ms`;
+    } catch (e) {
+      if (ctrl.signal.aborted || (e instanceof DOMException && e.name === 'AbortError')) return;
+      this.showError(e as Error);
+    } finally {
+      if (this.inflight === ctrl) this.inflight = undefined;
+      this.schedule();
+    }
+  }
+
+  private showError(e: Error): void {
+    let text = e.message;
+    let kind = 'error';
+    if (e instanceof APIError) {
+      if (e.code === 503) {
+        text = `The Prometheus does not answer: ${e.message}. Check that it runs and that the console's --prometheus.url (or external_services.prometheus.url) points at it.`;
+        kind = 'prometheus-down';
+      } else if (e.code === 404) {
+        text = `${e.message}. Pick namespaces that exist.`;
+        kind = 'not-found';
+      } else if (e.code === 504) {
+        text = `The graph took too long: ${e.message}. Pick fewer namespaces or a shorter duration.`;
+        kind = 'timeout';
+      } else if (e.code === 0) {
+        kind = 'console-down';
+      }
+    }
+    this.canvas.dataset.state = 'error';
+    this.showMessage(text, kind);
+  }
+
+  private showMessage(text: string, kind: string): void {
+    this.message.hidden = false;
+    this.message.dataset.kind = kind;
+    replace(this.message, h('p', {}, text));
+    if (kind !== 'empty') {
+      this.cy?.elements().remove();
+      this.setCounts(0, 0);
+    }
+  }
+
+  private showWarnings(ws: string[]): void {
+    replace(this.warnings, ...ws.map((w) => h('div', { class: 'warning' }, w)));
+  }
+
+  // --- drawing ---
+
+  private ensureCy(): Core {
+    if (this.cy) return this.cy;
+    const cy = cytoscape({
+      container: this.canvas,
+      style: stylesheet(palettes[this.host.theme()], this.large),
+      minZoom: 0.02,
+      maxZoom: 4,
+      boxSelectionEnabled: false,
+      textureOnViewport: true,
+      hideEdgesOnViewport: false,
+      pixelRatio: 1,
+    });
+    cy.on('tap', 'node, edge', (ev) => this.selectElement(ev.target.id()));
+    cy.on('tap', (ev) => {
+      if (ev.target === cy) this.selectElement(undefined);
+    });
+    this.cy = cy;
+    return cy;
+  }
+
+  private draw(answer: GraphAnswer): void {
+    const nodes = answer.elements.nodes;
+    const edges = answer.elements.edges;
+    this.showWarnings(answer.warnings ?? []);
+    if (nodes.length > drawLimit) {
+      this.showMessage(
+        `This graph has ${nodes.length} nodes and ${edges.length} edges, more than a browser draws smoothly (${drawLimit}). Pick fewer namespaces, use the app graph instead of the versioned one, turn service nodes off, or hide part of it (e.g. hide: "httpin < 1").`,
+        'too-big',
+      );
+      this.canvas.dataset.state = 'too-big';
+      return;
+    }
+    if (nodes.length === 0) {
+      this.showMessage(
+        `No traffic in the last ${fmt.duration(answer.duration)} in ${this.state.namespaces.join(', ')}${this.state.queryTime ? ` at ${fmt.clock(this.state.queryTime)}` : ''}. Widen the duration, turn on idle nodes, or send requests through the mesh.`,
+        'empty',
+      );
+      this.cy?.elements().remove();
+      this.setCounts(0, 0);
+      this.canvas.dataset.state = 'empty';
+      this.renderToolbar();
+      return;
+    }
+    this.message.hidden = true;
+    const seen = new Set(nodes.map((n) => n.data.namespace));
+    const silent = this.state.namespaces.filter((ns) => !seen.has(ns));
+    if (silent.length) this.showWarnings([...(answer.warnings ?? []), `No traffic in namespace ${silent.join(', ')} in this window.`]);
+
+    const large = nodes.length >= largeGraph;
+    const cy = this.ensureCy();
+    if (large !== this.large) {
+      this.large = large;
+      cy.style(stylesheet(palettes[this.host.theme()], large));
+    }
+    this.facts = factsOf(answer);
+    const structure = [this.state.graphType, this.state.namespaces.join(','), this.state.boxBy.join(','), this.state.injectServiceNodes].join('|');
+    const structureChanged = structure !== this.structure;
+    this.structure = structure;
+
+    const wanted = new Set<string>();
+    let added = 0;
+    cy.batch(() => {
+      if (structureChanged) cy.elements().remove();
+      const defs: ElementDefinition[] = [];
+      for (const n of nodes) {
+        wanted.add(n.data.id);
+        const existing = cy.getElementById(n.data.id);
+        const data = this.nodeData(n.data);
+        if (existing.nonempty()) {
+          existing.data(data);
+          existing.classes(this.nodeClasses(n.data));
+        } else {
+          defs.push({ group: 'nodes', data, classes: this.nodeClasses(n.data) });
+          added++;
+        }
+      }
+      for (const e of edges) {
+        wanted.add(e.data.id);
+        const existing = cy.getElementById(e.data.id);
+        const data = this.edgeData(e.data);
+        if (existing.nonempty()) {
+          existing.data(data);
+          existing.classes(this.edgeClasses(e.data));
+        } else {
+          defs.push({ group: 'edges', data, classes: this.edgeClasses(e.data) });
+        }
+      }
+      cy.elements().filter((el) => !wanted.has(el.id())).remove();
+      // Nodes before edges: an edge needs both ends.
+      cy.add(defs.filter((d) => d.group === 'nodes'));
+      cy.add(defs.filter((d) => d.group === 'edges'));
+    });
+    const layoutKey = `${this.state.layout}|${structure}`;
+    const mostlyNew = added > 0.5 * nodes.length;
+    if (layoutKey !== this.drawnLayout || mostlyNew) {
+      this.relayout(true);
+    } else if (added > 0) {
+      this.placeNewNodes();
+    }
+    this.applyFindHide();
+    if (this.state.selected && cy.getElementById(this.state.selected).nonempty()) {
+      this.showPanel(this.state.selected);
+    } else if (this.state.selected) {
+      this.panel.hidden = true;
+    }
+    this.applyAnimation(true);
+    this.renderToolbar();
+    this.canvas.dataset.state = 'drawn';
+  }
+
+  private label(d: NodeData): string {
+    let name = nodeName(d);
+    if (d.nodeType === 'app' && d.version && this.state.graphType === 'versionedApp') name = `${d.app ?? ''}\n${d.version}`;
+    const badges: string[] = [];
+    if (d.hasMissingSC) badges.push('⊘');
+    if (d.isRoot) badges.push('⇢');
+    if (d.hasVS) badges.push('⑂');
+    if (d.validation === 'error') badges.push('✖');
+    else if (d.validation === 'warning') badges.push('⚠');
+    if (badges.length) name = `${badges.join('')} ${name}`;
+    if (d.isOutside) name += `\n(${d.namespace})`;
+    return name;
+  }
+
+  private nodeData(d: NodeData): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...d, label: this.label(d) };
+    if (d.parent === undefined) delete out.parent;
+    return out;
+  }
+
+  private nodeClasses(d: NodeData): string[] {
+    const c: string[] = [];
+    if (d.isRoot) c.push('root');
+    if (d.isOutside) c.push('outside');
+    if (d.hasMissingSC) c.push('nosidecar');
+    if (d.isIdle) c.push('idle');
+    if (d.isDead) c.push('dead');
+    if (d.isServiceEntry) c.push('serviceentry');
+    if (d.healthStatus === 'Failure') c.push('failure');
+    if (d.healthStatus === 'Degraded') c.push('degraded');
+    if (d.compare && d.compare.change !== 'same') c.push(d.compare.change);
+    return c;
+  }
+
+  private edgeLabel(d: EdgeData): string {
+    const r = d.traffic.rates;
+    const proto = d.traffic.protocol;
+    switch (this.state.edgeLabels) {
+      case 'trafficRate': {
+        if (proto === 'tcp') return fmt.bytesPerSecond(num(r.tcp));
+        const rate = num(proto === 'grpc' ? r.grpc : r.http);
+        const err = num(proto === 'grpc' ? r.grpcPercentErr : r.httpPercentErr);
+        return `${fmt.rate(rate)}${err ? `\n${fmt.percent(err)} err` : ''}`;
+      }
+      case 'trafficDistribution': {
+        const share = num(proto === 'grpc' ? r.grpcPercentReq : r.httpPercentReq);
+        return share === undefined ? '' : fmt.percent(share);
+      }
+      case 'rt50':
+      case 'rt95':
+      case 'rt99':
+      case 'rtAvg':
+        return d.responseTime ? fmt.millis(num(d.responseTime)) : '';
+      case 'throughput':
+        return d.throughput ? fmt.bytesPerSecond(num(d.throughput)) : '';
+      default:
+        return '';
+    }
+  }
+
+  private edgeData(d: EdgeData): Record<string, unknown> {
+    const proto = d.traffic.protocol;
+    const rate = num(proto === 'tcp' ? d.traffic.rates.tcp : proto === 'grpc' ? d.traffic.rates.grpc : d.traffic.rates.http);
+    return { ...d, label: this.edgeLabel(d), width: edgeWidth(proto === 'tcp' ? (rate ?? 0) / 1024 : rate) };
+  }
+
+  private edgeClasses(d: EdgeData): string[] {
+    const c: string[] = [edgeHealth(edgeFacts(d), d.healthStatus)];
+    if (d.traffic.protocol === 'tcp') c.push('tcp');
+    if (num(d.isMTLS)) c.push('mtls');
+    if (this.state.security) c.push('security');
+    if (d.compare && d.compare.change !== 'same') c.push(d.compare.change);
+    return c;
+  }
+
+  /** Re-labels and re-classes what is drawn after a display option changed. */
+  private restyle(): void {
+    const cy = this.cy;
+    if (!cy || !this.answer) return;
+    cy.batch(() => {
+      for (const e of this.answer!.elements.edges) {
+        const el = cy.getElementById(e.data.id);
+        if (el.nonempty()) {
+          el.data('label', this.edgeLabel(e.data));
+          el.classes(this.edgeClasses(e.data));
+        }
+      }
+    });
+    this.applyFindHide();
+  }
+
+  private relayout(full: boolean): void {
+    const cy = this.cy;
+    if (!cy || cy.nodes().empty()) return;
+    this.drawnLayout = `${this.state.layout}|${this.structure}`;
+    const leaves = cy.nodes().filter((n) => !n.isParent());
+    let name = this.state.layout;
+    if (name === 'dagre' && leaves.length > dagreLimit) {
+      name = 'ranked';
+      this.status.textContent = `${this.status.textContent ?? ''} · layered fast: dagre is slow beyond ${dagreLimit} nodes`;
+    }
+    let options: LayoutOptions;
+    if (name === 'ranked') {
+      const positions = ranked(
+        leaves.map((n) => n.id()),
+        cy.edges().map((e) => [e.source().id(), e.target().id()] as [string, string]),
+      );
+      options = { name: 'preset', positions: (n: NodeSingular) => positions.get(n.id()) ?? { x: 0, y: 0 }, fit: full, padding: 30, animate: false } as LayoutOptions;
+    } else if (name === 'grid') {
+      options = { name: 'grid', fit: full, padding: 30, avoidOverlap: true, animate: false, condense: true } as LayoutOptions;
+    } else {
+      options = { name: 'dagre', rankDir: 'LR', nodeSep: 20, rankSep: 90, fit: full, padding: 30, animate: false } as LayoutOptions;
+    }
+    cy.layout(options).run();
+  }
+
+  /** New nodes go beside their neighbours; nodes that stay keep their place. */
+  private placeNewNodes(): void {
+    const cy = this.cy;
+    if (!cy) return;
+    const placed = new Set<string>();
+    cy.nodes().forEach((n) => {
+      const p = n.position();
+      if (p.x !== 0 || p.y !== 0) placed.add(n.id());
+    });
+    let salt = 0;
+    cy.nodes()
+      .filter((n) => !placed.has(n.id()) && !n.isParent())
+      .forEach((n) => {
+        const around: Point[] = n
+          .neighborhood()
+          .nodes()
+          .filter((m: NodeSingular) => placed.has(m.id()))
+          .map((m: NodeSingular) => m.position());
+        const at = nearNeighbours(around, salt++) ?? { x: 40 * salt, y: -120 };
+        n.position(at);
+        placed.add(n.id());
+      });
+  }
+
+  // --- find and hide ---
+
+  private parseBox(kind: 'find' | 'hide', err: HTMLElement): Expression | undefined {
+    try {
+      const e = parse(this.state[kind]);
+      err.textContent = '';
+      err.hidden = true;
+      if (e) {
+        // Operands that need a display option turn it on, as Kiali does.
+        if (e.enables.has('security') && !this.state.security) this.update({ security: true }, false);
+        if (e.enables.has('idleNodes') && !this.state.idleNodes) this.update({ idleNodes: true }, true);
+        if (e.enables.has('responseTime') && !this.state.edgeLabels.startsWith('rt')) this.update({ edgeLabels: 'rt95' }, false);
+        if (e.enables.has('throughput') && this.state.edgeLabels !== 'throughput') this.update({ edgeLabels: 'throughput' }, false);
+      }
+      return e;
+    } catch (x) {
+      if (!(x instanceof ParseError)) throw x;
+      err.textContent = `${kind === 'find' ? 'Find' : 'Hide'}: ${x.message}`;
+      err.hidden = false;
+      return undefined;
+    }
+  }
+
+  private applyFindHide(): void {
+    const cy = this.cy;
+    const find = this.parseBox('find', this.findError);
+    const hide = this.parseBox('hide', this.hideError);
+    if (!cy) return;
+    cy.batch(() => {
+      cy.elements().removeClass('hidden find');
+      if (hide) {
+        const hiddenNodes = new Set<string>();
+        cy.nodes().forEach((n) => {
+          const f = this.facts.nodes.get(n.id());
+          if (f && !f.isBox && hide.matches(f)) hiddenNodes.add(n.id());
+        });
+        const hiddenEdges = new Set<string>();
+        cy.edges().forEach((e) => {
+          const f = this.facts.edges.get(e.id());
+          if ((f && hide.matches(f)) || hiddenNodes.has(e.source().id()) || hiddenNodes.has(e.target().id())) hiddenEdges.add(e.id());
+        });
+        // Nodes left with only hidden edges go too; idle nodes stay, as Kiali keeps them.
+        cy.nodes().forEach((n) => {
+          if (n.isParent() || hiddenNodes.has(n.id())) return;
+          const es = n.connectedEdges();
+          if (es.nonempty() && es.toArray().every((e) => hiddenEdges.has(e.id())) && !this.facts.nodes.get(n.id())?.isIdle) hiddenNodes.add(n.id());
+        });
+        cy.nodes().filter((n) => hiddenNodes.has(n.id())).addClass('hidden');
+        cy.edges().filter((e) => hiddenEdges.has(e.id())).addClass('hidden');
+        // Boxes with nothing visible inside go last, innermost first.
+        for (let again = true; again; ) {
+          again = false;
+          cy.nodes(':parent').forEach((b) => {
+            if (!b.hasClass('hidden') && b.children().toArray().every((c) => c.hasClass('hidden'))) {
+              b.addClass('hidden');
+              again = true;
+            }
+          });
+        }
+      }
+      if (find) {
+        cy.elements().forEach((el) => {
+          if (el.hasClass('hidden')) return;
+          const id = el.id();
+          const f = el.isNode() ? this.facts.nodes.get(id) : this.facts.edges.get(id);
+          if (f && find.matches(f)) el.addClass('find');
+        });
+      }
+    });
+    const visible = cy.elements().not('.hidden');
+    this.setCounts(visible.nodes().length, visible.edges().length);
+    this.canvas.dataset.found = String(cy.elements('.find').length);
+  }
+
+  private setCounts(nodes: number, edges: number): void {
+    this.canvas.dataset.nodes = String(nodes);
+    this.canvas.dataset.edges = String(edges);
+  }
+
+  // --- selection ---
+
+  private selectElement(id: string | undefined): void {
+    this.update({ selected: id }, false);
+    if (id) this.showPanel(id);
+    else {
+      this.panel.hidden = true;
+      this.cy?.elements().unselect();
+    }
+  }
+
+  private showPanel(id: string): void {
+    const cy = this.cy;
+    if (!cy || !this.answer) return;
+    const el = cy.getElementById(id);
+    if (el.empty()) return;
+    el.select();
+    const nodeById = new Map(this.answer.elements.nodes.map((n) => [n.data.id, n.data]));
+    let body: HTMLElement;
+    if (el.isNode()) {
+      const d = nodeById.get(id);
+      if (!d) return;
+      body = nodePanel(d, this.links(d));
+    } else {
+      const d = this.answer.elements.edges.find((e) => e.data.id === id)?.data;
+      if (!d) return;
+      body = edgePanel(d, nodeById.get(d.source), nodeById.get(d.target));
+    }
+    replace(this.panel, h('button', { type: 'button', class: 'close', 'aria-label': 'close', onclick: () => this.selectElement(undefined) }, '×'), body);
+    this.panel.hidden = false;
+  }
+
+  private links(d: NodeData): { nodeGraph?: string; details?: string } {
+    const kind = d.nodeType === 'service' ? 'services' : d.nodeType === 'workload' ? 'workloads' : d.nodeType === 'app' ? 'applications' : undefined;
+    const name = d.nodeType === 'service' ? d.service : d.nodeType === 'workload' ? d.workload : d.app;
+    if (!kind || !name) return {};
+    const q = new URLSearchParams({ graphType: this.state.graphType, duration: String(this.state.duration) });
+    return {
+      nodeGraph: this.host.href(`namespaces/${encodeURIComponent(d.namespace)}/${kind}/${encodeURIComponent(name)}/graph`, q),
+      details: this.host.href(`namespaces/${encodeURIComponent(d.namespace)}/${kind}/${encodeURIComponent(name)}`),
+    };
+  }
+
+  // --- animation ---
+
+  private applyAnimation(fromDraw = false): void {
+    const cy = this.cy;
+    if (!cy) return;
+    if (fromDraw && this.state.animation && cy.edges().length > animationLimit && !this.animation) {
+      // Off by default on large graphs: turn it on in Display.
+      this.update({ animation: false }, false);
+    }
+    if (this.state.animation) {
+      const p = () => palettes[this.host.theme()];
+      this.animation ??= new TrafficAnimation(cy, this.canvas.parentElement!, () => ({ ok: p().healthy, error: p().failure }));
+      this.animation.start();
+    } else {
+      this.animation?.stop();
+    }
+  }
+
+  // --- replay ---
+
+  private toggleReplay(): void {
+    if (this.replay) {
+      this.stopReplay();
+      this.replay = undefined;
+      this.update({ queryTime: undefined }, true);
+    } else {
+      this.replay = { window: 600, playing: false, speed: 1 };
+      this.update({ queryTime: Math.floor(Date.now() / 1000) - 600 }, true);
+    }
+    this.renderReplay();
+  }
+
+  private frameSeconds(): number {
+    const w = this.replay?.window ?? 600;
+    return w <= 1800 ? 10 : Math.round(w / 180 / 10) * 10;
+  }
+
+  private renderReplay(): void {
+    const r = this.replay;
+    if (!r) {
+      this.replayBar.hidden = true;
+      replace(this.replayBar);
+      return;
+    }
+    this.replayBar.hidden = false;
+    const now = Math.floor(Date.now() / 1000);
+    const start = now - r.window;
+    const t = this.state.queryTime ?? start;
+    const slider = h('input', { type: 'range', min: String(start), max: String(now), step: String(this.frameSeconds()), value: String(t), 'aria-label': 'replay time', 'data-test': 'replay-slider' });
+    slider.addEventListener('change', () => this.seek(Number(slider.value)));
+    replace(
+      this.replayBar,
+      select('replay-window', replayWindows.map((w) => [String(w), `Last ${fmt.duration(w)}`]), String(r.window), (v) => {
+        r.window = Number(v);
+        this.seek(Math.max(this.state.queryTime ?? 0, Math.floor(Date.now() / 1000) - r.window));
+      }, 'replay window'),
+      h('button', { type: 'button', 'data-test': 'replay-play', onclick: () => (r.playing ? this.pauseReplay() : this.playReplay()) }, r.playing ? 'Pause' : 'Play'),
+      select('replay-speed', [['1', '1×'], ['2', '2×'], ['4', '4×'], ['8', '8×']], String(r.speed), (v) => {
+        r.speed = Number(v);
+        if (r.playing) this.playReplay();
+      }, 'replay speed'),
+      slider,
+      h('span', { class: 'replay-time', 'data-test': 'replay-time' }, `${fmt.clock(t)} (rate window ${fmt.duration(this.answer?.duration ?? this.state.duration)})`),
+    );
+  }
+
+  private seek(t: number): void {
+    const now = Math.floor(Date.now() / 1000);
+    this.update({ queryTime: Math.min(now, Math.max(1, Math.round(t))) }, true);
+    this.renderReplay();
+  }
+
+  /** Steps replay by frames; arrows call it. */
+  step(frames: number): void {
+    if (!this.replay) return;
+    this.seek((this.state.queryTime ?? Math.floor(Date.now() / 1000)) + frames * this.frameSeconds());
+  }
+
+  private playReplay(): void {
+    const r = this.replay;
+    if (!r) return;
+    window.clearInterval(r.timer);
+    r.playing = true;
+    r.timer = window.setInterval(() => {
+      const next = (this.state.queryTime ?? 0) + this.frameSeconds();
+      if (next >= Math.floor(Date.now() / 1000)) this.pauseReplay();
+      else this.seek(next);
+    }, 1000 / r.speed);
+    this.renderReplay();
+  }
+
+  private pauseReplay(): void {
+    if (!this.replay) return;
+    window.clearInterval(this.replay.timer);
+    this.replay.playing = false;
+    this.renderReplay();
+  }
+
+  private stopReplay(): void {
+    if (this.replay) window.clearInterval(this.replay.timer);
+  }
+
+  private onKey = (e: KeyboardEvent): void => {
+    const t = e.target as HTMLElement | null;
+    const typing = t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA');
+    if (e.key === '/' && !typing) {
+      e.preventDefault();
+      this.findRow.querySelector<HTMLInputElement>('input[name=find]')?.focus();
+    } else if (e.key === 'Escape' && !typing) {
+      this.selectElement(undefined);
+    } else if ((e.key === 'ArrowLeft' || e.key === 'ArrowRight') && !typing && this.replay) {
+      e.preventDefault();
+      this.step(e.key === 'ArrowLeft' ? -1 : 1);
+    }
+  };
+
+  /** Redraws with the current theme. */
+  retheme(): void {
+    this.cy?.style(stylesheet(palettes[this.host.theme()], this.large));
+  }
+}
