@@ -225,6 +225,29 @@ func queryTime(q url.Values) (time.Time, error) {
 	return t, nil
 }
 
+// compareOptions reads compareTo (Unix seconds, or a duration back from
+// the graph's time, like 1h) and compareThreshold (the percentage a rate or
+// response time must move by to count as changed; error shares by a tenth
+// of it in points, at least one).
+func compareOptions(q url.Values, at time.Time) (before time.Time, th graph.Thresholds, compare bool, err error) {
+	v := q.Get("compareTo")
+	if v == "" {
+		return before, th, false, nil
+	}
+	if before, err = graph.CompareTime(v, at); err != nil {
+		return before, th, false, fmt.Errorf("compareTo: %w", err)
+	}
+	th = graph.DefaultThresholds
+	if v := q.Get("compareThreshold"); v != "" {
+		pct, perr := strconv.ParseFloat(v, 64)
+		if perr != nil || pct <= 0 || pct > 1000 {
+			return before, th, false, badRequest("compareThreshold %q is not a percentage like 20", graph.Cut(v))
+		}
+		th = graph.Thresholds{Rate: pct / 100, ResponseTime: pct / 100, ErrorShare: max(1, pct/10)}
+	}
+	return before, th, true, nil
+}
+
 // warningHeaders puts an answer's warnings in Warning headers (RFC 9111's
 // 299, "miscellaneous persistent warning"), for answers in Kiali's shapes,
 // which have no place for them.
@@ -274,9 +297,19 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, o graph.Opti
 	if s.inventory != nil {
 		o.Inventory = s.inventory.Snapshot()
 	}
+	before, th, compare, err := compareOptions(r.URL.Query(), o.QueryTime)
+	if err != nil {
+		writeError(w, statusOf(err), err.Error())
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
-	g, err := s.graphs.Build(ctx, o)
+	var g *graph.Graph
+	if compare {
+		g, err = s.graphs.Compare(ctx, o, before, th)
+	} else {
+		g, err = s.graphs.Build(ctx, o)
+	}
 	if err != nil {
 		code := statusOf(err)
 		if code >= 500 {

@@ -4,10 +4,12 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -269,5 +271,35 @@ func TestGzipWhenAccepted(t *testing.T) {
 	}
 	if edges := body["elements"].(map[string]any)["edges"].([]any); len(edges) != 200 {
 		t.Errorf("%d edges after decompression, want 200", len(edges))
+	}
+}
+
+func TestCompareToIsReadAsATimeOrADurationBack(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	for _, c := range []struct {
+		query string
+		want  time.Time
+		bad   string
+	}{
+		{query: "compareTo=1h", want: at.Add(-time.Hour)},
+		{query: "compareTo=1799996400", want: time.Unix(1799996400, 0)},
+		{query: "compareTo=soon", bad: "neither a Unix time"},
+		{query: "compareTo=1800000001", bad: "is not before"},
+		{query: "compareTo=5m&compareThreshold=-3", bad: "not a percentage"},
+	} {
+		q, _ := url.ParseQuery(c.query)
+		before, _, on, err := compareOptions(q, at)
+		switch {
+		case c.bad != "":
+			if err == nil || !strings.Contains(err.Error(), c.bad) || !errors.Is(err, graph.ErrBadRequest) {
+				t.Errorf("%s: %v, want a bad request saying %q", c.query, err, c.bad)
+			}
+		case err != nil || !on || !before.Equal(c.want):
+			t.Errorf("%s: %v %v %v, want %v", c.query, before, on, err, c.want)
+		}
+	}
+	q, _ := url.ParseQuery("compareTo=5m&compareThreshold=50")
+	if _, th, _, _ := compareOptions(q, at); th.Rate != 0.5 || th.ErrorShare != 5 {
+		t.Errorf("threshold 50: %+v", th)
 	}
 }

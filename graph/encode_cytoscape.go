@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	jsoniter "github.com/json-iterator/go"
@@ -30,8 +32,33 @@ type cyGraph[E any] struct {
 	GraphType string `json:"graphType"`
 	Elements  E      `json:"elements"`
 	// meshlens additions; Kiali clients ignore them.
-	Queries  int      `json:"queries"`
-	Warnings []string `json:"warnings,omitempty"`
+	Queries   int      `json:"queries"`
+	Warnings  []string `json:"warnings,omitempty"`
+	CompareTo int64    `json:"compareTo,omitempty"`
+}
+
+// cyDelta is an element's Delta: pairs of before, now.
+type cyDelta struct {
+	Change       string      `json:"change"`
+	Rate         *[2]float64 `json:"rate,omitempty"`
+	ErrorShare   *[2]float64 `json:"errorShare,omitempty"`
+	ResponseTime *[2]float64 `json:"responseTime,omitempty"`
+}
+
+func cyDeltaOf(d *Delta) *cyDelta {
+	if d == nil {
+		return nil
+	}
+	return &cyDelta{Change: string(d.Change), Rate: rounded(d.Rate), ErrorShare: rounded(d.ErrorShare), ResponseTime: rounded(d.ResponseTime)}
+}
+
+// rounded keeps three decimals, as much as the rates' strings show.
+func rounded(p *[2]float64) *[2]float64 {
+	if p == nil {
+		return nil
+	}
+	r := func(v float64) float64 { return math.Round(v*1000) / 1000 }
+	return &[2]float64{r(p[0]), r(p[1])}
 }
 
 type cyElements struct {
@@ -73,6 +100,7 @@ type cyNodeData struct {
 	IsServiceEntry *cyServiceEntry `json:"isServiceEntry,omitempty"`
 	HealthData     *health.Entity  `json:"healthData,omitempty"`
 	HealthStatus   string          `json:"healthStatus,omitempty"`
+	Compare        *cyDelta        `json:"compare,omitempty"`
 }
 
 type cyService struct {
@@ -106,6 +134,7 @@ type cyEdgeData struct {
 	Throughput      string        `json:"throughput,omitempty"`
 	HealthStatus    string        `json:"healthStatus,omitempty"`
 	Traffic         cyEdgeTraffic `json:"traffic"`
+	Compare         *cyDelta      `json:"compare,omitempty"`
 }
 
 type cyEdgeTraffic struct {
@@ -282,8 +311,15 @@ func edgeTraffic(e *Edge) cyEdgeTraffic {
 func cytoscapeGraph[E any](g *Graph, elements E) cyGraph[E] {
 	return cyGraph[E]{
 		Timestamp: g.Timestamp.Unix(), Duration: int64(g.Duration.Seconds()), GraphType: string(g.Type),
-		Queries: g.Queries, Warnings: g.Warnings, Elements: elements,
+		Queries: g.Queries, Warnings: g.Warnings, Elements: elements, CompareTo: unixOrZero(g.ComparedTo),
 	}
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }
 
 func (g *Graph) cytoscape() cyGraph[cyElements] {
@@ -298,7 +334,7 @@ func (g *Graph) cyNodes(nodes []*Node) []cyNode {
 			ID: n.ID, Parent: n.Parent, Cluster: n.Cluster, Namespace: n.Namespace, NodeType: string(n.Kind),
 			Workload: n.Workload, App: n.App, Version: n.Version, Service: n.Service,
 			Traffic: nodeTraffic(n), IsBox: n.Box, IsRoot: n.IsRoot && n.Kind != KindBox, IsOutside: n.IsOutside && n.Kind != KindBox,
-			IsIdle: n.IsIdle, HasMissingSC: n.HasMissingSidecar, Validation: n.Validation,
+			IsIdle: n.IsIdle, HasMissingSC: n.HasMissingSidecar, Validation: n.Validation, Compare: cyDeltaOf(n.Compare),
 		}
 		if n.Health != nil {
 			d.HealthData, d.HealthStatus = n.Health, string(n.Health.Status.Status)
@@ -321,7 +357,7 @@ func (g *Graph) cyNodes(nodes []*Node) []cyNode {
 func (g *Graph) cyEdges(edges []*Edge) []cyEdge {
 	out := make([]cyEdge, 0, len(edges))
 	for _, e := range edges {
-		d := cyEdgeData{ID: e.ID, Source: e.Source.ID, Target: e.Dest.ID, Traffic: edgeTraffic(e), HealthStatus: e.HealthStatus}
+		d := cyEdgeData{ID: e.ID, Source: e.Source.ID, Target: e.Dest.ID, Traffic: edgeTraffic(e), HealthStatus: e.HealthStatus, Compare: cyDeltaOf(e.Compare)}
 		if e.HasMTLS {
 			d.IsMTLS = percent(e.MTLS)
 			d.SourcePrincipal, d.DestPrincipal = e.SourcePrincipal, e.DestPrincipal

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/meshlens/meshlens/telemetry"
 )
@@ -155,7 +156,12 @@ func (g *Graph) WriteMermaid(w io.Writer) error {
 // errors, how fast, encrypted or not.
 func (g *Graph) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tDESTINATION\tPROTOCOL\tRATE\tERROR %\tRESPONSE TIME ms\tMTLS %")
+	compared := !g.ComparedTo.IsZero()
+	head := "SOURCE\tDESTINATION\tPROTOCOL\tRATE\tERROR %\tRESPONSE TIME ms\tMTLS %"
+	if compared {
+		head += "\tSINCE " + g.ComparedTo.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintln(tw, head)
 	for _, e := range g.Edges() {
 		total, errs := e.totals()
 		unit := "/s"
@@ -172,7 +178,11 @@ func (g *Graph) WriteTable(w io.Writer) error {
 		if e.HasMTLS {
 			mtls = percent(e.MTLS)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\t%s\t%s\t%s\n", e.Source.qualified(), e.Dest.qualified(), e.Protocol, rate(total), unit, errPct, rt, mtls)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\t%s\t%s\t%s", e.Source.qualified(), e.Dest.qualified(), e.Protocol, rate(total), unit, errPct, rt, mtls)
+		if compared {
+			fmt.Fprintf(tw, "\t%s", e.Compare)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

@@ -108,6 +108,8 @@ type Node struct {
 	// Parent the ID of the box around a node.
 	Box    string
 	Parent string
+	// Compare is how the node moved against an earlier graph, when compared.
+	Compare *Delta
 }
 
 // ServiceName names a service.
@@ -148,6 +150,8 @@ type Edge struct {
 
 	// HealthStatus is the edge's health (the health appender), or empty.
 	HealthStatus string
+	// Compare is how the edge moved against an earlier graph, when compared.
+	Compare *Delta
 
 	// durationSum and durationCount accumulate the average response time.
 	durationSum, durationCount float64
@@ -234,6 +238,8 @@ type Graph struct {
 	// Queries is how many PromQL queries building the graph took.
 	Queries  int
 	Warnings []string
+	// ComparedTo is the time of the graph this one was compared with, or zero.
+	ComparedTo time.Time
 
 	nodes map[string]*Node
 	edges map[string]*Edge

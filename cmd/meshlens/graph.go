@@ -29,6 +29,7 @@ type graphConfig struct {
 	rateTCP        string
 	rateHTTP       string
 	rateGRPC       string
+	compareTo      string
 }
 
 func registerGraph(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -47,6 +48,7 @@ func registerGraph(app *kingpin.Application, commands map[string]func(context.Co
 	cmd.Flag("rate-tcp", "TCP rate shown: sent (bytes the caller sent), received, total or none, as Kiali's rateTcp.").Default("sent").EnumVar(&c.rateTCP, "sent", "received", "total", "none")
 	cmd.Flag("scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").DurationVar(&c.scrapeInterval)
 	cmd.Flag("timeout", "Timeout of each query.").Default("30s").DurationVar(&c.timeout)
+	cmd.Flag("compare-to", "Compare with the same graph earlier: a duration back (1h) or a Unix time; marks each edge new, gone, changed or same.").StringVar(&c.compareTo)
 	commands["graph"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
 		q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheus, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval})
 		if err != nil {
@@ -60,7 +62,16 @@ func registerGraph(app *kingpin.Application, commands map[string]func(context.Co
 		if c.queryTime > 0 {
 			o.QueryTime = time.Unix(c.queryTime, 0)
 		}
-		g, err := graph.NewBuilder(q, nil).Build(ctx, o)
+		var g *graph.Graph
+		if c.compareTo != "" {
+			before, err := graph.CompareTime(c.compareTo, o.QueryTime)
+			if err != nil {
+				return usageError{fmt.Errorf("--compare-to: %w", err)}
+			}
+			g, err = graph.NewBuilder(q, nil).Compare(ctx, o, before, graph.DefaultThresholds)
+		} else {
+			g, err = graph.NewBuilder(q, nil).Build(ctx, o)
+		}
 		if errors.Is(err, graph.ErrBadRequest) {
 			return usageError{err}
 		}

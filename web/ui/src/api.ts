@@ -82,7 +82,7 @@ export interface Delta {
   change: 'new' | 'gone' | 'changed' | 'same';
   rate?: [number, number];
   errorShare?: [number, number];
-  p95?: [number, number];
+  responseTime?: [number, number];
 }
 
 export interface GraphAnswer {

@@ -43,7 +43,7 @@ function deltaRows(d: Delta | undefined): HTMLElement | undefined {
       {},
       row('request rate', pair(d.rate, fmt.rate)),
       row('error share', pair(d.errorShare, fmt.percent)),
-      row('p95', pair(d.p95, fmt.millis)),
+      row('response time', pair(d.responseTime, fmt.millis)),
     ),
   );
 }
