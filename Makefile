@@ -1,6 +1,7 @@
 # meshlens — the two commands a newcomer needs:
 #   make demo   build meshlens and run the demo (UI/console on :20001, Prometheus API on :9090)
-#   make test   install what the tests need (Debian's prometheus) and run every test
+#   make test   install what the tests need (Debian's prometheus and chromium, the UI's npm
+#               packages) and run every test: Go, the UI's unit tests, the UI in Chromium
 
 GO        ?= go
 BIN       := bin/meshlens
@@ -8,7 +9,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Test dependencies from Debian: command -> package.
-TEST_DEPS := prometheus:prometheus
+TEST_DEPS := prometheus:prometheus chromium:chromium
 
 UI        := web/ui
 
@@ -38,8 +39,9 @@ vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) mod tidy -diff
 
-test: test-deps vet
+test: test-deps vet ui-check ui-test build
 	$(GO) test -count=1 -timeout 20m ./...
+	cd $(UI) && npm run e2e
 
 bench: build
 	./bench/ingest.sh

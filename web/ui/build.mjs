@@ -7,11 +7,14 @@ import { join } from 'node:path';
 
 const here = new URL('.', import.meta.url).pathname;
 
-if (process.argv.includes('--tests')) {
-  const out = join(here, '.test-out');
+// --tests bundles test/*.test.ts, --e2e e2e/*.e2e.ts, each into its own
+// folder for `node --test`; packages stay imports.
+for (const [flag, dir, suffix] of [['--tests', 'test', '.test.ts'], ['--e2e', 'e2e', '.e2e.ts']]) {
+  if (!process.argv.includes(flag)) continue;
+  const out = join(here, `.${dir}-out`);
   rmSync(out, { recursive: true, force: true });
-  const tests = readdirSync(join(here, 'test')).filter((f) => f.endsWith('.test.ts')).map((f) => join(here, 'test', f));
-  await esbuild.build({ entryPoints: tests, bundle: true, platform: 'node', format: 'esm', outdir: out, outExtension: { '.js': '.mjs' }, logLevel: 'warning' });
+  const entries = readdirSync(join(here, dir)).filter((f) => f.endsWith(suffix)).map((f) => join(here, dir, f));
+  await esbuild.build({ entryPoints: entries, bundle: true, platform: 'node', format: 'esm', packages: 'external', outdir: out, outExtension: { '.js': '.mjs' }, logLevel: 'warning' });
   process.exit(0);
 }
 

@@ -51,6 +51,16 @@ const edgeLabelNames: Record<string, string> = {
 const layoutNames: Record<string, string> = { dagre: 'Layered (dagre)', ranked: 'Layered, fast', grid: 'Compact (grid)' };
 const replayWindows = [60, 300, 600, 1800, 3600, 10800, 21600, 86400];
 
+/** The compare choices; a time from the URL is offered as itself. */
+function compareOptions(current: string): [string, string][] {
+  const out: [string, string][] = [['', 'Compare: off'], ['5m', 'vs 5m ago'], ['15m', 'vs 15m ago'], ['1h', 'vs 1h ago'], ['1d', 'vs 1d ago']];
+  if (current && !out.some(([v]) => v === current)) {
+    const secs = Number(current);
+    out.push([current, Number.isInteger(secs) && secs > 0 ? `vs ${fmt.clock(secs)}` : `vs ${current} ago`]);
+  }
+  return out;
+}
+
 export class GraphPage {
   readonly root: HTMLElement;
   private state: GraphState;
@@ -212,7 +222,7 @@ export class GraphPage {
       }, 'layout'),
       select(
         'compareTo',
-        [['', 'Compare: off'], ['5m', 'vs 5m ago'], ['15m', 'vs 15m ago'], ['1h', 'vs 1h ago'], ['1d', 'vs 1d ago']],
+        compareOptions(s.compareTo),
         s.compareTo,
         (v) => this.update({ compareTo: v }, true),
         'compare with',
@@ -349,6 +359,8 @@ export class GraphPage {
       if (ev.target === cy) this.selectElement(undefined);
     });
     this.cy = cy;
+    // Tests and users' own checks reach the drawing through its container.
+    Object.defineProperty(this.canvas, 'cy', { value: cy, configurable: true });
     return cy;
   }
 
