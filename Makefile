@@ -47,6 +47,7 @@ bench: build
 	./bench/ingest.sh
 	./bench/graph.sh
 	./bench/health.sh
+	./bench/ui.sh
 
 # The web console: TypeScript under web/ui/src, built into web/ui/dist
 # (committed, embedded by go:embed, so `go build` needs no Node).

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The web console's graph page in headless Chromium (Debian's, driven by
+# playwright-core): bookinfo from `meshlens demo`, and synthetic meshes of
+# about 1,000 and 5,000 workloads (`meshlens simulate --metrics-only` →
+# `meshlens store` → `meshlens serve`), each as a versioned app graph of
+# all its namespaces. Columns: nodes and edges drawn; seconds from
+# navigation to the first drawn graph (the API's answer included); the
+# longest main-thread task in the three seconds after it; frames per
+# second while panning and zooming, traffic animation off and on; the tab's
+# JavaScript heap. Prints a Markdown table.
+# Environment: SIZES (services:namespaces ...), INTERVAL, BIN.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${BIN:-}" ]; then make -s build; BIN=./bin/meshlens; fi
+make -s web/ui/node_modules
+SIZES=${SIZES:-"800:20 4000:50"}
+INTERVAL=${INTERVAL:-30s}
+RULES=${RULES:-1}
+SIM=127.0.0.1:${SIM_PORT:-17000}
+STORE=127.0.0.1:${STORE_PORT:-17090}
+WEB=127.0.0.1:${WEB_PORT:-17001}
+. bench/lib.sh
+
+echo "| mesh | nodes | edges | first drawn s | longest task after ms | fps, animation off | fps, animation on | JS heap MiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+"$BIN" --log.level=warn demo --web.listen-address "$WEB" --store.listen-address "$STORE" --scrape-interval 5s >"$work/demo.log" 2>&1 &
+demo=$!; pids+=("$demo")
+wait_http "http://$WEB/-/ready"
+for _ in $(seq 1 120); do
+  curl -fsS "http://$WEB/api/namespaces/graph?namespaces=bookinfo&duration=60s" | grep -q '"reviews"' && break; sleep 0.5
+done
+node web/ui/bench/ui.mjs bookinfo "http://$WEB/graph?namespaces=bookinfo&refresh=0"
+kill "$demo"; wait "$demo" 2>/dev/null || true
+for size in $SIZES; do
+  services=${size%%:*}; namespaces=${size##*:}
+  start_mesh_and_console "$services" "$namespaces"
+  workloads=$(curl -fsS "http://$SIM/api/simulate/targets" | grep -c '"targets"')
+  node web/ui/bench/ui.mjs "$workloads workloads" "http://$WEB/graph?namespaces=$ns&graphType=versionedApp&refresh=0&duration=$((2 * ${INTERVAL%s}))"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()
+done
