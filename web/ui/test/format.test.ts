@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { errorDots, dotsFor, travelSeconds } from '../src/graph/animation';
 import { edgeFacts } from '../src/graph/facts';
 import { edgeHealth } from '../src/graph/health';
-import { nearNeighbours, ranked } from '../src/graph/ranked';
+import { fitViewport, nearNeighbours, ranked } from '../src/graph/ranked';
 import { bytesPerSecond, duration, millis, parseDuration, percent, rate } from '../src/format';
 
 describe('formatting', () => {
@@ -52,4 +52,17 @@ describe('the ranked layout', () => {
     assert.ok(Math.abs(at.x - 200) <= 80 && Math.abs(at.y - 100) <= 80);
     assert.equal(nearNeighbours([], 1), undefined);
   });
+});
+
+describe('fitting the view', () => {
+  it('every point lands inside the view, centred', () => {
+    const pts = [{ x: -500, y: -100 }, { x: 1500, y: 900 }, { x: 200, y: 300 }];
+    const { zoom, pan } = fitViewport(pts, 1000, 600, 30, 4);
+    for (const p of pts) {
+      const x = p.x * zoom + pan.x;
+      const y = p.y * zoom + pan.y;
+      assert.ok(x >= 30 && x <= 970 && y >= 30 && y <= 570, `${x},${y}`);
+    }
+  });
+  it('a single node is not blown up past the maximum zoom', () => assert.equal(fitViewport([{ x: 0, y: 0 }], 1000, 600, 30, 4).zoom, 4));
 });

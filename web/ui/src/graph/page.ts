@@ -16,12 +16,12 @@ import { edgeFacts, factsOf, num } from './facts';
 import type { EdgeFacts, NodeFacts } from './facts';
 import { edgeHealth } from './health';
 import { edgePanel, nodeName, nodePanel } from './panel';
-import { nearNeighbours, ranked } from './ranked';
+import { fitViewport, nearNeighbours, ranked } from './ranked';
 import type { Point } from './ranked';
 import type { NodeRef } from '../route';
 import { apiQuery, boxKinds, durations, edgeLabelModes, graphTypes, layouts, refreshes, stateQuery } from './state';
 import type { BoxKind, GraphState } from './state';
-import { edgeWidth, palettes, stylesheet } from './style';
+import { edgeWidth, labelZoom, palettes, stylesheet } from './style';
 
 cytoscape.use(dagre);
 
@@ -84,7 +84,9 @@ export class GraphPage {
   private namespaces: string[] = [];
   private replay: { window: number; playing: boolean; speed: number; timer?: number } | undefined;
   private large = false;
+  private labels = true;
   private drawnLayout = '';
+  private warnLayout = '';
 
   constructor(
     private readonly host: Host,
@@ -293,9 +295,11 @@ export class GraphPage {
         : await this.host.api.graph(apiQuery(this.state), ctrl.signal);
       if (ctrl.signal.aborted) return;
       this.answer = answer;
+      performance.mark('graph:answered');
       this.draw(answer);
+      performance.mark('graph:drawn');
       const took = performance.now() - started;
-      this.status.textContent = `${answer.elements.nodes.length} nodes, ${answer.elements.edges.length} edges · ${this.state.queryTime ? `at ${fmt.clock(this.state.queryTime)}` : `updated ${fmt.clock(answer.timestamp)}`} · ${Math.round(took)} ms`;
+      this.status.textContent = `${answer.elements.nodes.length} nodes, ${answer.elements.edges.length} edges · ${this.state.queryTime ? `at ${fmt.clock(this.state.queryTime)}` : `updated ${fmt.clock(answer.timestamp)}`} · ${Math.round(took)} ms${this.warnLayout ? ` · ${this.warnLayout}` : ''}`;
     } catch (e) {
       if (ctrl.signal.aborted || (e instanceof DOMException && e.name === 'AbortError')) return;
       this.showError(e as Error);
@@ -346,15 +350,24 @@ export class GraphPage {
     if (this.cy) return this.cy;
     const cy = cytoscape({
       container: this.canvas,
-      style: stylesheet(palettes[this.host.theme()], this.large),
+      style: this.sheet(),
       minZoom: 0.02,
       maxZoom: 4,
       boxSelectionEnabled: false,
       textureOnViewport: true,
       hideEdgesOnViewport: false,
       pixelRatio: 1,
-    });
+      ...(new URLSearchParams(location.search).get('webgl') === 'true' ? { renderer: { name: 'canvas', webgl: true } } : {}),
+    } as cytoscape.CytoscapeOptions);
     cy.on('tap', 'node, edge', (ev) => this.selectElement(ev.target.id()));
+    // A large graph shows its labels once zoomed in enough to read them.
+    cy.on('zoom', () => {
+      const labels = !this.large || cy.zoom() >= labelZoom;
+      if (labels !== this.labels) {
+        this.labels = labels;
+        cy.style(this.sheet());
+      }
+    });
     cy.on('tap', (ev) => {
       if (ev.target === cy) this.selectElement(undefined);
     });
@@ -396,53 +409,68 @@ export class GraphPage {
     const cy = this.ensureCy();
     if (large !== this.large) {
       this.large = large;
-      cy.style(stylesheet(palettes[this.host.theme()], large));
+      this.labels = !large;
+      cy.style(this.sheet());
     }
     this.facts = factsOf(answer);
+    performance.mark('graph:facts');
     const structure = [this.state.graphType, this.state.namespaces.join(','), this.state.boxBy.join(','), this.state.injectServiceNodes].join('|');
     const structureChanged = structure !== this.structure;
     this.structure = structure;
 
-    const wanted = new Set<string>();
-    let added = 0;
-    cy.batch(() => {
-      if (structureChanged) cy.elements().remove();
-      const defs: ElementDefinition[] = [];
-      for (const n of nodes) {
-        wanted.add(n.data.id);
-        const existing = cy.getElementById(n.data.id);
-        const data = this.nodeData(n.data);
-        if (existing.nonempty()) {
-          existing.data(data);
-          existing.classes(this.nodeClasses(n.data));
-        } else {
-          defs.push({ group: 'nodes', data, classes: this.nodeClasses(n.data) });
-          added++;
-        }
-      }
-      for (const e of edges) {
-        wanted.add(e.data.id);
-        const existing = cy.getElementById(e.data.id);
-        const data = this.edgeData(e.data);
-        if (existing.nonempty()) {
-          existing.data(data);
-          existing.classes(this.edgeClasses(e.data));
-        } else {
-          defs.push({ group: 'edges', data, classes: this.edgeClasses(e.data) });
-        }
-      }
-      cy.elements().filter((el) => !wanted.has(el.id())).remove();
-      // Nodes before edges: an edge needs both ends.
-      cy.add(defs.filter((d) => d.group === 'nodes'));
-      cy.add(defs.filter((d) => d.group === 'edges'));
+    // One pass over what is drawn; data is set only where it changed, so
+    // that a refresh restyles what moved, not the whole graph.
+    if (structureChanged) cy.elements().remove();
+    const drawnNow = new Map<string, cytoscape.SingularElementReturnValue>();
+    cy.elements().forEach((el) => {
+      drawnNow.set(el.id(), el);
     });
     const layoutKey = `${this.state.layout}|${structure}`;
-    const mostlyNew = added > 0.5 * nodes.length;
-    if (layoutKey !== this.drawnLayout || mostlyNew) {
+    const newNodes = nodes.filter((n) => !drawnNow.has(n.data.id)).length;
+    const fullLayout = layoutKey !== this.drawnLayout || newNodes > 0.5 * nodes.length;
+    // The fast layered layout is computed before adding, so the elements
+    // arrive in place: no layout pass over the drawn graph.
+    const leaves = nodes.filter((n) => !n.data.isBox);
+    const presetPositions = fullLayout && this.layoutName(leaves.length) === 'ranked'
+      ? ranked(leaves.map((n) => n.data.id), edges.map((e) => [e.data.source, e.data.target] as [string, string]))
+      : undefined;
+    const wanted = new Set<string>();
+    const defs: ElementDefinition[] = [];
+    cy.batch(() => {
+      const sync = (id: string, group: 'nodes' | 'edges', data: Record<string, unknown>, classes: string[]) => {
+        wanted.add(id);
+        const sig = JSON.stringify(data) + classes.join(' ');
+        const el = drawnNow.get(id);
+        if (!el) {
+          const def: ElementDefinition = { group, data: { ...data, sig }, classes };
+          const at = presetPositions?.get(id);
+          if (at) def.position = { ...at };
+          defs.push(def);
+        } else if (el.data('sig') !== sig) {
+          el.data({ ...data, sig });
+          el.classes(classes);
+        }
+      };
+      for (const n of nodes) sync(n.data.id, 'nodes', this.nodeData(n.data), this.nodeClasses(n.data));
+      for (const e of edges) sync(e.data.id, 'edges', this.edgeData(e.data), this.edgeClasses(e.data));
+      if (drawnNow.size > 0) cy.elements().filter((el) => !wanted.has(el.id())).remove();
+    });
+    // Nodes before edges: an edge needs both ends.
+    const ordered = [...defs.filter((d) => d.group === 'nodes'), ...defs.filter((d) => d.group === 'edges')];
+    if (presetPositions) {
+      this.drawnLayout = layoutKey;
+      // Fitted from the positions computed, not from the drawn bounds,
+      // which would style and measure every element first.
+      cy.viewport(fitViewport([...presetPositions.values()], this.canvas.clientWidth, this.canvas.clientHeight, 30, 4));
+    }
+    cy.add(ordered);
+    performance.mark('graph:added');
+    if (fullLayout && !presetPositions) {
       this.relayout(true);
-    } else if (added > 0) {
+    } else if (!fullLayout && newNodes > 0) {
       this.placeNewNodes();
     }
+    performance.mark('graph:laid-out');
     this.applyFindHide();
     if (this.state.selected && cy.getElementById(this.state.selected).nonempty()) {
       this.showPanel(this.state.selected);
@@ -545,16 +573,22 @@ export class GraphPage {
     this.applyFindHide();
   }
 
+  /** The layout drawn: dagre gives way to the fast layered one on large graphs. */
+  private layoutName(nodes: number): GraphState['layout'] {
+    if (this.state.layout === 'dagre' && nodes > dagreLimit) {
+      this.warnLayout = `layered fast: dagre takes seconds beyond ${dagreLimit} nodes`;
+      return 'ranked';
+    }
+    this.warnLayout = '';
+    return this.state.layout;
+  }
+
   private relayout(full: boolean): void {
     const cy = this.cy;
     if (!cy || cy.nodes().empty()) return;
     this.drawnLayout = `${this.state.layout}|${this.structure}`;
     const leaves = cy.nodes().filter((n) => !n.isParent());
-    let name = this.state.layout;
-    if (name === 'dagre' && leaves.length > dagreLimit) {
-      name = 'ranked';
-      this.status.textContent = `${this.status.textContent ?? ''} · layered fast: dagre is slow beyond ${dagreLimit} nodes`;
-    }
+    const name = this.layoutName(leaves.length);
     let options: LayoutOptions;
     if (name === 'ranked') {
       const positions = ranked(
@@ -623,7 +657,7 @@ export class GraphPage {
     const hide = this.parseBox('hide', this.hideError);
     if (!cy) return;
     cy.batch(() => {
-      cy.elements().removeClass('hidden find');
+      cy.elements('.hidden, .find').removeClass('hidden find');
       if (hide) {
         const hiddenNodes = new Set<string>();
         cy.nodes().forEach((n) => {
@@ -834,6 +868,10 @@ export class GraphPage {
 
   /** Redraws with the current theme. */
   retheme(): void {
-    this.cy?.style(stylesheet(palettes[this.host.theme()], this.large));
+    this.cy?.style(this.sheet());
+  }
+
+  private sheet() {
+    return stylesheet(palettes[this.host.theme()], this.large, this.labels);
   }
 }

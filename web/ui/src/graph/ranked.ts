@@ -100,3 +100,28 @@ export function nearNeighbours(neighbours: Point[], salt: number): Point | undef
   const angle = (salt % 12) * (Math.PI / 6);
   return { x: x / neighbours.length + 80 * Math.cos(angle), y: y / neighbours.length + 80 * Math.sin(angle) };
 }
+
+/**
+ * The zoom and pan that show every point in a width × height view with
+ * padding around, zoomed in at most to maxZoom.
+ */
+export function fitViewport(points: Point[], width: number, height: number, padding: number, maxZoom: number): { zoom: number; pan: Point } {
+  if (points.length === 0 || width <= 2 * padding || height <= 2 * padding) return { zoom: 1, pan: { x: width / 2, y: height / 2 } };
+  let x1 = Infinity;
+  let y1 = Infinity;
+  let x2 = -Infinity;
+  let y2 = -Infinity;
+  for (const p of points) {
+    x1 = Math.min(x1, p.x);
+    y1 = Math.min(y1, p.y);
+    x2 = Math.max(x2, p.x);
+    y2 = Math.max(y2, p.y);
+  }
+  // Room for a node and its label around the outermost points.
+  x1 -= 40;
+  x2 += 40;
+  y1 -= 20;
+  y2 += 40;
+  const zoom = Math.min(maxZoom, (width - 2 * padding) / (x2 - x1), (height - 2 * padding) / (y2 - y1));
+  return { zoom, pan: { x: width / 2 - zoom * ((x1 + x2) / 2), y: height / 2 - zoom * ((y1 + y2) / 2) } };
+}

@@ -30,9 +30,13 @@ export const palettes: Record<'light' | 'dark', Palette> = {
   },
 };
 
-/** The stylesheet; large graphs drop what costs most to draw. */
-export function stylesheet(p: Palette, large: boolean): StylesheetJson {
-  return [
+/**
+ * The stylesheet. Large graphs drop what costs most to style and draw:
+ * label outlines, arrows, curves, and labels at all while zoomed out
+ * (labels is false), where they would be too small to read anyway.
+ */
+export function stylesheet(p: Palette, large: boolean, labels = true): StylesheetJson {
+  const sheet: StylesheetJson = [
     {
       selector: 'node',
       style: {
@@ -114,7 +118,12 @@ export function stylesheet(p: Palette, large: boolean): StylesheetJson {
     { selector: ':selected', style: { 'border-color': p.selected, 'border-width': 3, 'line-color': p.selected, 'target-arrow-color': p.selected } },
     { selector: '.hidden', style: { display: 'none' } },
   ];
+  if (!labels) sheet.push({ selector: 'node, edge', style: { label: '' } });
+  return sheet;
 }
+
+/** Under this zoom a large graph draws no labels. */
+export const labelZoom = 0.5;
 
 /** Edge width by request rate: log-scaled, 1 to 8 pixels. */
 export function edgeWidth(rate: number | undefined): number {
