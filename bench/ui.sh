@@ -26,8 +26,9 @@ echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 "$BIN" --log.level=warn demo --web.listen-address "$WEB" --store.listen-address "$STORE" --scrape-interval 5s >"$work/demo.log" 2>&1 &
 demo=$!; pids+=("$demo")
 wait_http "http://$WEB/-/ready"
+# Every bookinfo edge (13 in the versioned app graph) once two scrapes saw traffic.
 for _ in $(seq 1 120); do
-  curl -fsS "http://$WEB/api/namespaces/graph?namespaces=bookinfo&duration=60s" | grep -q '"reviews"' && break; sleep 0.5
+  [ "$(curl -fsS "http://$WEB/api/namespaces/graph?namespaces=bookinfo&duration=60s" | grep -o '"source"' | wc -l)" -ge 13 ] && break; sleep 0.5
 done
 node web/ui/bench/ui.mjs bookinfo "http://$WEB/graph?namespaces=bookinfo&refresh=0"
 kill "$demo"; wait "$demo" 2>/dev/null || true

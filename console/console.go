@@ -45,6 +45,8 @@ type Server struct {
 	customDashboards []metrics.CustomDashboard
 	// grafana, when set, finds the dashboards links point to.
 	grafana *grafana.Linker
+	// telemetry, when set and there is no inventory, lists namespaces.
+	telemetry promclient.Querier
 }
 
 // New serves graphs built by graphs.

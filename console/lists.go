@@ -1,12 +1,19 @@
 package console
 
 import (
+	"context"
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/meshlens/meshlens/inventory"
+	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/telemetry"
 )
 
 // The lists answer what runs, in shapes close to Kiali's list APIs.
@@ -57,7 +64,19 @@ func (s *Server) snapshotOr404(w http.ResponseWriter) *inventory.Snapshot {
 	return s.inventory.Snapshot()
 }
 
-func (s *Server) namespaceList(w http.ResponseWriter, _ *http.Request) {
+// WithTelemetryNamespaces lists, when no inventory is configured, the
+// namespaces the Prometheus has Istio telemetry of (the last day's callers
+// and destinations), so that the console offers them.
+func (s *Server) WithTelemetryNamespaces(q promclient.Querier) *Server {
+	s.telemetry = q
+	return s
+}
+
+func (s *Server) namespaceList(w http.ResponseWriter, r *http.Request) {
+	if s.inventory == nil && s.telemetry != nil {
+		s.telemetryNamespaces(w, r)
+		return
+	}
 	snap := s.snapshotOr404(w)
 	if snap == nil {
 		return
@@ -139,4 +158,28 @@ func (s *Server) appList(w http.ResponseWriter, snap *inventory.Snapshot, ns str
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	writeJSON(w, map[string]any{"namespace": namespaceItem{Name: ns}, "applications": out})
+}
+
+func (s *Server) telemetryNamespaces(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	end := time.Now()
+	seen := map[string]bool{}
+	for _, label := range []string{telemetry.DestinationServiceNamespace, telemetry.SourceWorkloadNamespace} {
+		values, err := s.telemetry.LabelValues(ctx, label, end.Add(-24*time.Hour), end)
+		if err != nil {
+			writeError(w, statusOf(err), fmt.Sprintf("listing namespaces from the Prometheus: %v", err))
+			return
+		}
+		for _, v := range values {
+			if v != "" && v != "unknown" {
+				seen[v] = true
+			}
+		}
+	}
+	out := []namespaceItem{}
+	for _, ns := range slices.Sorted(maps.Keys(seen)) {
+		out = append(out, namespaceItem{Name: ns})
+	}
+	writeJSON(w, out)
 }

@@ -1,15 +1,19 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/inventory"
+	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/validate"
 )
 
@@ -105,5 +109,34 @@ func TestAnUnknownNamespaceIsA404Everywhere(t *testing.T) {
 	}
 	if len(q.queries) != 0 {
 		t.Errorf("graphs of unknown namespaces reached Prometheus: %d queries", len(q.queries))
+	}
+}
+
+// labelValues answers label values by label name, and no queries.
+type labelValues map[string][]string
+
+func (l labelValues) LabelValues(_ context.Context, name string, _, _ time.Time) ([]string, error) {
+	return l[name], nil
+}
+func (labelValues) Query(context.Context, string, time.Time) (promclient.Vector, error) {
+	return promclient.Vector{}, nil
+}
+func (labelValues) ScrapeInterval(context.Context) (time.Duration, error) { return 15 * time.Second, nil }
+
+func TestWithoutAnInventoryNamespacesComeFromTheTelemetry(t *testing.T) {
+	q := labelValues{
+		"destination_service_namespace": {"bookinfo", "unknown", "istio-system"},
+		"source_workload_namespace":     {"bookinfo", "frontend", "unknown"},
+	}
+	srv := httptest.NewServer(New(graph.NewBuilder(q, nil), nil).WithTelemetryNamespaces(q).Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/namespaces")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if want := `[{"name":"bookinfo"},{"name":"frontend"},{"name":"istio-system"}]`; resp.StatusCode != 200 || strings.TrimSpace(string(body)) != want {
+		t.Errorf("got %d %s, want %s", resp.StatusCode, body, want)
 	}
 }

@@ -66,3 +66,16 @@ describe('fitting the view', () => {
   });
   it('a single node is not blown up past the maximum zoom', () => assert.equal(fitViewport([{ x: 0, y: 0 }], 1000, 600, 30, 4).zoom, 4));
 });
+
+describe('the ranked layout of a large rank', () => {
+  it('spreads a rank over several columns, still right of its callers and left of its callees', () => {
+    const many = Array.from({ length: 300 }, (_, i) => `w${i}`);
+    const edges: [string, string][] = [...many.map((w): [string, string] => ['gw', w]), ...many.map((w): [string, string] => [w, 'db'])];
+    const p = ranked(['gw', ...many, 'db'], edges, { maxRows: 20, rowGap: 60 });
+    const ys = many.map((w) => p.get(w)!.y);
+    assert.ok(Math.max(...ys) - Math.min(...ys) <= 19 * 60, 'at most 20 rows');
+    const xs = many.map((w) => p.get(w)!.x);
+    assert.ok(Math.min(...xs) > p.get('gw')!.x && Math.max(...xs) < p.get('db')!.x);
+    assert.equal(new Set(many.map((w) => `${p.get(w)!.x},${p.get(w)!.y}`)).size, 300);
+  });
+});

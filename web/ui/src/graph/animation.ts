@@ -2,9 +2,16 @@
 // as fast as the response time allows, red for the error share. Drawn on a
 // canvas over the graph, one frame at a time.
 
-import type { Core, EdgeSingular } from 'cytoscape';
-
+import type { EdgeData } from '../api';
 import { num } from './facts';
+import type { Point } from './ranked';
+
+/** What the animation reads of a drawing: its viewport and visible edges. */
+export interface AnimationSource {
+  zoom(): number;
+  pan(): Point;
+  forEachEdge(visit: (s: Point, t: Point, d: EdgeData) => void): void;
+}
 
 /** Dots on an edge: 1 to 6, by the logarithm of its rate. */
 export function dotsFor(rate: number): number {
@@ -30,7 +37,7 @@ export class TrafficAnimation {
   private running = false;
 
   constructor(
-    private readonly cy: Core,
+    private source: AnimationSource,
     container: HTMLElement,
     private readonly colors: () => { ok: string; error: string },
   ) {
@@ -38,6 +45,11 @@ export class TrafficAnimation {
     this.canvas.className = 'animation';
     this.canvas.setAttribute('data-test', 'animation');
     container.appendChild(this.canvas);
+  }
+
+  /** Follows another drawing (after a redraw or a switch of renderer). */
+  setSource(source: AnimationSource): void {
+    this.source = source;
   }
 
   start(): void {
@@ -71,22 +83,20 @@ export class TrafficAnimation {
     if (!ctx) return;
     ctx.clearRect(0, 0, w, h);
     const { ok, error } = this.colors();
-    const zoom = this.cy.zoom();
-    const pan = this.cy.pan();
-    this.cy.edges(':visible').forEach((e: EdgeSingular) => {
-      const d = e.data();
+    const zoom = this.source.zoom();
+    const pan = this.source.pan();
+    this.source.forEachEdge((s, t, d) => {
       const proto = d.traffic?.protocol;
       const rate = num(proto === 'tcp' ? d.traffic.rates.tcp : proto === 'grpc' ? d.traffic.rates.grpc : d.traffic.rates.http) ?? 0;
       const dots = dotsFor(proto === 'tcp' ? rate / 1024 : rate);
       if (dots === 0) return;
       const errShare = (num(proto === 'grpc' ? d.traffic.rates.grpcPercentErr : d.traffic.rates.httpPercentErr) ?? 0) / 100;
-      const s = e.sourceEndpoint();
-      const t = e.targetEndpoint();
       const period = travelSeconds(num(d.responseTime));
       for (let i = 0; i < dots; i++) {
         const phase = ((now / period + i / dots) % 1 + 1) % 1;
         const x = (s.x + (t.x - s.x) * phase) * zoom + pan.x;
         const y = (s.y + (t.y - s.y) * phase) * zoom + pan.y;
+        if (x < 0 || y < 0 || x > w || y > h) continue;
         // The same dots are the errors on every frame: the first share of them.
         ctx.fillStyle = i < errorDots(errShare, dots) ? error : ok;
         ctx.beginPath();

@@ -12,16 +12,20 @@ import * as fmt from '../format';
 import { complete, parse, ParseError, presets } from '../find/expression';
 import type { Expression } from '../find/expression';
 import { TrafficAnimation } from './animation';
+import type { AnimationSource } from './animation';
 import { edgeFacts, factsOf, num } from './facts';
 import type { EdgeFacts, NodeFacts } from './facts';
 import { edgeHealth } from './health';
+import { visibility } from './visibility';
 import { edgePanel, nodeName, nodePanel } from './panel';
+import { CanvasView } from './canvas';
+import type { Shape } from './canvas';
 import { fitViewport, nearNeighbours, ranked } from './ranked';
 import type { Point } from './ranked';
 import type { NodeRef } from '../route';
 import { apiQuery, boxKinds, durations, edgeLabelModes, graphTypes, layouts, refreshes, stateQuery } from './state';
 import type { BoxKind, GraphState } from './state';
-import { edgeWidth, labelZoom, palettes, stylesheet } from './style';
+import { edgeWidth, palettes, stylesheet } from './style';
 
 cytoscape.use(dagre);
 
@@ -83,8 +87,7 @@ export class GraphPage {
   private animation: TrafficAnimation | undefined;
   private namespaces: string[] = [];
   private replay: { window: number; playing: boolean; speed: number; timer?: number } | undefined;
-  private large = false;
-  private labels = true;
+  private view: CanvasView | undefined;
   private drawnLayout = '';
   private warnLayout = '';
 
@@ -132,6 +135,7 @@ export class GraphPage {
     this.stopReplay();
     this.animation?.stop();
     this.cy?.destroy();
+    this.view?.destroy();
   }
 
   private update(patch: Partial<GraphState>, refetch: boolean): void {
@@ -336,6 +340,7 @@ export class GraphPage {
     replace(this.message, h('p', {}, text));
     if (kind !== 'empty') {
       this.cy?.elements().remove();
+      this.view?.show([], [], false);
       this.setCounts(0, 0);
     }
   }
@@ -360,14 +365,6 @@ export class GraphPage {
       ...(new URLSearchParams(location.search).get('webgl') === 'true' ? { renderer: { name: 'canvas', webgl: true } } : {}),
     } as cytoscape.CytoscapeOptions);
     cy.on('tap', 'node, edge', (ev) => this.selectElement(ev.target.id()));
-    // A large graph shows its labels once zoomed in enough to read them.
-    cy.on('zoom', () => {
-      const labels = !this.large || cy.zoom() >= labelZoom;
-      if (labels !== this.labels) {
-        this.labels = labels;
-        cy.style(this.sheet());
-      }
-    });
     cy.on('tap', (ev) => {
       if (ev.target === cy) this.selectElement(undefined);
     });
@@ -395,6 +392,7 @@ export class GraphPage {
         'empty',
       );
       this.cy?.elements().remove();
+      this.view?.show([], [], false);
       this.setCounts(0, 0);
       this.canvas.dataset.state = 'empty';
       this.renderToolbar();
@@ -405,18 +403,36 @@ export class GraphPage {
     const silent = this.state.namespaces.filter((ns) => !seen.has(ns));
     if (silent.length) this.showWarnings([...(answer.warnings ?? []), `No traffic in namespace ${silent.join(', ')} in this window.`]);
 
-    const large = nodes.length >= largeGraph;
-    const cy = this.ensureCy();
-    if (large !== this.large) {
-      this.large = large;
-      this.labels = !large;
-      cy.style(this.sheet());
-    }
     this.facts = factsOf(answer);
     performance.mark('graph:facts');
     const structure = [this.state.graphType, this.state.namespaces.join(','), this.state.boxBy.join(','), this.state.injectServiceNodes].join('|');
     const structureChanged = structure !== this.structure;
     this.structure = structure;
+    if (nodes.length >= largeGraph) this.drawCanvas(answer, structureChanged);
+    else this.drawCy(answer, structureChanged);
+    performance.mark('graph:laid-out');
+    this.applyFindHide();
+    if (this.state.selected && this.elementData(this.state.selected)) {
+      this.showPanel(this.state.selected);
+    } else if (this.state.selected) {
+      this.panel.hidden = true;
+    }
+    this.applyAnimation(true);
+    this.renderToolbar();
+    this.canvas.dataset.state = 'drawn';
+  }
+
+  /** Draws with cytoscape: every shape, label and style Kiali users know. */
+  private drawCy(answer: GraphAnswer, structureChanged: boolean): void {
+    const nodes = answer.elements.nodes;
+    const edges = answer.elements.edges;
+    const structure = this.structure;
+    if (this.view) {
+      this.view.destroy();
+      this.view = undefined;
+      Object.defineProperty(this.canvas, 'view', { value: undefined, configurable: true });
+    }
+    const cy = this.ensureCy();
 
     // One pass over what is drawn; data is set only where it changed, so
     // that a refresh restyles what moved, not the whole graph.
@@ -470,16 +486,77 @@ export class GraphPage {
     } else if (!fullLayout && newNodes > 0) {
       this.placeNewNodes();
     }
-    performance.mark('graph:laid-out');
-    this.applyFindHide();
-    if (this.state.selected && cy.getElementById(this.state.selected).nonempty()) {
-      this.showPanel(this.state.selected);
-    } else if (this.state.selected) {
-      this.panel.hidden = true;
+  }
+
+  /** Draws a large graph on the canvas view (see canvas.ts). */
+  private drawCanvas(answer: GraphAnswer, structureChanged: boolean): void {
+    if (this.cy) {
+      this.cy.destroy();
+      this.cy = undefined;
+      Object.defineProperty(this.canvas, 'cy', { value: undefined, configurable: true });
     }
-    this.applyAnimation(true);
-    this.renderToolbar();
-    this.canvas.dataset.state = 'drawn';
+    const nodes = answer.elements.nodes.map((n) => n.data);
+    const edges = answer.elements.edges.map((e) => e.data);
+    const view = this.ensureView();
+    const layoutKey = `ranked|${this.structure}`;
+    const known = structureChanged ? new Map<string, Point>() : view.positions();
+    const fresh = nodes.filter((n) => !n.isBox && !known.has(n.id)).length;
+    const full = layoutKey !== this.drawnLayout || fresh > 0.5 * nodes.length;
+    const leaves = nodes.filter((n) => !n.isBox);
+    let at: Map<string, Point>;
+    if (full) {
+      at = ranked(leaves.map((n) => n.id), edges.map((e) => [e.source, e.target] as [string, string]));
+      this.drawnLayout = layoutKey;
+      this.warnLayout = this.state.layout === 'ranked' ? '' : `layered fast: ${leaves.length} nodes are drawn on the fast canvas`;
+    } else {
+      at = new Map(known);
+      const neighbours = new Map<string, string[]>();
+      for (const e of edges) {
+        (neighbours.get(e.source) ?? neighbours.set(e.source, []).get(e.source)!).push(e.target);
+        (neighbours.get(e.target) ?? neighbours.set(e.target, []).get(e.target)!).push(e.source);
+      }
+      let salt = 0;
+      for (const n of leaves) {
+        if (at.has(n.id)) continue;
+        const around = (neighbours.get(n.id) ?? []).map((id) => at.get(id)).filter((p): p is Point => !!p);
+        at.set(n.id, nearNeighbours(around, salt++) ?? { x: 40 * salt, y: -120 });
+      }
+    }
+    const shapes: Record<string, Shape> = { app: 'square', service: 'triangle', unknown: 'diamond', workload: 'circle', aggregate: 'square' };
+    view.show(
+      nodes.map((n) => ({
+        id: n.id,
+        parent: n.parent,
+        isBox: !!n.isBox,
+        shape: n.isServiceEntry ? 'tag' : (shapes[n.nodeType] ?? 'circle'),
+        tone: n.healthStatus === 'Failure' ? 'failure' : n.healthStatus === 'Degraded' || n.hasMissingSC ? 'degraded' : 'none',
+        label: this.label(n),
+        dashed: !!n.isIdle,
+        at: at.get(n.id),
+      })),
+      edges.map((e) => {
+        const proto = e.traffic.protocol;
+        const rate = num(proto === 'tcp' ? e.traffic.rates.tcp : proto === 'grpc' ? e.traffic.rates.grpc : e.traffic.rates.http);
+        return {
+          id: e.id,
+          source: e.source,
+          target: e.target,
+          tone: edgeHealth(edgeFacts(e), e.healthStatus),
+          dashed: proto === 'tcp',
+          width: edgeWidth(proto === 'tcp' ? (rate ?? 0) / 1024 : rate),
+          marked: !!e.compare && e.compare.change !== 'same',
+        };
+      }),
+      full,
+    );
+  }
+
+  private ensureView(): CanvasView {
+    if (this.view) return this.view;
+    this.view = new CanvasView(this.canvas, palettes[this.host.theme()], (id) => this.selectElement(id));
+    // Tests and users' own checks reach the drawing through its container.
+    Object.defineProperty(this.canvas, 'view', { value: this.view, configurable: true });
+    return this.view;
   }
 
   private label(d: NodeData): string {
@@ -652,54 +729,24 @@ export class GraphPage {
   }
 
   private applyFindHide(): void {
-    const cy = this.cy;
     const find = this.parseBox('find', this.findError);
     const hide = this.parseBox('hide', this.hideError);
-    if (!cy) return;
-    cy.batch(() => {
-      cy.elements('.hidden, .find').removeClass('hidden find');
-      if (hide) {
-        const hiddenNodes = new Set<string>();
-        cy.nodes().forEach((n) => {
-          const f = this.facts.nodes.get(n.id());
-          if (f && !f.isBox && hide.matches(f)) hiddenNodes.add(n.id());
-        });
-        const hiddenEdges = new Set<string>();
-        cy.edges().forEach((e) => {
-          const f = this.facts.edges.get(e.id());
-          if ((f && hide.matches(f)) || hiddenNodes.has(e.source().id()) || hiddenNodes.has(e.target().id())) hiddenEdges.add(e.id());
-        });
-        // Nodes left with only hidden edges go too; idle nodes stay, as Kiali keeps them.
-        cy.nodes().forEach((n) => {
-          if (n.isParent() || hiddenNodes.has(n.id())) return;
-          const es = n.connectedEdges();
-          if (es.nonempty() && es.toArray().every((e) => hiddenEdges.has(e.id())) && !this.facts.nodes.get(n.id())?.isIdle) hiddenNodes.add(n.id());
-        });
-        cy.nodes().filter((n) => hiddenNodes.has(n.id())).addClass('hidden');
-        cy.edges().filter((e) => hiddenEdges.has(e.id())).addClass('hidden');
-        // Boxes with nothing visible inside go last, innermost first.
-        for (let again = true; again; ) {
-          again = false;
-          cy.nodes(':parent').forEach((b) => {
-            if (!b.hasClass('hidden') && b.children().toArray().every((c) => c.hasClass('hidden'))) {
-              b.addClass('hidden');
-              again = true;
-            }
-          });
-        }
-      }
-      if (find) {
+    if (!this.answer || (!this.cy && !this.view)) return;
+    const v = visibility(this.answer, this.facts, find, hide);
+    const cy = this.cy;
+    if (cy) {
+      cy.batch(() => {
+        cy.elements('.hidden, .find').removeClass('hidden find');
         cy.elements().forEach((el) => {
-          if (el.hasClass('hidden')) return;
           const id = el.id();
-          const f = el.isNode() ? this.facts.nodes.get(id) : this.facts.edges.get(id);
-          if (f && find.matches(f)) el.addClass('find');
+          if (v.hidden.has(id)) el.addClass('hidden');
+          else if (v.found.has(id)) el.addClass('find');
         });
-      }
-    });
-    const visible = cy.elements().not('.hidden');
-    this.setCounts(visible.nodes().length, visible.edges().length);
-    this.canvas.dataset.found = String(cy.elements('.find').length);
+      });
+    }
+    this.view?.setVisibility(v.hidden, v.found);
+    this.setCounts(v.nodes, v.edges);
+    this.canvas.dataset.found = String(v.found.size);
   }
 
   private setCounts(nodes: number, edges: number): void {
@@ -715,24 +762,30 @@ export class GraphPage {
     else {
       this.panel.hidden = true;
       this.cy?.elements().unselect();
+      this.view?.select(undefined);
     }
   }
 
+  /** The answer's node or edge of an id. */
+  private elementData(id: string): { node?: NodeData; edge?: EdgeData } | undefined {
+    const node = this.answer?.elements.nodes.find((n) => n.data.id === id)?.data;
+    if (node) return { node };
+    const edge = this.answer?.elements.edges.find((e) => e.data.id === id)?.data;
+    return edge ? { edge } : undefined;
+  }
+
   private showPanel(id: string): void {
-    const cy = this.cy;
-    if (!cy || !this.answer) return;
-    const el = cy.getElementById(id);
-    if (el.empty()) return;
-    el.select();
-    const nodeById = new Map(this.answer.elements.nodes.map((n) => [n.data.id, n.data]));
+    const found = this.elementData(id);
+    if (!found || !this.answer) return;
+    this.cy?.elements().unselect();
+    this.cy?.getElementById(id).select();
+    this.view?.select(id);
     let body: HTMLElement;
-    if (el.isNode()) {
-      const d = nodeById.get(id);
-      if (!d) return;
-      body = nodePanel(d, this.links(d));
+    if (found.node) {
+      body = nodePanel(found.node, this.links(found.node));
     } else {
-      const d = this.answer.elements.edges.find((e) => e.data.id === id)?.data;
-      if (!d) return;
+      const d = found.edge!;
+      const nodeById = new Map(this.answer.elements.nodes.map((n) => [n.data.id, n.data]));
       body = edgePanel(d, nodeById.get(d.source), nodeById.get(d.target));
     }
     replace(this.panel, h('button', { type: 'button', class: 'close', 'aria-label': 'close', onclick: () => this.selectElement(undefined) }, '×'), body);
@@ -753,19 +806,48 @@ export class GraphPage {
   // --- animation ---
 
   private applyAnimation(fromDraw = false): void {
-    const cy = this.cy;
-    if (!cy) return;
-    if (fromDraw && this.state.animation && cy.edges().length > animationLimit && !this.animation) {
+    const source = this.animationSource();
+    if (!source) {
+      this.animation?.stop();
+      return;
+    }
+    const edges = this.answer?.elements.edges.length ?? 0;
+    if (fromDraw && this.state.animation && edges > animationLimit && !this.animation) {
       // Off by default on large graphs: turn it on in Display.
       this.update({ animation: false }, false);
     }
     if (this.state.animation) {
       const p = () => palettes[this.host.theme()];
-      this.animation ??= new TrafficAnimation(cy, this.canvas.parentElement!, () => ({ ok: p().healthy, error: p().failure }));
+      this.animation ??= new TrafficAnimation(source, this.canvas.parentElement!, () => ({ ok: p().healthy, error: p().failure }));
+      this.animation.setSource(source);
       this.animation.start();
     } else {
       this.animation?.stop();
     }
+  }
+
+  /** The drawing as the animation reads it. */
+  private animationSource(): AnimationSource | undefined {
+    const cy = this.cy;
+    if (cy) {
+      return {
+        zoom: () => cy.zoom(),
+        pan: () => cy.pan(),
+        forEachEdge: (visit) => cy.edges(':visible').forEach((e) => visit(e.sourceEndpoint(), e.targetEndpoint(), e.data())),
+      };
+    }
+    const view = this.view;
+    if (!view) return undefined;
+    const byId = new Map((this.answer?.elements.edges ?? []).map((e) => [e.data.id, e.data]));
+    return {
+      zoom: () => view.zoom(),
+      pan: () => view.pan(),
+      forEachEdge: (visit) =>
+        view.forEachEdge((id, s, t) => {
+          const d = byId.get(id);
+          if (d) visit(s, t, d);
+        }),
+    };
   }
 
   // --- replay ---
@@ -869,9 +951,10 @@ export class GraphPage {
   /** Redraws with the current theme. */
   retheme(): void {
     this.cy?.style(this.sheet());
+    this.view?.setPalette(palettes[this.host.theme()]);
   }
 
   private sheet() {
-    return stylesheet(palettes[this.host.theme()], this.large, this.labels);
+    return stylesheet(palettes[this.host.theme()]);
   }
 }

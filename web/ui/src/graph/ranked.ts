@@ -10,6 +10,9 @@ export interface Point {
 export interface RankedOptions {
   columnGap?: number;
   rowGap?: number;
+  /** Rows a column holds before a rank spreads over more columns. */
+  maxRows?: number;
+  subColumnGap?: number;
 }
 
 /** Lays nodes out left to right by call depth. */
@@ -56,9 +59,16 @@ export function ranked(ids: string[], edges: [string, string][], o: RankedOption
     const d = depth.get(id)!;
     (columns[d] ??= []).push(id);
   }
+  // A rank of more nodes than a column holds is laid out over several
+  // narrower columns, row by row, so that a large mesh fills a screen
+  // rather than a few columns thousands of rows high.
+  const maxRows = o.maxRows ?? Math.max(12, Math.ceil(Math.sqrt(ids.length) * 1.2));
+  const subGap = o.subColumnGap ?? 90;
   const row = new Map<string, number>();
   const positions = new Map<string, Point>();
-  columns.forEach((column, c) => {
+  let x = 0;
+  columns.forEach((column) => {
+    if (!column) return;
     const key = (id: string): number => {
       const cs = callers.get(id);
       if (!cs || cs.length === 0) return Number.MAX_SAFE_INTEGER;
@@ -75,11 +85,15 @@ export function ranked(ids: string[], edges: [string, string][], o: RankedOption
     };
     const keyed = column.map((id) => ({ id, k: key(id) }));
     keyed.sort((a, b) => a.k - b.k || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const top = -((keyed.length - 1) * rowGap) / 2;
-    keyed.forEach(({ id }, r) => {
-      row.set(id, r);
-      positions.set(id, { x: c * columnGap, y: top + r * rowGap });
+    const subs = Math.ceil(keyed.length / maxRows);
+    const rows = Math.ceil(keyed.length / subs);
+    const top = -((rows - 1) * rowGap) / 2;
+    keyed.forEach(({ id }, i) => {
+      const r = Math.floor(i / subs);
+      row.set(id, r / rows);
+      positions.set(id, { x: x + (i % subs) * subGap, y: top + r * rowGap });
     });
+    x += (subs - 1) * subGap + columnGap;
   });
   return positions;
 }

@@ -30,12 +30,8 @@ export const palettes: Record<'light' | 'dark', Palette> = {
   },
 };
 
-/**
- * The stylesheet. Large graphs drop what costs most to style and draw:
- * label outlines, arrows, curves, and labels at all while zoomed out
- * (labels is false), where they would be too small to read anyway.
- */
-export function stylesheet(p: Palette, large: boolean, labels = true): StylesheetJson {
+/** The stylesheet, for graphs of up to a few thousand elements (canvas.ts draws bigger ones). */
+export function stylesheet(p: Palette): StylesheetJson {
   const sheet: StylesheetJson = [
     {
       selector: 'node',
@@ -53,8 +49,8 @@ export function stylesheet(p: Palette, large: boolean, labels = true): Styleshee
         'text-margin-y': 3,
         'text-wrap': 'wrap',
         'text-outline-color': p.textOutline,
-        'text-outline-width': large ? 0 : 2,
-        'min-zoomed-font-size': large ? 9 : 5,
+        'text-outline-width': 2,
+        'min-zoomed-font-size': 5,
         shape: 'ellipse',
       },
     },
@@ -89,9 +85,9 @@ export function stylesheet(p: Palette, large: boolean, labels = true): Styleshee
         width: 'data(width)',
         'line-color': p.healthy,
         'target-arrow-color': p.healthy,
-        'target-arrow-shape': large ? 'none' : 'triangle',
+        'target-arrow-shape': 'triangle',
         'arrow-scale': 0.8,
-        'curve-style': large ? 'haystack' : 'bezier',
+        'curve-style': 'bezier',
         label: 'data(label)',
         'font-size': 8,
         color: p.text,
@@ -118,12 +114,8 @@ export function stylesheet(p: Palette, large: boolean, labels = true): Styleshee
     { selector: ':selected', style: { 'border-color': p.selected, 'border-width': 3, 'line-color': p.selected, 'target-arrow-color': p.selected } },
     { selector: '.hidden', style: { display: 'none' } },
   ];
-  if (!labels) sheet.push({ selector: 'node, edge', style: { label: '' } });
   return sheet;
 }
-
-/** Under this zoom a large graph draws no labels. */
-export const labelZoom = 0.5;
 
 /** Edge width by request rate: log-scaled, 1 to 8 pixels. */
 export function edgeWidth(rate: number | undefined): number {

@@ -1,0 +1,386 @@
+// The drawing for large graphs. Cytoscape styles and measures every
+// element one by one and redraws them all on each frame: past a few
+// thousand elements a graph takes seconds to appear and pans at a frame a
+// second. This view keeps each element as a few numbers, draws all edges
+// of one colour as one path and all nodes of one look in one pass, skips
+// what is off screen, and draws labels only once zoomed in enough to read
+// them.
+
+import type { Palette } from './style';
+import type { Point } from './ranked';
+import { fitViewport } from './ranked';
+
+export type Shape = 'circle' | 'square' | 'triangle' | 'diamond' | 'tag';
+export type Tone = 'healthy' | 'degraded' | 'failure' | 'none';
+
+export interface CanvasNode {
+  id: string;
+  parent?: string;
+  isBox: boolean;
+  shape: Shape;
+  /** Border tone: health, or none. */
+  tone: Tone;
+  label: string;
+  dashed: boolean;
+  at?: Point;
+}
+
+export interface CanvasEdge {
+  id: string;
+  source: string;
+  target: string;
+  tone: Tone;
+  dashed: boolean;
+  width: number;
+  marked: boolean;
+}
+
+const size = 24;
+const labelZoom = 0.5;
+
+export class CanvasView {
+  readonly canvas: HTMLCanvasElement;
+  private ctx: CanvasRenderingContext2D;
+  private nodes = new Map<string, CanvasNode & { at: Point }>();
+  private edges: CanvasEdge[] = [];
+  private hidden = new Set<string>();
+  private found = new Set<string>();
+  private selected: string | undefined;
+  private scale = 1;
+  private offset: Point = { x: 0, y: 0 };
+  private frame = 0;
+  private drag: { x: number; y: number; moved: boolean } | undefined;
+  private resize: ResizeObserver;
+
+  constructor(
+    private readonly container: HTMLElement,
+    private palette: Palette,
+    private readonly onSelect: (id: string | undefined) => void,
+  ) {
+    this.canvas = document.createElement('canvas');
+    this.canvas.className = 'bigview';
+    this.canvas.setAttribute('data-test', 'canvas-view');
+    container.appendChild(this.canvas);
+    this.ctx = this.canvas.getContext('2d')!;
+    this.resize = new ResizeObserver(() => this.redraw());
+    this.resize.observe(container);
+    this.canvas.addEventListener('pointerdown', (e) => {
+      this.drag = { x: e.clientX, y: e.clientY, moved: false };
+      this.canvas.setPointerCapture(e.pointerId);
+    });
+    this.canvas.addEventListener('pointermove', (e) => {
+      if (!this.drag) return;
+      const dx = e.clientX - this.drag.x;
+      const dy = e.clientY - this.drag.y;
+      if (Math.abs(dx) + Math.abs(dy) > 3) this.drag.moved = true;
+      if (this.drag.moved) {
+        this.panBy({ x: dx, y: dy });
+        this.drag.x = e.clientX;
+        this.drag.y = e.clientY;
+      }
+    });
+    this.canvas.addEventListener('pointerup', (e) => {
+      const click = this.drag && !this.drag.moved;
+      this.drag = undefined;
+      if (click) {
+        const r = this.canvas.getBoundingClientRect();
+        this.onSelect(this.hit({ x: e.clientX - r.left, y: e.clientY - r.top }));
+      }
+    });
+    this.canvas.addEventListener(
+      'wheel',
+      (e) => {
+        e.preventDefault();
+        const r = this.canvas.getBoundingClientRect();
+        this.zoom({ level: this.scale * Math.exp(-e.deltaY * 0.0015), renderedPosition: { x: e.clientX - r.left, y: e.clientY - r.top } });
+      },
+      { passive: false },
+    );
+  }
+
+  /** Shows nodes and edges; nodes keep their place when they have one. */
+  show(nodes: CanvasNode[], edges: CanvasEdge[], fit: boolean): void {
+    const next = new Map<string, CanvasNode & { at: Point }>();
+    for (const n of nodes) {
+      const at = n.at ?? this.nodes.get(n.id)?.at ?? { x: 0, y: 0 };
+      next.set(n.id, { ...n, at });
+    }
+    this.nodes = next;
+    this.edges = edges;
+    if (fit) this.fit();
+    this.redraw();
+  }
+
+  /** Where each node is, for the next layout to keep. */
+  positions(): Map<string, Point> {
+    return new Map([...this.nodes].map(([id, n]) => [id, n.at]));
+  }
+
+  setVisibility(hidden: Set<string>, found: Set<string>): void {
+    this.hidden = hidden;
+    this.found = found;
+    this.redraw();
+  }
+
+  select(id: string | undefined): void {
+    this.selected = id;
+    this.redraw();
+  }
+
+  setPalette(p: Palette): void {
+    this.palette = p;
+    this.redraw();
+  }
+
+  has(id: string): boolean {
+    return this.nodes.has(id) || this.edges.some((e) => e.id === id);
+  }
+
+  isNode(id: string): boolean {
+    return this.nodes.has(id);
+  }
+
+  // The viewport, with cytoscape's names, for the animation and for tests.
+  zoom(o?: { level: number; renderedPosition: Point }): number {
+    if (o) {
+      const level = Math.min(4, Math.max(0.005, o.level));
+      const p = o.renderedPosition;
+      this.offset = { x: p.x - ((p.x - this.offset.x) * level) / this.scale, y: p.y - ((p.y - this.offset.y) * level) / this.scale };
+      this.scale = level;
+      this.redraw();
+    }
+    return this.scale;
+  }
+
+  pan(): Point {
+    return this.offset;
+  }
+
+  panBy(d: Point): void {
+    this.offset = { x: this.offset.x + d.x, y: this.offset.y + d.y };
+    this.redraw();
+  }
+
+  fit(): void {
+    const points = [...this.nodes.values()].filter((n) => !n.isBox && !this.hidden.has(n.id)).map((n) => n.at);
+    const v = fitViewport(points, this.container.clientWidth, this.container.clientHeight, 30, 2);
+    this.scale = v.zoom;
+    this.offset = v.pan;
+    this.redraw();
+  }
+
+  /** Each visible edge's ends in graph coordinates. */
+  forEachEdge(visit: (id: string, s: Point, t: Point) => void): void {
+    for (const e of this.edges) {
+      if (this.hidden.has(e.id)) continue;
+      const s = this.nodes.get(e.source);
+      const t = this.nodes.get(e.target);
+      if (s && t) visit(e.id, s.at, t.at);
+    }
+  }
+
+  destroy(): void {
+    cancelAnimationFrame(this.frame);
+    this.resize.disconnect();
+    this.canvas.remove();
+  }
+
+  /** The node or edge under a point of the view, if any. */
+  private hit(p: Point): string | undefined {
+    const w = { x: (p.x - this.offset.x) / this.scale, y: (p.y - this.offset.y) / this.scale };
+    const reach = Math.max(size / 2, 6 / this.scale);
+    let best: string | undefined;
+    let bestD = Infinity;
+    for (const n of this.nodes.values()) {
+      if (n.isBox || this.hidden.has(n.id)) continue;
+      const d = Math.hypot(n.at.x - w.x, n.at.y - w.y);
+      if (d < reach && d < bestD) {
+        best = n.id;
+        bestD = d;
+      }
+    }
+    if (best) return best;
+    const edgeReach = 5 / this.scale;
+    for (const e of this.edges) {
+      if (this.hidden.has(e.id)) continue;
+      const s = this.nodes.get(e.source)?.at;
+      const t = this.nodes.get(e.target)?.at;
+      if (!s || !t) continue;
+      const d = segmentDistance(w, s, t);
+      if (d < edgeReach && d < bestD) {
+        best = e.id;
+        bestD = d;
+      }
+    }
+    return best;
+  }
+
+  private redraw(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.paint();
+    });
+  }
+
+  private paint(): void {
+    const w = this.container.clientWidth;
+    const h = this.container.clientHeight;
+    if (this.canvas.width !== w || this.canvas.height !== h) {
+      this.canvas.width = w;
+      this.canvas.height = h;
+    }
+    const ctx = this.ctx;
+    const p = this.palette;
+    const k = this.scale;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    ctx.setTransform(k, 0, 0, k, this.offset.x, this.offset.y);
+    // What is on screen, in graph coordinates, with a node's margin.
+    const x1 = -this.offset.x / k - size;
+    const y1 = -this.offset.y / k - size;
+    const x2 = (w - this.offset.x) / k + size;
+    const y2 = (h - this.offset.y) / k + size;
+    const inView = (a: Point) => a.x >= x1 && a.x <= x2 && a.y >= y1 && a.y <= y2;
+
+    // Boxes: a frame around their children.
+    for (const box of this.nodes.values()) {
+      if (!box.isBox || this.hidden.has(box.id)) continue;
+      let bx1 = Infinity;
+      let by1 = Infinity;
+      let bx2 = -Infinity;
+      let by2 = -Infinity;
+      for (const n of this.nodes.values()) {
+        if (n.parent !== box.id || this.hidden.has(n.id)) continue;
+        bx1 = Math.min(bx1, n.at.x);
+        by1 = Math.min(by1, n.at.y);
+        bx2 = Math.max(bx2, n.at.x);
+        by2 = Math.max(by2, n.at.y);
+      }
+      if (bx1 === Infinity) continue;
+      ctx.fillStyle = p.box;
+      ctx.strokeStyle = p.boxBorder;
+      ctx.lineWidth = 1 / k;
+      ctx.fillRect(bx1 - size, by1 - size, bx2 - bx1 + 2 * size, by2 - by1 + 2.5 * size);
+      ctx.strokeRect(bx1 - size, by1 - size, bx2 - bx1 + 2 * size, by2 - by1 + 2.5 * size);
+    }
+
+    // Edges: one path per tone and dash, found and selected ones again on top.
+    const tones: Record<Tone, string> = { healthy: p.healthy, degraded: p.degraded, failure: p.failure, none: p.idle };
+    const paths = new Map<string, Path2D>();
+    const on: CanvasEdge[] = [];
+    for (const e of this.edges) {
+      if (this.hidden.has(e.id)) continue;
+      const s = this.nodes.get(e.source)?.at;
+      const t = this.nodes.get(e.target)?.at;
+      if (!s || !t) continue;
+      if (!inView(s) && !inView(t) && !crosses(s, t, x1, y1, x2, y2)) continue;
+      const key = `${e.tone}|${e.dashed}|${Math.round(e.width)}`;
+      let path = paths.get(key);
+      if (!path) paths.set(key, (path = new Path2D()));
+      path.moveTo(s.x, s.y);
+      path.lineTo(t.x, t.y);
+      if (this.found.has(e.id) || e.id === this.selected || e.marked) on.push(e);
+    }
+    for (const [key, path] of paths) {
+      const [tone, dashed, width] = key.split('|');
+      ctx.strokeStyle = tones[tone as Tone];
+      ctx.lineWidth = Math.max(Number(width), 1 / k);
+      ctx.setLineDash(dashed === 'true' ? [6, 4] : []);
+      ctx.stroke(path);
+    }
+    ctx.setLineDash([]);
+    for (const e of on) {
+      const s = this.nodes.get(e.source)!.at;
+      const t = this.nodes.get(e.target)!.at;
+      ctx.strokeStyle = e.id === this.selected ? p.selected : this.found.has(e.id) ? p.find : p.changed;
+      ctx.lineWidth = Math.max(e.width + 4, 3 / k);
+      ctx.globalAlpha = 0.6;
+      ctx.beginPath();
+      ctx.moveTo(s.x, s.y);
+      ctx.lineTo(t.x, t.y);
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+    }
+
+    // Nodes: tiny squares when a node is under a few pixels, shapes otherwise.
+    const tiny = size * k < 5;
+    const r = size / 2;
+    ctx.lineWidth = Math.max(1, 1 / k);
+    for (const n of this.nodes.values()) {
+      if (n.isBox || this.hidden.has(n.id) || !inView(n.at)) continue;
+      const { x, y } = n.at;
+      if (this.found.has(n.id) || n.id === this.selected) {
+        ctx.fillStyle = n.id === this.selected ? p.selected : p.find;
+        ctx.globalAlpha = 0.6;
+        ctx.beginPath();
+        ctx.arc(x, y, r + 7, 0, 2 * Math.PI);
+        ctx.fill();
+        ctx.globalAlpha = 1;
+      }
+      ctx.fillStyle = n.tone === 'none' ? p.nodeBorder : tones[n.tone];
+      if (tiny) {
+        ctx.fillRect(x - r, y - r, size, size);
+        continue;
+      }
+      ctx.strokeStyle = n.tone === 'none' ? p.nodeBorder : tones[n.tone];
+      ctx.fillStyle = p.node;
+      ctx.setLineDash(n.dashed ? [4, 3] : []);
+      shapePath(ctx, n.shape, x, y, r);
+      ctx.fill();
+      ctx.lineWidth = n.tone === 'none' ? 1 : 3;
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+    if (k >= labelZoom) {
+      ctx.fillStyle = p.text;
+      ctx.font = '10px system-ui, sans-serif';
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'top';
+      for (const n of this.nodes.values()) {
+        if (n.isBox || this.hidden.has(n.id) || !inView(n.at)) continue;
+        n.label.split('\n').forEach((line, i) => ctx.fillText(line, n.at.x, n.at.y + r + 3 + i * 11));
+      }
+    }
+  }
+}
+
+function shapePath(ctx: CanvasRenderingContext2D, shape: Shape, x: number, y: number, r: number): void {
+  ctx.beginPath();
+  switch (shape) {
+    case 'square':
+    case 'tag':
+      ctx.rect(x - r, y - r, 2 * r, 2 * r);
+      break;
+    case 'triangle':
+      ctx.moveTo(x, y - r);
+      ctx.lineTo(x + r, y + r);
+      ctx.lineTo(x - r, y + r);
+      ctx.closePath();
+      break;
+    case 'diamond':
+      ctx.moveTo(x, y - r);
+      ctx.lineTo(x + r, y);
+      ctx.lineTo(x, y + r);
+      ctx.lineTo(x - r, y);
+      ctx.closePath();
+      break;
+    default:
+      ctx.arc(x, y, r, 0, 2 * Math.PI);
+  }
+}
+
+/** Whether the segment s–t crosses the box (both ends outside it). */
+function crosses(s: Point, t: Point, x1: number, y1: number, x2: number, y2: number): boolean {
+  if ((s.x < x1 && t.x < x1) || (s.x > x2 && t.x > x2) || (s.y < y1 && t.y < y1) || (s.y > y2 && t.y > y2)) return false;
+  return true;
+}
+
+/** Distance from p to the segment a–b. */
+export function segmentDistance(p: Point, a: Point, b: Point): number {
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const len = dx * dx + dy * dy;
+  const t = len === 0 ? 0 : Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / len));
+  return Math.hypot(p.x - (a.x + t * dx), p.y - (a.y + t * dy));
+}
