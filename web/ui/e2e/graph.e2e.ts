@@ -168,6 +168,34 @@ describe('the graph page', () => {
     await page.close();
   });
 
+  it('the fast canvas draws the same graph, selects by click and finds', async () => {
+    const page = await open('graph?namespaces=bookinfo&refresh=0&renderer=canvas');
+    const answer = await api('namespaces=bookinfo&graphType=versionedApp&duration=60s&injectServiceNodes=true');
+    const c = await counts(page);
+    assert.equal(c.nodes, answer.elements.nodes.length, 'nodes');
+    assert.equal(c.edges, answer.elements.edges.length, 'edges');
+    assert.equal(await page.locator('[data-test=canvas-view]').count(), 1);
+    const pp = answer.elements.nodes.find((n) => n.data.nodeType === 'app' && n.data.app === 'productpage')!.data.id;
+    const at = await page.evaluate((id) => {
+      const g = document.querySelector('[data-test=graph]') as HTMLElement & { view: { positions(): Map<string, { x: number; y: number }>; zoom(): number; pan(): { x: number; y: number } } };
+      const p = g.view.positions().get(id)!;
+      const box = g.getBoundingClientRect();
+      return { x: box.x + p.x * g.view.zoom() + g.view.pan().x, y: box.y + p.y * g.view.zoom() + g.view.pan().y };
+    }, pp);
+    await page.mouse.click(at.x, at.y);
+    const inbound = await page.locator('[data-test=node-panel] [data-test=http-in]').textContent();
+    assert.ok(Number.parseFloat(inbound ?? '') > 0, `inbound rate ${inbound}`);
+    await page.fill('[data-test=find-input]', 'app = reviews');
+    await page.press('[data-test=find-input]', 'Enter');
+    const reviews = answer.elements.nodes.filter((n) => n.data.nodeType === 'app' && n.data.app === 'reviews').length;
+    await waitFor('found nodes on the canvas', 5000, async () => (await counts(page)).found === reviews);
+    await page.fill('[data-test=hide-input]', 'app = reviews');
+    await page.press('[data-test=hide-input]', 'Enter');
+    await waitFor('hidden nodes on the canvas', 5000, async () => (await counts(page)).nodes < answer.elements.nodes.length);
+    await shot(page, 'canvas-bookinfo');
+    await page.close();
+  });
+
   it('an unknown page serves the app, which says so', async () => {
     const page = await browser.newPage();
     const seen = watch(page);

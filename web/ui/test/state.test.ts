@@ -8,7 +8,7 @@ import { route } from '../src/route';
 describe('the graph page state in the URL', () => {
   it('a state survives the URL and back', () => {
     const s: GraphState = {
-      ...defaults, namespaces: ['bookinfo', 'istio-system'], graphType: 'workload', duration: 300, refresh: 0, edgeLabels: 'rt99', layout: 'ranked',
+      ...defaults, namespaces: ['bookinfo', 'istio-system'], graphType: 'workload', duration: 300, refresh: 0, edgeLabels: 'rt99', layout: 'ranked', renderer: 'canvas',
       boxBy: ['namespace', 'app'], injectServiceNodes: false, idleNodes: true, security: true, animation: true, find: 'httpin > 1 or !traffic',
       hide: 'name = unknown', queryTime: 1764873600, compareTo: '1h', selected: 'abc',
     };

@@ -303,10 +303,12 @@ export class CanvasView {
       ctx.globalAlpha = 1;
     }
 
-    // Nodes: tiny squares when a node is under a few pixels, shapes otherwise.
+    // Nodes: halos of found and selected ones first; then every node of
+    // one look as one path, filled and stroked once. Under a few pixels a
+    // node is a plain square.
     const tiny = size * k < 5;
     const r = size / 2;
-    ctx.lineWidth = Math.max(1, 1 / k);
+    const looks = new Map<string, Path2D>();
     for (const n of this.nodes.values()) {
       if (n.isBox || this.hidden.has(n.id) || !inView(n.at)) continue;
       const { x, y } = n.at;
@@ -318,18 +320,25 @@ export class CanvasView {
         ctx.fill();
         ctx.globalAlpha = 1;
       }
-      ctx.fillStyle = n.tone === 'none' ? p.nodeBorder : tones[n.tone];
+      const key = `${n.tone}|${n.dashed}`;
+      let path = looks.get(key);
+      if (!path) looks.set(key, (path = new Path2D()));
+      if (tiny) path.rect(x - r, y - r, size, size);
+      else shapePath(path, n.shape, x, y, r);
+    }
+    for (const [key, path] of looks) {
+      const [tone, dashed] = key.split('|') as [Tone, string];
       if (tiny) {
-        ctx.fillRect(x - r, y - r, size, size);
+        ctx.fillStyle = tone === 'none' ? p.nodeBorder : tones[tone];
+        ctx.fill(path);
         continue;
       }
-      ctx.strokeStyle = n.tone === 'none' ? p.nodeBorder : tones[n.tone];
       ctx.fillStyle = p.node;
-      ctx.setLineDash(n.dashed ? [4, 3] : []);
-      shapePath(ctx, n.shape, x, y, r);
-      ctx.fill();
-      ctx.lineWidth = n.tone === 'none' ? 1 : 3;
-      ctx.stroke();
+      ctx.fill(path);
+      ctx.strokeStyle = tone === 'none' ? p.nodeBorder : tones[tone];
+      ctx.lineWidth = tone === 'none' ? 1 : 3;
+      ctx.setLineDash(dashed === 'true' ? [4, 3] : []);
+      ctx.stroke(path);
     }
     ctx.setLineDash([]);
     if (k >= labelZoom) {
@@ -345,8 +354,8 @@ export class CanvasView {
   }
 }
 
-function shapePath(ctx: CanvasRenderingContext2D, shape: Shape, x: number, y: number, r: number): void {
-  ctx.beginPath();
+/** Adds a node's outline to path, as a closed subpath of its own. */
+function shapePath(ctx: Path2D, shape: Shape, x: number, y: number, r: number): void {
   switch (shape) {
     case 'square':
     case 'tag':
@@ -366,7 +375,9 @@ function shapePath(ctx: CanvasRenderingContext2D, shape: Shape, x: number, y: nu
       ctx.closePath();
       break;
     default:
+      ctx.moveTo(x + r, y);
       ctx.arc(x, y, r, 0, 2 * Math.PI);
+      ctx.closePath();
   }
 }
 

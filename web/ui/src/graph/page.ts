@@ -23,7 +23,7 @@ import type { Shape } from './canvas';
 import { fitViewport, nearNeighbours, ranked } from './ranked';
 import type { Point } from './ranked';
 import type { NodeRef } from '../route';
-import { apiQuery, boxKinds, durations, edgeLabelModes, graphTypes, layouts, refreshes, stateQuery } from './state';
+import { apiQuery, boxKinds, durations, edgeLabelModes, graphTypes, layouts, refreshes, renderers, stateQuery } from './state';
 import type { BoxKind, GraphState } from './state';
 import { edgeWidth, palettes, stylesheet } from './style';
 
@@ -52,6 +52,7 @@ const edgeLabelNames: Record<string, string> = {
   none: 'No edge labels', trafficRate: 'Request rate', trafficDistribution: 'Request share', rt50: 'Response time p50', rt95: 'Response time p95',
   rt99: 'Response time p99', rtAvg: 'Response time avg', throughput: 'Throughput',
 };
+const rendererNames: Record<string, string> = { auto: 'Renderer: auto', cytoscape: 'Renderer: cytoscape', canvas: 'Renderer: fast canvas' };
 const layoutNames: Record<string, string> = { dagre: 'Layered (dagre)', ranked: 'Layered, fast', grid: 'Compact (grid)' };
 const replayWindows = [60, 300, 600, 1800, 3600, 10800, 21600, 86400];
 
@@ -226,6 +227,7 @@ export class GraphPage {
         this.update({ layout: v as GraphState['layout'] }, false);
         this.relayout(true);
       }, 'layout'),
+      select('renderer', renderers.map((r) => [r, rendererNames[r] ?? r]), s.renderer, (v) => this.update({ renderer: v as GraphState['renderer'] }, true), 'renderer'),
       select(
         'compareTo',
         compareOptions(s.compareTo),
@@ -362,8 +364,7 @@ export class GraphPage {
       textureOnViewport: true,
       hideEdgesOnViewport: false,
       pixelRatio: 1,
-      ...(new URLSearchParams(location.search).get('webgl') === 'true' ? { renderer: { name: 'canvas', webgl: true } } : {}),
-    } as cytoscape.CytoscapeOptions);
+    });
     cy.on('tap', 'node, edge', (ev) => this.selectElement(ev.target.id()));
     cy.on('tap', (ev) => {
       if (ev.target === cy) this.selectElement(undefined);
@@ -408,7 +409,8 @@ export class GraphPage {
     const structure = [this.state.graphType, this.state.namespaces.join(','), this.state.boxBy.join(','), this.state.injectServiceNodes].join('|');
     const structureChanged = structure !== this.structure;
     this.structure = structure;
-    if (nodes.length >= largeGraph) this.drawCanvas(answer, structureChanged);
+    const canvas = this.state.renderer === 'canvas' || (this.state.renderer === 'auto' && nodes.length >= largeGraph);
+    if (canvas) this.drawCanvas(answer, structureChanged);
     else this.drawCy(answer, structureChanged);
     performance.mark('graph:laid-out');
     this.applyFindHide();
@@ -507,7 +509,7 @@ export class GraphPage {
     if (full) {
       at = ranked(leaves.map((n) => n.id), edges.map((e) => [e.source, e.target] as [string, string]));
       this.drawnLayout = layoutKey;
-      this.warnLayout = this.state.layout === 'ranked' ? '' : `layered fast: ${leaves.length} nodes are drawn on the fast canvas`;
+      this.warnLayout = this.state.layout === 'ranked' || this.state.renderer === 'canvas' ? '' : `layered fast: ${leaves.length} nodes are drawn on the fast canvas`;
     } else {
       at = new Map(known);
       const neighbours = new Map<string, string[]>();

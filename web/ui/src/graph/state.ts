@@ -12,6 +12,10 @@ export type EdgeLabelMode = (typeof edgeLabelModes)[number];
 export const layouts = ['dagre', 'ranked', 'grid'] as const;
 export type Layout = (typeof layouts)[number];
 
+/** Which drawing: cytoscape under largeGraph nodes and our canvas above (auto), or one of them always. */
+export const renderers = ['auto', 'cytoscape', 'canvas'] as const;
+export type Renderer = (typeof renderers)[number];
+
 export const boxKinds = ['cluster', 'namespace', 'app'] as const;
 export type BoxKind = (typeof boxKinds)[number];
 
@@ -29,6 +33,7 @@ export interface GraphState {
   refresh: number;
   edgeLabels: EdgeLabelMode;
   layout: Layout;
+  renderer: Renderer;
   boxBy: BoxKind[];
   injectServiceNodes: boolean;
   idleNodes: boolean;
@@ -51,6 +56,7 @@ export const defaults: GraphState = {
   refresh: 15000,
   edgeLabels: 'none',
   layout: 'dagre',
+  renderer: 'auto',
   boxBy: [],
   injectServiceNodes: true,
   idleNodes: false,
@@ -91,6 +97,7 @@ export function parseState(q: URLSearchParams): GraphState {
     refresh: q.has('refresh') && Number.isFinite(refresh) && refresh >= 0 ? refresh : d.refresh,
     edgeLabels: oneOf(q.get('edges'), edgeLabelModes, d.edgeLabels),
     layout: oneOf(q.get('layout'), layouts, d.layout),
+    renderer: oneOf(q.get('renderer'), renderers, d.renderer),
     boxBy: list(q.get('boxBy')).filter((b): b is BoxKind => (boxKinds as readonly string[]).includes(b)),
     injectServiceNodes: bool(q.get('injectServiceNodes'), d.injectServiceNodes),
     idleNodes: bool(q.get('idleNodes'), d.idleNodes),
@@ -116,6 +123,7 @@ export function stateQuery(s: GraphState): URLSearchParams {
   if (s.refresh !== d.refresh) q.set('refresh', String(s.refresh));
   if (s.edgeLabels !== d.edgeLabels) q.set('edges', s.edgeLabels);
   if (s.layout !== d.layout) q.set('layout', s.layout);
+  if (s.renderer !== d.renderer) q.set('renderer', s.renderer);
   if (s.boxBy.length) q.set('boxBy', s.boxBy.join(','));
   if (s.injectServiceNodes !== d.injectServiceNodes) q.set('injectServiceNodes', String(s.injectServiceNodes));
   if (s.idleNodes !== d.idleNodes) q.set('idleNodes', String(s.idleNodes));
