@@ -7,8 +7,9 @@
 # navigation to the graph API's answer (the store's and the console's
 # work) and to the first drawn graph; the
 # longest main-thread task in the three seconds after it; frames per
-# second while panning and zooming, traffic animation off and on; the tab's
-# JavaScript heap. Prints a Markdown table.
+# second while panning and zooming, traffic animation off and on (the
+# store and the simulator paused meanwhile: in production they run on other
+# machines than the browser); the tab's JavaScript heap. Prints a Markdown table.
 # Environment: SIZES (services:namespaces ...), INTERVAL, BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,6 @@ for size in $SIZES; do
   services=${size%%:*}; namespaces=${size##*:}
   start_mesh_and_console "$services" "$namespaces"
   workloads=$(curl -fsS "http://$SIM/api/simulate/targets" | grep -c '"targets"')
-  node web/ui/bench/ui.mjs "$workloads workloads" "http://$WEB/graph?namespaces=$ns&graphType=versionedApp&refresh=0&duration=$((2 * ${INTERVAL%s}))"
+  PAUSE_PIDS="$sim $store" node web/ui/bench/ui.mjs "$workloads workloads" "http://$WEB/graph?namespaces=$ns&graphType=versionedApp&refresh=0&duration=$((2 * ${INTERVAL%s}))"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()
 done

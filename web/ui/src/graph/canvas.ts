@@ -36,6 +36,8 @@ export interface CanvasEdge {
 }
 
 const size = 24;
+/** From this many elements, moving the view shifts a picture (see moved). */
+const textureAbove = 4000;
 const labelZoom = 0.5;
 
 export class CanvasView {
@@ -49,6 +51,9 @@ export class CanvasView {
   private scale = 1;
   private offset: Point = { x: 0, y: 0 };
   private frame = 0;
+  private rest = 0;
+  /** The last full drawing, and the viewport it was drawn at. */
+  private snapshot: { image: HTMLCanvasElement; scale: number; offset: Point } | undefined;
   private drag: { x: number; y: number; moved: boolean } | undefined;
   private resize: ResizeObserver;
 
@@ -147,7 +152,7 @@ export class CanvasView {
       const p = o.renderedPosition;
       this.offset = { x: p.x - ((p.x - this.offset.x) * level) / this.scale, y: p.y - ((p.y - this.offset.y) * level) / this.scale };
       this.scale = level;
-      this.redraw();
+      this.moved();
     }
     return this.scale;
   }
@@ -158,7 +163,38 @@ export class CanvasView {
 
   panBy(d: Point): void {
     this.offset = { x: this.offset.x + d.x, y: this.offset.y + d.y };
-    this.redraw();
+    this.moved();
+  }
+
+  /**
+   * While the view moves, a graph of many elements is drawn as the picture
+   * of its last full drawing, shifted and scaled (as cytoscape's
+   * textureOnViewport does); the full drawing follows once it rests.
+   */
+  private moved(): void {
+    if (!this.snapshot || this.nodes.size + this.edges.length < textureAbove) {
+      this.redraw();
+      return;
+    }
+    if (!this.frame) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = 0;
+        this.paintSnapshot();
+      });
+    }
+    clearTimeout(this.rest);
+    this.rest = window.setTimeout(() => this.redraw(), 150);
+  }
+
+  private paintSnapshot(): void {
+    const snap = this.snapshot!;
+    const ctx = this.ctx;
+    const f = this.scale / snap.scale;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    ctx.setTransform(f, 0, 0, f, this.offset.x - snap.offset.x * f, this.offset.y - snap.offset.y * f);
+    ctx.drawImage(snap.image, 0, 0);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
   }
 
   fit(): void {
@@ -181,6 +217,7 @@ export class CanvasView {
 
   destroy(): void {
     cancelAnimationFrame(this.frame);
+    clearTimeout(this.rest);
     this.resize.disconnect();
     this.canvas.remove();
   }
@@ -350,6 +387,15 @@ export class CanvasView {
         if (n.isBox || this.hidden.has(n.id) || !inView(n.at)) continue;
         n.label.split('\n').forEach((line, i) => ctx.fillText(line, n.at.x, n.at.y + r + 3 + i * 11));
       }
+    }
+    if (this.nodes.size + this.edges.length >= textureAbove) {
+      const image = this.snapshot?.image ?? document.createElement('canvas');
+      image.width = w;
+      image.height = h;
+      image.getContext('2d')!.drawImage(this.canvas, 0, 0);
+      this.snapshot = { image, scale: k, offset: { ...this.offset } };
+    } else {
+      this.snapshot = undefined;
     }
   }
 }
