@@ -67,7 +67,10 @@ export class CanvasView {
     this.canvas.setAttribute('data-test', 'canvas-view');
     container.appendChild(this.canvas);
     this.ctx = this.canvas.getContext('2d')!;
-    this.resize = new ResizeObserver(() => this.redraw());
+    // Redrawn when the view's size changes (not for the observer's first call).
+    this.resize = new ResizeObserver(() => {
+      if (this.canvas.width !== container.clientWidth || this.canvas.height !== container.clientHeight) this.redraw();
+    });
     this.resize.observe(container);
     this.canvas.addEventListener('pointerdown', (e) => {
       this.drag = { x: e.clientX, y: e.clientY, moved: false };
@@ -304,7 +307,7 @@ export class CanvasView {
 
     // Edges: one path per tone and dash, found and selected ones again on top.
     const tones: Record<Tone, string> = { healthy: p.healthy, degraded: p.degraded, failure: p.failure, none: p.idle };
-    const paths = new Map<string, Path2D>();
+    const paths = new Map<string, { p: Path2D; n: number }[]>();
     const on: CanvasEdge[] = [];
     for (const e of this.edges) {
       if (this.hidden.has(e.id)) continue;
@@ -313,18 +316,28 @@ export class CanvasView {
       if (!s || !t) continue;
       if (!inView(s) && !inView(t) && !crosses(s, t, x1, y1, x2, y2)) continue;
       const key = `${e.tone}|${e.dashed}|${Math.round(e.width)}`;
-      let path = paths.get(key);
-      if (!path) paths.set(key, (path = new Path2D()));
-      path.moveTo(s.x, s.y);
-      path.lineTo(t.x, t.y);
+      let list = paths.get(key);
+      if (!list) paths.set(key, (list = []));
+      // A path of a few segments: one path of thousands of crossing lines
+      // costs the rasterizer far more than many small ones.
+      let path = list[list.length - 1];
+      if (!path || path.n >= 16) list.push((path = { p: new Path2D(), n: 0 }));
+      path.p.moveTo(s.x, s.y);
+      path.p.lineTo(t.x, t.y);
+      path.n++;
       if (this.found.has(e.id) || e.id === this.selected || e.marked) on.push(e);
     }
-    for (const [key, path] of paths) {
+    for (const [key, list] of paths) {
       const [tone, dashed, width] = key.split('|');
       ctx.strokeStyle = tones[tone as Tone];
-      ctx.lineWidth = Math.max(Number(width), 1 / k);
-      ctx.setLineDash(dashed === 'true' ? [6, 4] : []);
-      ctx.stroke(path);
+      // Zoomed out, every edge is one pixel wide: the rasterizer's fast
+      // hairline path, where wider strokes of thousands of lines take a tenth
+      // of a second without a GPU.
+      ctx.lineWidth = k < 0.5 ? 1 / k : Math.max(Number(width), 1 / k);
+      // Dashes in screen pixels: in graph units, a zoomed-out view would
+      // draw thousands of sub-pixel dashes per edge.
+      ctx.setLineDash(dashed === 'true' ? [6 / k, 4 / k] : []);
+      for (const path of list) ctx.stroke(path.p);
     }
     ctx.setLineDash([]);
     for (const e of on) {
@@ -353,7 +366,8 @@ export class CanvasView {
         ctx.fillStyle = n.id === this.selected ? p.selected : p.find;
         ctx.globalAlpha = 0.6;
         ctx.beginPath();
-        ctx.arc(x, y, r + 7, 0, 2 * Math.PI);
+        // At least ten pixels across on screen, so that a find shows at any zoom.
+        ctx.arc(x, y, Math.max(r + 7, 10 / k), 0, 2 * Math.PI);
         ctx.fill();
         ctx.globalAlpha = 1;
       }
@@ -374,7 +388,7 @@ export class CanvasView {
       ctx.fill(path);
       ctx.strokeStyle = tone === 'none' ? p.nodeBorder : tones[tone];
       ctx.lineWidth = tone === 'none' ? 1 : 3;
-      ctx.setLineDash(dashed === 'true' ? [4, 3] : []);
+      ctx.setLineDash(dashed === 'true' ? [4 / k, 3 / k] : []);
       ctx.stroke(path);
     }
     ctx.setLineDash([]);
