@@ -121,7 +121,9 @@ func (l labelValues) LabelValues(_ context.Context, name string, _, _ time.Time)
 func (labelValues) Query(context.Context, string, time.Time) (promclient.Vector, error) {
 	return promclient.Vector{}, nil
 }
-func (labelValues) ScrapeInterval(context.Context) (time.Duration, error) { return 15 * time.Second, nil }
+func (labelValues) ScrapeInterval(context.Context) (time.Duration, error) {
+	return 15 * time.Second, nil
+}
 
 func TestWithoutAnInventoryNamespacesComeFromTheTelemetry(t *testing.T) {
 	q := labelValues{
