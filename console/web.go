@@ -173,10 +173,10 @@ func (s *Server) Web(o WebOptions) (http.Handler, error) {
 	}
 	m := newRouteMetrics(o.Registerer)
 	mux := s.apiMux(m)
-	for pattern, h := range o.Mounts {
-		mux.Handle(pattern, s.wrap(m, pattern, h))
-	}
 	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, s.wrap(m, pattern, h)) }
+	for pattern, h := range o.Mounts {
+		handle(pattern, h)
+	}
 	gatherer := o.Gatherer
 	if gatherer == nil {
 		gatherer = prometheus.NewRegistry()
