@@ -64,10 +64,11 @@ func (s *Server) snapshotOr404(w http.ResponseWriter) *inventory.Snapshot {
 	return s.inventory.Snapshot()
 }
 
-// WithTelemetryNamespaces lists, when no inventory is configured, the
-// namespaces the Prometheus has Istio telemetry of (the last day's callers
-// and destinations), so that the console offers them.
-func (s *Server) WithTelemetryNamespaces(q promclient.Querier) *Server {
+// WithTelemetry is the Prometheus the console reads beyond graphs: when
+// no inventory is configured, the namespaces it has Istio telemetry of
+// (the last day's callers and destinations), so that the console offers
+// them; and, in /api/config, how far back its data reaches.
+func (s *Server) WithTelemetry(q promclient.Querier) *Server {
 	s.telemetry = q
 	return s
 }

@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/promqltest"
+	"github.com/prometheus/prometheus/util/teststorage"
+
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
@@ -130,7 +134,7 @@ func TestWithoutAnInventoryNamespacesComeFromTheTelemetry(t *testing.T) {
 		"destination_service_namespace": {"bookinfo", "unknown", "istio-system"},
 		"source_workload_namespace":     {"bookinfo", "frontend", "unknown"},
 	}
-	srv := httptest.NewServer(New(graph.NewBuilder(q, nil), nil).WithTelemetryNamespaces(q).Handler())
+	srv := httptest.NewServer(New(graph.NewBuilder(q, nil), nil).WithTelemetry(q).Handler())
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/api/namespaces")
 	if err != nil {
@@ -140,5 +144,45 @@ func TestWithoutAnInventoryNamespacesComeFromTheTelemetry(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if want := `[{"name":"bookinfo"},{"name":"frontend"},{"name":"istio-system"}]`; resp.StatusCode != 200 || strings.TrimSpace(string(body)) != want {
 		t.Errorf("got %d %s, want %s", resp.StatusCode, body, want)
+	}
+}
+
+func TestConfigSaysHowFarBackTheStoreReaches(t *testing.T) {
+	// Scrapes every 15 s from 20 minutes ago until now: replay can reach
+	// 20 minutes back, not a day.
+	st := teststorage.New(t)
+	now := time.Now()
+	app := st.Appender(context.Background())
+	first := now.Add(-20 * time.Minute)
+	for ts := first; !ts.After(now); ts = ts.Add(15 * time.Second) {
+		if _, err := app.Append(0, labels.FromStrings("__name__", "up", "job", "sidecar"), ts.UnixMilli(), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	q := promclient.NewEngine(promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery), st, 15*time.Second)
+	srv := httptest.NewServer(New(graph.NewBuilder(q, nil), nil).WithTelemetry(q).Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c struct {
+		Prometheus struct {
+			GlobalScrapeInterval int64
+			DataSince            int64
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d, %v", resp.StatusCode, err)
+	}
+	if c.Prometheus.GlobalScrapeInterval != 15 {
+		t.Errorf("globalScrapeInterval = %d, want 15", c.Prometheus.GlobalScrapeInterval)
+	}
+	if d := time.Unix(c.Prometheus.DataSince, 0).Sub(first); d < -time.Second || d > 16*time.Second {
+		t.Errorf("dataSince is %s after the first scrape, want within one scrape", d)
 	}
 }

@@ -68,7 +68,7 @@ const DefaultScrapeInterval = 15 * time.Second
 // ErrIntervalAssumed is wrapped by ScrapeInterval's error when it answers
 // DefaultScrapeInterval because the store did not say its interval; the
 // interval it returns is usable, and the caller should say it was assumed.
-var ErrIntervalAssumed = errors.New("scrape interval not served by the store; assumed")
+var ErrIntervalAssumed = errors.New("the store does not serve its scrape interval")
 
 // HTTPOptions configure an HTTP querier.
 type HTTPOptions struct {
@@ -203,7 +203,7 @@ func (h *HTTP) ScrapeInterval(ctx context.Context) (time.Duration, error) {
 		err = errors.New("its configuration sets no scrape_interval")
 	}
 	if err != nil {
-		h.readErr, h.readAt = fmt.Errorf("%w (%s): %w", ErrIntervalAssumed, DefaultScrapeInterval, err), time.Now()
+		h.readErr, h.readAt = fmt.Errorf("%w (%w); assumed %s", ErrIntervalAssumed, err, model.Duration(DefaultScrapeInterval)), time.Now()
 		return DefaultScrapeInterval, h.readErr
 	}
 	h.read = d
@@ -251,7 +251,7 @@ func Window(ctx context.Context, q Querier, asked time.Duration) (window, interv
 	interval, err = q.ScrapeInterval(ctx)
 	switch {
 	case errors.Is(err, ErrIntervalAssumed):
-		warnings = append(warnings, fmt.Sprintf("%v; set the scrape interval in the configuration (--prometheus.scrape-interval)", err))
+		warnings = append(warnings, fmt.Sprintf("%v; set it with --prometheus.scrape-interval or thanos_proxy.scrape_interval in the config file", err))
 	case err != nil:
 		return 0, 0, nil, err
 	case interval <= 0:

@@ -197,7 +197,7 @@ func consoleSettings(file *config.Config) (consoleParts, error) {
 func (p consoleParts) console(q *promclient.Shared, reg prometheus.Registerer, logger *slog.Logger) *console.Server {
 	srv := console.New(graph.NewBuilder(q, reg).WithHealth(p.tolerances), logger).
 		WithHealth(health.NewChecker(q, p.tolerances)).WithMetrics(metrics.NewReader(q)).WithCustomDashboards(p.custom).
-		WithTelemetryNamespaces(q)
+		WithTelemetry(q)
 	if p.linker != nil {
 		srv.WithGrafana(p.linker)
 	}

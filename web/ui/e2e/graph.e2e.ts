@@ -196,6 +196,17 @@ describe('the graph page', () => {
     await page.close();
   });
 
+  it('the fast canvas labels edges and titles boxes', async () => {
+    const page = await open('graph?namespaces=bookinfo&refresh=0&renderer=canvas&edges=trafficRate&boxBy=namespace');
+    const labels = () => page.evaluate(() => (document.querySelector('[data-test=graph]') as HTMLElement & { view: { labels(): string[] } }).view.labels());
+    await waitFor('edge labels on the canvas', 5000, async () => (await labels()).some((l) => / rps/.test(l)));
+    assert.ok((await labels()).includes('bookinfo'), `labels ${await labels()}`);
+    await page.selectOption('select[name=edges]', 'none');
+    await waitFor('edge labels gone with the choice', 5000, async () => !(await labels()).some((l) => / rps/.test(l)));
+    await shot(page, 'canvas-labels');
+    await page.close();
+  });
+
   it('an unknown page serves the app, which says so', async () => {
     const page = await browser.newPage();
     const seen = watch(page);
@@ -203,6 +214,24 @@ describe('the graph page', () => {
     await page.locator('[data-test=not-found]').waitFor();
     await page.close();
     problems.push(...seen);
+  });
+
+  it('replay offers only the past the young store holds', async () => {
+    const config = (await (await fetch(new URL('api/config', demo.url))).json()) as { prometheus: { dataSince?: number } };
+    const since = config.prometheus.dataSince;
+    assert.ok(since && since <= Date.now() / 1000 && since > Date.now() / 1000 - 3600, `dataSince ${since}`);
+    const page = await open('graph?namespaces=bookinfo&refresh=0&duration=60');
+    await page.locator('[data-test=replay-toggle]').click();
+    const windows = page.locator('select[name=replay-window] option');
+    await waitFor('the windows to be bounded by the store', 10000, async () => !(await windows.allTextContents()).includes('Last 1d'));
+    const offered = await windows.evaluateAll((os) => os.map((o) => Number((o as HTMLOptionElement).value)));
+    assert.ok(offered.includes(60), `offered ${offered}`);
+    assert.ok(offered.every((w) => w <= Date.now() / 1000 - since + Math.max(60, w / 10)), `offered ${offered}, data since ${since}`);
+    const min = Number(await page.locator('[data-test=replay-slider]').getAttribute('min'));
+    assert.ok(min >= since, `slider starts at ${min}, before the data (${since})`);
+    await waitFor('the replay time to move into the data', 5000, async () => Number(new URL(page.url()).searchParams.get('queryTime')) >= since);
+    await shot(page, 'replay-bounded');
+    await page.close();
   });
 
   describe('a fault on reviews-v2', () => {

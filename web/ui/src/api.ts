@@ -95,6 +95,16 @@ export interface GraphAnswer {
   compareTo?: number;
 }
 
+/** What /api/config says of the Prometheus (Kiali's fields, and ours). */
+export interface ServerConfig {
+  prometheus: {
+    /** Seconds. */
+    globalScrapeInterval: number;
+    /** About when the store's data begins, Unix seconds; absent when it cannot tell. */
+    dataSince?: number;
+  };
+}
+
 export interface Namespace {
   name: string;
 }
@@ -140,6 +150,10 @@ export class API {
 
   namespaces(): Promise<Namespace[]> {
     return this.get<Namespace[]>('api/namespaces');
+  }
+
+  config(): Promise<ServerConfig> {
+    return this.get<ServerConfig>('api/config');
   }
 
   graph(params: URLSearchParams, signal?: AbortSignal): Promise<GraphAnswer> {

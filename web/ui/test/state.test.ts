@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 
 import { apiQuery, defaults, parseState, stateQuery } from '../src/graph/state';
 import type { GraphState } from '../src/graph/state';
+import { frameSeconds, heldWindows, replayStart } from '../src/graph/replay';
 import { route } from '../src/route';
 
 describe('the graph page state in the URL', () => {
@@ -52,4 +53,20 @@ describe('routes', () => {
       assert.equal(r.node?.name, node);
     });
   }
+});
+
+describe('replay windows', () => {
+  const now = 1_800_000_000;
+  it('a store that cannot tell offers every window', () => assert.deepEqual(heldWindows(now, undefined), [60, 300, 600, 1800, 3600, 10800, 21600, 86400]));
+  it('a store 2 minutes old offers the last minute only', () => assert.deepEqual(heldWindows(now, now - 120), [60]));
+  it('a store 12 minutes old offers up to 10 minutes', () => assert.deepEqual(heldWindows(now, now - 720), [60, 300, 600]));
+  it('a window starting a little before the data counts', () => assert.deepEqual(heldWindows(now, now - 3500), [60, 300, 600, 1800, 3600]));
+  it('a store days old offers every window', () => assert.deepEqual(heldWindows(now, now - 3 * 86400).length, 8));
+  it('a store younger than a minute still offers a minute', () => assert.deepEqual(heldWindows(now, now - 10), [60]));
+  it('the slider starts at the data when the window reaches further', () => {
+    assert.equal(replayStart(now, 600, now - 300), now - 300);
+    assert.equal(replayStart(now, 600, now - 900), now - 600);
+    assert.equal(replayStart(now, 600, undefined), now - 600);
+  });
+  it('frames: 10 s up to 30 minutes, about 180 a window above', () => assert.deepEqual([60, 1800, 3600, 86400].map(frameSeconds), [10, 10, 20, 480]));
 });

@@ -3,8 +3,8 @@
 // thousand elements a graph takes seconds to appear and pans at a frame a
 // second. This view keeps each element as a few numbers, draws all edges
 // of one colour as one path and all nodes of one look in one pass, skips
-// what is off screen, and draws labels only once zoomed in enough to read
-// them.
+// what is off screen, and draws labels (nodes', edges', boxes') only once
+// zoomed in enough to read them.
 
 import type { Palette } from './style';
 import type { Point } from './ranked';
@@ -33,6 +33,8 @@ export interface CanvasEdge {
   dashed: boolean;
   width: number;
   marked: boolean;
+  /** The edge label the toolbar asks for; empty for none. */
+  label: string;
 }
 
 const size = 24;
@@ -55,6 +57,8 @@ export class CanvasView {
   /** The last full drawing, and the viewport it was drawn at. */
   private snapshot: { image: HTMLCanvasElement; scale: number; offset: Point } | undefined;
   private drag: { x: number; y: number; moved: boolean } | undefined;
+  /** The edge labels and box titles of the last drawing. */
+  private drawnTitles: string[] = [];
   private resize: ResizeObserver;
 
   constructor(
@@ -209,6 +213,11 @@ export class CanvasView {
   }
 
   /** Each visible edge's ends in graph coordinates. */
+  /** The edge labels and box titles of the last drawing, for tests and users' checks. */
+  labels(): string[] {
+    return this.drawnTitles;
+  }
+
   forEachEdge(visit: (id: string, s: Point, t: Point) => void): void {
     for (const e of this.edges) {
       if (this.hidden.has(e.id)) continue;
@@ -283,7 +292,8 @@ export class CanvasView {
     const y2 = (h - this.offset.y) / k + size;
     const inView = (a: Point) => a.x >= x1 && a.x <= x2 && a.y >= y1 && a.y <= y2;
 
-    // Boxes: a frame around their children.
+    // Boxes: a frame around their children, titled above.
+    const titles: { text: string; at: Point; left?: boolean }[] = [];
     for (const box of this.nodes.values()) {
       if (!box.isBox || this.hidden.has(box.id)) continue;
       let bx1 = Infinity;
@@ -303,6 +313,7 @@ export class CanvasView {
       ctx.lineWidth = 1 / k;
       ctx.fillRect(bx1 - size, by1 - size, bx2 - bx1 + 2 * size, by2 - by1 + 2.5 * size);
       ctx.strokeRect(bx1 - size, by1 - size, bx2 - bx1 + 2 * size, by2 - by1 + 2.5 * size);
+      if (k >= labelZoom) titles.push({ text: box.label, at: { x: bx1 - size + 2, y: by1 - size - 8 }, left: true });
     }
 
     // Edges: one path per tone and dash, found and selected ones again on top.
@@ -326,6 +337,10 @@ export class CanvasView {
       path.p.lineTo(t.x, t.y);
       path.n++;
       if (this.found.has(e.id) || e.id === this.selected || e.marked) on.push(e);
+      if (k >= labelZoom && e.label) {
+        const mid = { x: (s.x + t.x) / 2, y: (s.y + t.y) / 2 };
+        if (inView(mid)) titles.push({ text: e.label, at: mid });
+      }
     }
     for (const [key, list] of paths) {
       const [tone, dashed, width] = key.split('|');
@@ -401,7 +416,22 @@ export class CanvasView {
         if (n.isBox || this.hidden.has(n.id) || !inView(n.at)) continue;
         n.label.split('\n').forEach((line, i) => ctx.fillText(line, n.at.x, n.at.y + r + 3 + i * 11));
       }
+      // Edge labels and box titles, outlined to read over the edges.
+      ctx.strokeStyle = p.textOutline;
+      ctx.lineWidth = 3;
+      ctx.lineJoin = 'round';
+      ctx.textBaseline = 'middle';
+      for (const { text, at, left } of titles) {
+        ctx.textAlign = left ? 'left' : 'center';
+        const lines = text.split('\n');
+        lines.forEach((line, i) => {
+          const y = at.y + (i - (lines.length - 1) / 2) * 11;
+          ctx.strokeText(line, at.x, y);
+          ctx.fillText(line, at.x, y);
+        });
+      }
     }
+    this.drawnTitles = titles.map((t) => t.text);
     if (this.nodes.size + this.edges.length >= textureAbove) {
       const image = this.snapshot?.image ?? document.createElement('canvas');
       image.width = w;

@@ -23,6 +23,7 @@ import type { Shape } from './canvas';
 import { fitViewport, nearNeighbours, ranked } from './ranked';
 import type { Point } from './ranked';
 import type { NodeRef } from '../route';
+import { frameSeconds, heldWindows, replayStart, replayWindows } from './replay';
 import { apiQuery, boxKinds, durations, edgeLabelModes, graphTypes, layouts, refreshes, renderers, stateQuery } from './state';
 import type { BoxKind, GraphState } from './state';
 import { edgeWidth, palettes, stylesheet } from './style';
@@ -54,7 +55,6 @@ const edgeLabelNames: Record<string, string> = {
 };
 const rendererNames: Record<string, string> = { auto: 'Renderer: auto', cytoscape: 'Renderer: cytoscape', canvas: 'Renderer: fast canvas' };
 const layoutNames: Record<string, string> = { dagre: 'Layered (dagre)', ranked: 'Layered, fast', grid: 'Compact (grid)' };
-const replayWindows = [60, 300, 600, 1800, 3600, 10800, 21600, 86400];
 
 /** The compare choices; a time from the URL is offered as itself. */
 function compareOptions(current: string): [string, string][] {
@@ -87,7 +87,7 @@ export class GraphPage {
   private inflight: AbortController | undefined;
   private animation: TrafficAnimation | undefined;
   private namespaces: string[] = [];
-  private replay: { window: number; playing: boolean; speed: number; timer?: number } | undefined;
+  private replay: { window: number; playing: boolean; speed: number; timer?: number; dataSince?: number } | undefined;
   private view: CanvasView | undefined;
   private drawnLayout = '';
   private warnLayout = '';
@@ -123,6 +123,7 @@ export class GraphPage {
     this.renderToolbar();
     this.renderFind();
     this.renderReplay();
+    if (this.replay) void this.boundReplay(false);
     document.addEventListener('keydown', this.onKey);
     void this.loadNamespaces();
     this.refresh();
@@ -547,6 +548,7 @@ export class GraphPage {
           dashed: proto === 'tcp',
           width: edgeWidth(proto === 'tcp' ? (rate ?? 0) / 1024 : rate),
           marked: !!e.compare && e.compare.change !== 'same',
+          label: this.edgeLabel(e),
         };
       }),
       full,
@@ -639,6 +641,7 @@ export class GraphPage {
   /** Re-labels and re-classes what is drawn after a display option changed. */
   private restyle(): void {
     const cy = this.cy;
+    if (this.view && !cy && this.answer) this.drawCanvas(this.answer, false);
     if (!cy || !this.answer) return;
     cy.batch(() => {
       for (const e of this.answer!.elements.edges) {
@@ -864,11 +867,34 @@ export class GraphPage {
       this.update({ queryTime: Math.floor(Date.now() / 1000) - 600 }, true);
     }
     this.renderReplay();
+    void this.boundReplay(true);
+  }
+
+  /**
+   * Bounds replay by what the store holds: its windows and the slider's
+   * start; moves the time into the data when into is set (a time from the
+   * URL stays as asked).
+   */
+  private async boundReplay(into: boolean): Promise<void> {
+    const r = this.replay;
+    if (!r) return;
+    try {
+      r.dataSince = (await this.host.api.config()).prometheus.dataSince;
+    } catch (e) {
+      this.showWarnings([`replay cannot tell how far back the store reaches: ${(e as Error).message}`]);
+      return;
+    }
+    if (this.replay !== r) return;
+    const now = Math.floor(Date.now() / 1000);
+    const held = heldWindows(now, r.dataSince);
+    if (!held.includes(r.window)) r.window = held[held.length - 1] ?? replayWindows[0]!;
+    const start = replayStart(now, r.window, r.dataSince);
+    if (into && (this.state.queryTime ?? 0) < start) this.seek(start);
+    else this.renderReplay();
   }
 
   private frameSeconds(): number {
-    const w = this.replay?.window ?? 600;
-    return w <= 1800 ? 10 : Math.round(w / 180 / 10) * 10;
+    return frameSeconds(this.replay?.window ?? 600);
   }
 
   private renderReplay(): void {
@@ -880,15 +906,15 @@ export class GraphPage {
     }
     this.replayBar.hidden = false;
     const now = Math.floor(Date.now() / 1000);
-    const start = now - r.window;
+    const start = replayStart(now, r.window, r.dataSince);
     const t = this.state.queryTime ?? start;
     const slider = h('input', { type: 'range', min: String(start), max: String(now), step: String(this.frameSeconds()), value: String(t), 'aria-label': 'replay time', 'data-test': 'replay-slider' });
     slider.addEventListener('change', () => this.seek(Number(slider.value)));
     replace(
       this.replayBar,
-      select('replay-window', replayWindows.map((w) => [String(w), `Last ${fmt.duration(w)}`]), String(r.window), (v) => {
+      select('replay-window', heldWindows(now, r.dataSince).map((w) => [String(w), `Last ${fmt.duration(w)}`]), String(r.window), (v) => {
         r.window = Number(v);
-        this.seek(Math.max(this.state.queryTime ?? 0, Math.floor(Date.now() / 1000) - r.window));
+        this.seek(Math.max(this.state.queryTime ?? 0, replayStart(Math.floor(Date.now() / 1000), r.window, r.dataSince)));
       }, 'replay window'),
       h('button', { type: 'button', 'data-test': 'replay-play', onclick: () => (r.playing ? this.pauseReplay() : this.playReplay()) }, r.playing ? 'Pause' : 'Play'),
       select('replay-speed', [['1', '1×'], ['2', '2×'], ['4', '4×'], ['8', '8×']], String(r.speed), (v) => {
