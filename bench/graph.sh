@@ -32,13 +32,7 @@ for size in $SIZES; do
   services=${size%%:*}; namespaces=${size##*:}
   start_mesh_and_console "$services" "$namespaces"
   url="http://$WEB/api/namespaces/graph?namespaces=$ns&graphType=versionedApp&duration=${DURATION:-60s}&injectServiceNodes=true"
-  # Wait for the recording rules to have run over scraped data.
-  for _ in $(seq 1 120); do
-    [ "${RULES:-1}" = 1 ] || break
-    recorded=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count(meshlens_edge:istio_request_duration_milliseconds:p95) and count(meshlens_edge:istio_request_bytes_sum:rate)' | grep -c '"value"' || true)
-    [ "$recorded" -ge 1 ] && break
-    sleep 2
-  done
+  [ "${RULES:-1}" = 1 ] && wait_recorded
   sleep "${WARMUP:-0}"
   curl -fsS "$url" -o "$work/graph.json"   # warm-up, and the answer to describe
   a0=$(metric "http://$WEB/metrics" go_memstats_alloc_bytes_total)

@@ -58,6 +58,18 @@ wait_scraped() {
   [ "${scraped:-0}" -ge "$targets" ] || { echo "only ${scraped:-0} of $targets targets scraped three times" >&2; return 1; }
 }
 
+# wait_recorded: until the store at $STORE has run the graph's recording
+# rules over scraped data (a console reads raw series until then).
+wait_recorded() {
+  for _ in $(seq 1 120); do
+    recorded=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count(meshlens_edge:istio_request_duration_milliseconds:p95) and count(meshlens_edge:istio_request_bytes_sum:rate)' | grep -c '"value"' || true)
+    [ "$recorded" -ge 1 ] && return 0
+    sleep 2
+  done
+  echo "the store has recorded no graph series in four minutes" >&2
+  return 1
+}
+
 # rule_group_stats: the graph's rule group's last evaluation time (s; the
 # group's comes after its rules') and
 # the series the rules wrote, from the store at $STORE.

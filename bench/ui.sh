@@ -10,7 +10,8 @@
 # second while panning and zooming, traffic animation off and on (the
 # store and the simulator paused meanwhile: in production they run on other
 # machines than the browser); the tab's JavaScript heap. Prints a Markdown table.
-# Environment: SIZES (services:namespaces ...), INTERVAL, BIN.
+# Environment: SIZES (services:namespaces ...), INTERVAL, BIN, RULES (see
+# lib.sh), WARMUP (seconds to wait once the rules have run, default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${BIN:-}" ]; then make -s build; BIN=./bin/meshlens; fi
@@ -38,6 +39,11 @@ for size in $SIZES; do
   services=${size%%:*}; namespaces=${size##*:}
   start_mesh_and_console "$services" "$namespaces"
   workloads=$(curl -fsS "http://$SIM/api/simulate/targets" | grep -c '"targets"')
+  # As bench/graph.sh: measure once the rules have run over scraped data
+  # (before, a young store's first graphs read raw series and take
+  # several times longer), WARMUP seconds later.
+  [ "$RULES" = 1 ] && wait_recorded
+  sleep "${WARMUP:-30}"
   PAUSE_PIDS="$sim $store" node web/ui/bench/ui.mjs "$workloads workloads" "http://$WEB/graph?namespaces=$ns&graphType=versionedApp&refresh=0&duration=$((2 * ${INTERVAL%s}))"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()
 done
