@@ -8,8 +8,10 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,6 +20,7 @@ import (
 
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/sigv4"
 	"gopkg.in/yaml.v3"
 
 	"github.com/meshlens/meshlens/health"
@@ -107,9 +110,10 @@ type Dashboard struct {
 	Variables map[string]string `yaml:"variables"`
 }
 
-// Auth is how a service is called, as Kiali's auth blocks say it.
+// Auth is how a service is called, as Kiali's auth blocks say it, and
+// AWS Signature Version 4 for a Prometheus on AMP.
 type Auth struct {
-	// Type is none, bearer or basic.
+	// Type is none, bearer, basic or (the Prometheus only) sigv4.
 	Type               string `yaml:"type"`
 	Token              string `yaml:"token"`
 	TokenFile          string `yaml:"token_file"`
@@ -119,6 +123,16 @@ type Auth struct {
 	CAFile             string `yaml:"ca_file"`
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 	UseKialiToken      bool   `yaml:"use_kiali_token"`
+	// SigV4: the region (default: the AWS configuration's), a role to
+	// assume, and credentials; without keys the AWS default chain applies
+	// (environment, shared profile, web identity, container and instance
+	// roles). ServiceName is aps (AMP) unless set.
+	Region      string `yaml:"region"`
+	RoleARN     string `yaml:"role_arn"`
+	Profile     string `yaml:"profile"`
+	AccessKey   string `yaml:"access_key"`
+	SecretKey   string `yaml:"secret_key"`
+	ServiceName string `yaml:"service_name"`
 }
 
 // HealthConfig tunes health, as Kiali's health_config.
@@ -216,9 +230,14 @@ func (c *Config) validate() error {
 		switch a.auth.Type {
 		case "", "none", "bearer", "basic":
 		case "sigv4":
-			return fmt.Errorf("%s.type sigv4 is not supported yet; sign with `meshlens sigv4-proxy` or aws-sigv4-proxy in front of the store", a.where)
+			if a.where != "external_services.prometheus.auth" {
+				return fmt.Errorf("%s.type sigv4 signs requests to AWS (AMP); use none, bearer or basic here", a.where)
+			}
+			if (a.auth.AccessKey == "") != (a.auth.SecretKey == "") {
+				return fmt.Errorf("%s: give access_key and secret_key together, or neither for the AWS default credentials chain", a.where)
+			}
 		default:
-			return fmt.Errorf("%s.type %q: use none, bearer or basic", a.where, a.auth.Type)
+			return fmt.Errorf("%s.type %q: use none, bearer, basic or sigv4", a.where, a.auth.Type)
 		}
 	}
 	for _, d := range []struct{ name, v string }{
@@ -247,7 +266,7 @@ func (c *Config) resolve(dir string) {
 				*f = filepath.Join(dir, *f)
 			}
 		}
-		a.Token, a.Password = os.ExpandEnv(a.Token), os.ExpandEnv(a.Password)
+		a.Token, a.Password, a.SecretKey = os.ExpandEnv(a.Token), os.ExpandEnv(a.Password), os.ExpandEnv(a.SecretKey)
 	}
 }
 
@@ -265,6 +284,25 @@ func (p Prometheus) Timeout() time.Duration {
 
 // ErrSecret wraps errors reading a secret; it never holds the secret.
 var ErrSecret = errors.New("secret")
+
+// RoundTripper sends requests with a's auth and the custom headers: the
+// bearer token or basic auth, TLS, and for sigv4 each request signed
+// (after the headers are set, over the body) with credentials that are
+// resolved now, so that missing ones are a start-up error.
+func (a Auth) RoundTripper(ctx context.Context, headers map[string]string, name string) (http.RoundTripper, error) {
+	rt, err := commoncfg.NewRoundTripperFromConfig(a.HTTPClientConfig(headers), name)
+	if err != nil || a.Type != "sigv4" {
+		return rt, err
+	}
+	signed, err := sigv4.NewSigV4RoundTripper(&sigv4.SigV4Config{
+		Region: a.Region, AccessKey: a.AccessKey, SecretKey: commoncfg.Secret(a.SecretKey),
+		Profile: a.Profile, RoleARN: a.RoleARN, ServiceName: a.ServiceName,
+	}, rt, sigv4.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("sigv4: %w; give region, access_key and secret_key, or set AWS_REGION and AWS credentials (environment, profile, web identity token, or a role of the machine)", err)
+	}
+	return signed, nil
+}
 
 // HTTPClientConfig is an Auth and custom headers as Prometheus's HTTP
 // client configuration, whose round tripper sends them (and reads the

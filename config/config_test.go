@@ -104,7 +104,8 @@ func TestAKialiConfigLoadsAsItIs(t *testing.T) {
 func TestBadConfigsAreClearErrors(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, says string }{
 		{"a value of the wrong type names its line", "server:\n  port: twenty\n", "line 2"},
-		{"sigv4 is refused with what to do", "external_services:\n  prometheus:\n    auth: {type: sigv4}\n", "sigv4-proxy"},
+		{"sigv4 for Grafana is refused", "external_services:\n  grafana:\n    auth: {type: sigv4}\n", "external_services.grafana.auth.type sigv4 signs requests to AWS"},
+		{"a sigv4 access key without its secret", "external_services:\n  prometheus:\n    auth: {type: sigv4, access_key: AKID}\n", "access_key and secret_key together"},
 		{"an unknown auth type names the key", "external_services:\n  grafana:\n    auth: {type: kerberos}\n", "external_services.grafana.auth.type"},
 		{"a tolerance pattern that does not compile names the rate", "health_config:\n  rate:\n    - name: 'a('\n", "health_config.rate[0].name"},
 		{"a scrape interval that is not a duration names the key", "external_services:\n  prometheus:\n    thanos_proxy: {scrape_interval: often}\n", "scrape_interval"},

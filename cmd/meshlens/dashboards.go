@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 
 	"github.com/alecthomas/kingpin/v2"
-	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/meshlens/meshlens/config"
 	"github.com/meshlens/meshlens/grafana"
@@ -77,7 +76,7 @@ func runDashboards(ctx context.Context, c dashboardsConfig, out io.Writer) error
 			auth.Password = ""
 		}
 	}
-	rt, err := commoncfg.NewRoundTripperFromConfig(auth.HTTPClientConfig(nil), "grafana")
+	rt, err := auth.RoundTripper(ctx, nil, "grafana")
 	if err != nil {
 		return usageError{err}
 	}

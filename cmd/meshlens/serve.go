@@ -12,7 +12,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
-	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/meshlens/meshlens/config"
 	"github.com/meshlens/meshlens/console"
@@ -86,7 +85,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 	}
 	c.layer(file)
 	prom := file.ExternalServices.Prometheus
-	rt, err := commoncfg.NewRoundTripperFromConfig(prom.Auth.HTTPClientConfig(prom.CustomHeaders), "prometheus")
+	rt, err := prom.Auth.RoundTripper(ctx, prom.CustomHeaders, "prometheus")
 	if err != nil {
 		return usageError{fmt.Errorf("external_services.prometheus.auth: %w", err)}
 	}
@@ -218,7 +217,7 @@ func grafanaLinker(g config.Grafana, serviceDomain string) (*grafana.Linker, err
 		return nil, fmt.Errorf("url or external_url (Grafana as browsers reach it) is required")
 	}
 	at := g.InClusterAddress()
-	rt, err := commoncfg.NewRoundTripperFromConfig(g.Auth.HTTPClientConfig(nil), "grafana")
+	rt, err := g.Auth.RoundTripper(context.Background(), nil, "grafana")
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshlens/meshlens/amptest"
+)
+
+// noAWSEnvironment leaves the AWS default credentials chain nothing to
+// find on this machine: no keys, no profiles, no instance metadata.
+func noAWSEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": "",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+// serveWith runs `meshlens serve --config` on a config file holding yml,
+// and returns the console's base URL, its output and logs, and a stop.
+func serveWith(t *testing.T, yml string) (base string, logs *syncBuffer, stop func() error) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "kiali.yaml")
+	os.WriteFile(cfg, []byte(yml), 0o600)
+	logs = &syncBuffer{}
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, serveConfig{configFile: cfg, web: webFlags{listenAddr: "127.0.0.1:0", listenSet: true}, timeout: 5 * time.Second, prometheusURL: "http://127.0.0.1:9"},
+			slog.New(slog.NewTextHandler(logs, nil)), &out)
+	}()
+	waitFor(t, "serve to say where it listens", 10*time.Second, func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped: %v", err)
+		default:
+		}
+		m := regexp.MustCompile(`console on (http://127\.0\.0\.1:\d+)/`).FindStringSubmatch(out.String())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	})
+	return base, logs, func() error { cancel(); return <-done }
+}
+
+func sigv4Config(workspace, secret string) string {
+	return fmt.Sprintf(`
+external_services:
+  prometheus:
+    url: %s
+    auth:
+      type: sigv4
+      region: %s
+      access_key: %s
+      secret_key: %s
+`, workspace, amptest.Region, amptest.AccessKey, secret)
+}
+
+func TestServeQueriesAMPSignedWithSigV4(t *testing.T) {
+	noAWSEnvironment(t)
+	d, _ := runningDemo(t, testDemoConfig(""))
+	store, _ := url.Parse("http://" + d.storeL.Addr().String())
+	amp := amptest.New(httputil.NewSingleHostReverseProxy(store))
+	defer amp.Close()
+
+	t.Run("every query signed, the secret from the environment", func(t *testing.T) {
+		t.Setenv("AMP_SECRET", amptest.SecretKey)
+		base, logs, stop := serveWith(t, sigv4Config(amp.WorkspaceURL(), "${AMP_SECRET}"))
+		var graph string
+		waitFor(t, "a graph of bookinfo through the workspace", 30*time.Second, func() bool {
+			graph = httpGetQuiet(base + "/api/namespaces/graph?namespaces=bookinfo&duration=60s&graphType=workload")
+			return strings.Contains(graph, `"workload":"reviews-v2"`)
+		})
+		// AMP does not serve its configuration: the interval is assumed, and said.
+		if !strings.Contains(graph, "assumed 15s") {
+			t.Errorf("the graph does not say the scrape interval was assumed: %s", graph[strings.Index(graph, `"warnings"`)+0:])
+		}
+		if body := httpGetQuiet(base + "/-/ready"); !strings.Contains(body, "Ready") {
+			t.Errorf("/-/ready: %s", body)
+		}
+		if amp.Accepted.Load() == 0 || amp.Refused.Load() != 0 {
+			t.Errorf("the workspace accepted %d requests and refused %d (first refusal %q)", amp.Accepted.Load(), amp.Refused.Load(), amp.NextRefusal())
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(logs.String(), amptest.SecretKey) {
+			t.Error("the secret key reached the logs")
+		}
+	})
+
+	t.Run("a wrong secret key is refused and said, without the key", func(t *testing.T) {
+		refused := amp.Refused.Load()
+		base, logs, stop := serveWith(t, sigv4Config(amp.WorkspaceURL(), "not-the-secret-key"))
+		defer stop()
+		body := httpGetQuiet(base + "/api/namespaces/graph?namespaces=bookinfo&duration=60s")
+		if !strings.Contains(body, "403") || !strings.Contains(body, `"code":`) {
+			t.Errorf("the graph's answer does not say the store refused it: %.400s", body)
+		}
+		if resp, err := http.Get(base + "/-/ready"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("/-/ready with a refused key: %v %v, want 503", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		if amp.Refused.Load() == refused || amp.NextRefusal() != "InvalidSignatureException" {
+			t.Errorf("the workspace refused nothing, or not for the signature")
+		}
+		for what, s := range map[string]string{"logs": logs.String(), "the answer": body} {
+			if strings.Contains(s, "not-the-secret-key") {
+				t.Errorf("the secret key reached %s", what)
+			}
+		}
+	})
+
+	t.Run("no credentials anywhere is a start-up error that says what to set", func(t *testing.T) {
+		cfg := filepath.Join(t.TempDir(), "kiali.yaml")
+		os.WriteFile(cfg, []byte("external_services:\n  prometheus:\n    url: "+amp.WorkspaceURL()+"\n    auth: {type: sigv4, region: us-west-2}\n"), 0o600)
+		var out, errOut strings.Builder
+		code := meshlens([]string{"serve", "--config", cfg, "--web.listen-address", "127.0.0.1:0"}, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), "sigv4") || !strings.Contains(errOut.String(), "access_key") {
+			t.Errorf("exit %d, stderr %q", code, errOut.String())
+		}
+	})
+}
