@@ -138,3 +138,64 @@ func TestServeQueriesAMPSignedWithSigV4(t *testing.T) {
 		}
 	})
 }
+
+// The seed's architecture with the proxy: a console that cannot sign,
+// through `meshlens sigv4-proxy` to the workspace, credentials from the
+// environment (the AWS default chain), exactly as the flags are typed.
+func TestSigV4ProxyLetsAConsoleThatCannotSignQueryAMP(t *testing.T) {
+	noAWSEnvironment(t)
+	d, _ := runningDemo(t, testDemoConfig(""))
+	store, _ := url.Parse("http://" + d.storeL.Addr().String())
+	amp := amptest.New(httputil.NewSingleHostReverseProxy(store))
+	defer amp.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", amptest.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", amptest.SecretKey)
+
+	ampURL, _ := url.Parse(amp.URL)
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	// The stand-in listens on 127.0.0.1; the proxy signs for AMP's name
+	// and sends it as the Host, as in front of a VPC endpoint.
+	go func() {
+		done <- meshlens([]string{"sigv4-proxy", "--host", ampURL.Host, "--sign-host", "aps-workspaces." + amptest.Region + ".amazonaws.com",
+			"--upstream-url-scheme", "http", "--port", "127.0.0.1:0"}, &out, &errOut)
+	}()
+	var proxy string
+	waitFor(t, "the proxy to say where it listens", 10*time.Second, func() bool {
+		select {
+		case code := <-done:
+			t.Fatalf("the proxy stopped with %d: %s", code, errOut.String())
+		default:
+		}
+		m := regexp.MustCompile(`address=(127\.0\.0\.1:\d+)`).FindStringSubmatch(errOut.String())
+		if m != nil {
+			proxy = "http://" + m[1]
+		}
+		return m != nil
+	})
+	if body := httpGetQuiet(proxy + "/-/ready"); !strings.Contains(body, "Ready") {
+		t.Errorf("/-/ready with credentials in the environment: %s", body)
+	}
+	base, _, stop := serveWith(t, fmt.Sprintf("external_services:\n  prometheus:\n    url: %s/workspaces/%s/\n", proxy, amptest.Workspace))
+	defer stop()
+	waitFor(t, "a graph of bookinfo through the proxy", 30*time.Second, func() bool {
+		return strings.Contains(httpGetQuiet(base+"/api/namespaces/graph?namespaces=bookinfo&duration=60s&graphType=workload"), `"workload":"reviews-v2"`)
+	})
+	if amp.Accepted.Load() == 0 || amp.Refused.Load() != 0 {
+		t.Errorf("the workspace accepted %d requests and refused %d (first refusal %q)", amp.Accepted.Load(), amp.Refused.Load(), amp.NextRefusal())
+	}
+	if metrics := httpGetQuiet(proxy + "/-/metrics"); !strings.Contains(metrics, `meshlens_sigv4_proxy_requests_total{code="200"}`) {
+		t.Errorf("the proxy's metrics do not count the answered queries: %.500s", metrics)
+	}
+	if strings.Contains(errOut.String(), amptest.SecretKey) {
+		t.Error("the secret key reached the proxy's logs")
+	}
+}
+
+func TestSigV4ProxyNeedsAServiceItCanName(t *testing.T) {
+	var out, errOut strings.Builder
+	code := meshlens([]string{"sigv4-proxy", "--host", "mimir.internal:8080", "--port", "127.0.0.1:0"}, &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), "--name") || !strings.Contains(errOut.String(), "--region") {
+		t.Errorf("exit %d, stderr %q; want exit 2 naming --name and --region", code, errOut.String())
+	}
+}

@@ -327,6 +327,7 @@ func TestBusyPortNamesTheFlag(t *testing.T) {
 }
 
 func TestCommandLine(t *testing.T) {
+	noAWSEnvironment(t)
 	cases := []struct {
 		name   string
 		args   []string
@@ -357,7 +358,8 @@ func TestCommandLine(t *testing.T) {
 		{"validate flags uncovered workloads when asked", []string{"validate", "-f", "../../simulate/bookinfo.yaml", "--uncovered-workloads"}, 0, "KIA1301 warning", ""},
 		{"graph without namespaces says what is missing", []string{"graph"}, 2, "", "--namespaces"},
 		{"serve with a config file that is not there is a usage error", []string{"serve", "--config", "no/such/kiali.yaml"}, 2, "", "--config"},
-		{"serve with sigv4 in its config says what to do instead", []string{"serve", "--config", "testdata/sigv4.yaml"}, 2, "", "sigv4-proxy"},
+		{"serve with sigv4 and no credentials anywhere says what to set", []string{"serve", "--config", "testdata/sigv4.yaml"}, 2, "", "access_key and secret_key"},
+		{"sigv4-proxy without a host says it is required", []string{"sigv4-proxy"}, 2, "", "--host"},
 		{"an unknown command exits 2", []string{"bogus"}, 2, "", "bogus"},
 		{"a bad flag value exits 2", []string{"demo", "--scrape-interval", "often"}, 2, "", "often"},
 		{"the prometheus config is printed", []string{"demo", "--print-prometheus-config", "--web.listen-address", "127.0.0.1:3333"}, 0, "http://127.0.0.1:3333/api/simulate/targets", ""},

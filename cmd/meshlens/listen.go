@@ -41,7 +41,7 @@ func withPprof(h http.Handler) http.Handler {
 // addServer runs an HTTP server on l as an actor of g; interrupting it shuts
 // the server down gracefully.
 func addServer(g *run.Group, l net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	g.Add(func() error {
 		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 			return err

@@ -63,9 +63,9 @@ func meshlens(args []string, stdout, stderr io.Writer) int {
 	registerValidate(app, commands)
 	registerRules(app, commands)
 	registerDashboards(app, commands)
+	registerSigV4Proxy(app, commands)
 	for _, stub := range []struct{ name, help string }{
 		{"collect", "Scrape sidecars, thin and remote-write (not implemented yet)."},
-		{"sigv4-proxy", "A reverse proxy that signs requests with AWS SigV4 (not implemented yet)."},
 	} {
 		name := stub.name
 		app.Command(name, stub.help)
