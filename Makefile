@@ -48,6 +48,7 @@ bench: build
 	./bench/graph.sh
 	./bench/health.sh
 	./bench/ui.sh
+	./bench/proxy.sh
 
 # The web console: TypeScript under web/ui/src, built into web/ui/dist
 # (committed, embedded by go:embed, so `go build` needs no Node).

@@ -177,7 +177,9 @@ func New(ctx context.Context, o Options) (*Proxy, error) {
 		Proxy: http.ProxyFromEnvironment, DialContext: dialer.DialContext,
 		MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
 		ResponseHeaderTimeout: o.Timeout, ExpectContinueTimeout: time.Second,
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: o.InsecureSkipVerify},
+		// The client says which encodings it takes; the transport must not ask for gzip on its behalf.
+		DisableCompression: true,
+		TLSClientConfig:    &tls.Config{InsecureSkipVerify: o.InsecureSkipVerify},
 	}
 	p.proxy = &httputil.ReverseProxy{
 		Rewrite:   p.rewrite,
