@@ -38,6 +38,10 @@ type Server struct {
 // (https://aps-workspaces.<region>.amazonaws.com/workspaces/<ID>/).
 func (s *Server) WorkspaceURL() string { return s.URL + "/workspaces/" + Workspace + "/" }
 
+// RemoteWriteURL is where the workspace receives remote write, as AMP
+// shows it (<workspace URL>api/v1/remote_write).
+func (s *Server) RemoteWriteURL() string { return s.WorkspaceURL() + "api/v1/remote_write" }
+
 // NextRefusal is the error type of the oldest refusal not yet read, or ""
 // when there is none.
 func (s *Server) NextRefusal() string {
@@ -69,6 +73,9 @@ func New(prometheus http.Handler) *Server {
 				http.Error(w, `{"message":"not supported by Amazon Managed Service for Prometheus"}`, http.StatusNotFound)
 				return
 			}
+		}
+		if path == "/api/v1/remote_write" { // AMP's remote-write path; Prometheus's is /api/v1/write
+			path = "/api/v1/write"
 		}
 		r2 := r.Clone(r.Context())
 		r2.URL.Path, r2.URL.RawPath = path, ""

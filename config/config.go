@@ -294,10 +294,17 @@ func (a Auth) RoundTripper(ctx context.Context, headers map[string]string, name 
 	if err != nil || a.Type != "sigv4" {
 		return rt, err
 	}
-	signed, err := sigv4.NewSigV4RoundTripper(&sigv4.SigV4Config{
+	return SigV4RoundTripper(ctx, &sigv4.SigV4Config{
 		Region: a.Region, AccessKey: a.AccessKey, SecretKey: commoncfg.Secret(a.SecretKey),
 		Profile: a.Profile, RoleARN: a.RoleARN, ServiceName: a.ServiceName,
-	}, rt, sigv4.WithContext(ctx))
+	}, rt)
+}
+
+// SigV4RoundTripper signs every request with c before next sends it. The
+// credentials are resolved now, so that missing ones are a start-up error
+// that says what to set.
+func SigV4RoundTripper(ctx context.Context, c *sigv4.SigV4Config, next http.RoundTripper) (http.RoundTripper, error) {
+	signed, err := sigv4.NewSigV4RoundTripper(c, next, sigv4.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("sigv4: %w; give region, access_key and secret_key, or set AWS_REGION and AWS credentials (environment, profile, web identity token, or a role of the machine)", err)
 	}

@@ -14,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/promql"
+
 	"github.com/meshlens/meshlens/amptest"
+	"github.com/meshlens/meshlens/simulate"
+	"github.com/meshlens/meshlens/store"
 )
 
 // noAWSEnvironment leaves the AWS default credentials chain nothing to
@@ -197,5 +201,68 @@ func TestSigV4ProxyNeedsAServiceItCanName(t *testing.T) {
 	code := meshlens([]string{"sigv4-proxy", "--host", "mimir.internal:8080", "--port", "127.0.0.1:0"}, &out, &errOut)
 	if code != exitUsage || !strings.Contains(errOut.String(), "--name") || !strings.Contains(errOut.String(), "--region") {
 		t.Errorf("exit %d, stderr %q; want exit 2 naming --name and --region", code, errOut.String())
+	}
+}
+
+// The seed's architecture without the proxy: `meshlens collect` scrapes the
+// simulated bookinfo sidecars, thins them with the kiali preset and sends
+// them by remote write, signed, to the workspace; `meshlens serve` reads
+// the workspace, signed, and draws bookinfo's graph from what arrived.
+func TestCollectToAMPThenServeDrawsBookinfoFromKialiThinnedData(t *testing.T) {
+	noAWSEnvironment(t)
+	d, _ := runningDemo(t, testDemoConfig(""))
+	targets := filepath.Join(t.TempDir(), "sidecars.json")
+	if err := simulate.WriteTargetsFile(targets, d.runner.Targets()); err != nil {
+		t.Fatal(err)
+	}
+	received, err := store.Open(store.Options{DataDir: t.TempDir(), RemoteWriteReceiver: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer received.Close()
+	amp := amptest.New(received.Handler())
+	defer amp.Close()
+	// The collector finds its key where the AWS default chain looks first.
+	t.Setenv("AWS_ACCESS_KEY_ID", amptest.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", amptest.SecretKey)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out syncBuffer
+	go func() {
+		done <- runCollect(ctx, collectConfig{
+			fileSD: []string{targets}, metricsPath: "/stats/prometheus", interval: time.Second,
+			remoteWriteURL: amp.RemoteWriteURL(), sigv4Region: amptest.Region, thinning: "kiali",
+			walDir: t.TempDir(), listenAddr: "127.0.0.1:0", flushDeadline: time.Second,
+		}, slog.New(slog.DiscardHandler), &out)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("collect: %v", err)
+		}
+	}()
+
+	base, _, stop := serveWith(t, sigv4Config(amp.WorkspaceURL(), amptest.SecretKey))
+	defer stop()
+	var graph string
+	waitFor(t, "bookinfo's graph from what the collector sent", 60*time.Second, func() bool {
+		graph = httpGetQuiet(base + "/api/namespaces/graph?namespaces=bookinfo&duration=60s&graphType=workload")
+		return strings.Contains(graph, `"workload":"reviews-v2"`) && strings.Contains(graph, `"workload":"ratings-v1"`)
+	})
+	if amp.Refused.Load() != 0 {
+		t.Errorf("the workspace refused %d requests (first: %q)", amp.Refused.Load(), amp.NextRefusal())
+	}
+	// The preset's labels never arrived.
+	q, err := received.Engine().NewInstantQuery(context.Background(), received.Queryable(), nil,
+		`count({__name__=~"istio_.*", source_app!=""}) or count({__name__=~"istio_agent_.*|envoy_cluster_lb_.*"})`, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := q.Exec(context.Background()); res.Err != nil || len(res.Value.(promql.Vector)) != 0 {
+		t.Errorf("series the kiali preset drops reached the workspace: %v %v", res.Value, res.Err)
+	}
+	if !strings.Contains(out.String(), "sending to 1 remote write endpoint") {
+		t.Errorf("collect did not say what it does: %q", out.String())
 	}
 }

@@ -28,9 +28,6 @@ var version = "dev"
 // exitUsage is the exit code for a command line that cannot be run.
 const exitUsage = 2
 
-// errNotImplemented marks subcommands that later work will fill in.
-var errNotImplemented = errors.New("not implemented yet")
-
 func main() {
 	os.Exit(meshlens(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -64,15 +61,7 @@ func meshlens(args []string, stdout, stderr io.Writer) int {
 	registerRules(app, commands)
 	registerDashboards(app, commands)
 	registerSigV4Proxy(app, commands)
-	for _, stub := range []struct{ name, help string }{
-		{"collect", "Scrape sidecars, thin and remote-write (not implemented yet)."},
-	} {
-		name := stub.name
-		app.Command(name, stub.help)
-		commands[name] = func(context.Context, *slog.Logger, io.Writer) error {
-			return fmt.Errorf("%w; see 'meshlens --help' for what works today", errNotImplemented)
-		}
-	}
+	registerCollect(app, commands)
 
 	if len(args) == 0 {
 		app.Usage(nil)
@@ -92,7 +81,7 @@ func meshlens(args []string, stdout, stderr io.Writer) int {
 	if err := commands[cmd](ctx, logger, stdout); err != nil {
 		fmt.Fprintf(stderr, "meshlens %s: %v\n", cmd, err)
 		var usage usageError
-		if errors.Is(err, errNotImplemented) || errors.As(err, &usage) {
+		if errors.As(err, &usage) {
 			return exitUsage
 		}
 		return 1
