@@ -14,11 +14,13 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery"
 	_ "github.com/prometheus/prometheus/discovery/file" // file_sd_configs
@@ -42,7 +44,15 @@ type Options struct {
 	// FlushDeadline bounds how long shutting down waits for the queues to
 	// send what they hold. Default 1m, as Prometheus.
 	FlushDeadline time.Duration
-	Logger        *slog.Logger
+	// ReplayMaxAge bounds how far back a start resumes from a savepoint.
+	// Default 2h (the agent keeps at most 4h of log).
+	ReplayMaxAge time.Duration
+	// ReplayTimeout bounds how long a start may spend sending what the
+	// queues owed before scraping resumes. Default 5m.
+	ReplayTimeout time.Duration
+	// SavepointInterval is how often savepoints are saved. Default 5s.
+	SavepointInterval time.Duration
+	Logger            *slog.Logger
 }
 
 // Collector is a running agent.
@@ -62,6 +72,51 @@ type Collector struct {
 
 	ready           atomic.Bool
 	cancelDiscovery context.CancelFunc
+
+	replay *replayMetrics
+	// sentUntil is each queue's savepoint (see savepoint.go).
+	sentUntil map[string]int64
+	// queues keeps the remote storage's metrics, of which the queues'
+	// highest acknowledged timestamps make the savepoints.
+	queues *keepingRegisterer
+}
+
+// keepingRegisterer registers as the one it wraps does, and keeps what it
+// registered: Prometheus unregisters a queue's metrics when the queue
+// stops, after its last flush, whose progress the last savepoint wants.
+type keepingRegisterer struct {
+	prometheus.Registerer
+	mu   sync.Mutex
+	kept []prometheus.Collector
+}
+
+func (k *keepingRegisterer) Register(c prometheus.Collector) error {
+	if err := k.Registerer.Register(c); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	k.kept = append(k.kept, c)
+	k.mu.Unlock()
+	return nil
+}
+
+func (k *keepingRegisterer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := k.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// gather gathers what was ever registered, registered or not now.
+func (k *keepingRegisterer) gather() ([]*dto.MetricFamily, error) {
+	r := prometheus.NewRegistry()
+	k.mu.Lock()
+	for _, c := range k.kept {
+		r.Register(c) // a collector registered twice is gathered once
+	}
+	k.mu.Unlock()
+	return r.Gather()
 }
 
 // scrapeManager hands the scrape manager to the remote-write queues, which
@@ -79,6 +134,15 @@ func Open(opts Options) (*Collector, error) {
 	if opts.FlushDeadline <= 0 {
 		opts.FlushDeadline = time.Minute
 	}
+	if opts.ReplayMaxAge <= 0 {
+		opts.ReplayMaxAge = 2 * time.Hour
+	}
+	if opts.ReplayTimeout <= 0 {
+		opts.ReplayTimeout = 5 * time.Minute
+	}
+	if opts.SavepointInterval <= 0 {
+		opts.SavepointInterval = 5 * time.Second
+	}
 	if opts.Config == nil {
 		return nil, errors.New("collect needs a configuration")
 	}
@@ -91,12 +155,18 @@ func Open(opts Options) (*Collector, error) {
 	if err := os.MkdirAll(opts.WALDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create the write-ahead log's directory: %w", err)
 	}
-	c := &Collector{opts: opts, logger: opts.Logger, internal: prometheus.NewRegistry()}
+	sentUntil, err := loadSavepoints(opts.WALDir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Collector{opts: opts, logger: opts.Logger, internal: prometheus.NewRegistry(), sentUntil: sentUntil}
+	c.replay = newReplayMetrics(c.internal)
+	c.queues = &keepingRegisterer{Registerer: c.internal}
 
 	var sm scrapeManager
 	// The agent keeps no blocks: there is no oldest sample for remote read.
 	startTime := func() (int64, error) { return math.MaxInt64, nil }
-	c.remote = remote.NewStorage(opts.Logger.With("component", "remote"), c.internal, startTime, opts.WALDir, opts.FlushDeadline, &sm, false)
+	c.remote = remote.NewStorage(opts.Logger.With("component", "remote"), c.queues, startTime, opts.WALDir, opts.FlushDeadline, &sm, false)
 	db, err := agent.Open(opts.Logger.With("component", "agent"), c.internal, c.remote, opts.WALDir, agent.DefaultOptions())
 	if err != nil {
 		c.remote.Close()
@@ -122,7 +192,7 @@ func Open(opts Options) (*Collector, error) {
 		return nil, fmt.Errorf("scrape manager: %w", err)
 	}
 	sm.m = c.scrape
-	if err := c.applyConfig(opts.Config); err != nil {
+	if err := c.applyScrapeConfig(opts.Config); err != nil {
 		cancel()
 		c.storage.Close()
 		return nil, err
@@ -130,10 +200,9 @@ func Open(opts Options) (*Collector, error) {
 	return c, nil
 }
 
-func (c *Collector) applyConfig(cfg *config.Config) error {
-	if err := c.remote.ApplyConfig(cfg); err != nil {
-		return fmt.Errorf("remote_write: %w", err)
-	}
+// applyScrapeConfig configures discovery and scraping; the queues are
+// configured in Run, after what they owed has been sent.
+func (c *Collector) applyScrapeConfig(cfg *config.Config) error {
 	if err := c.scrape.ApplyConfig(cfg); err != nil {
 		return fmt.Errorf("scrape config: %w", err)
 	}
@@ -151,10 +220,21 @@ func (c *Collector) applyConfig(cfg *config.Config) error {
 	return nil
 }
 
-// Run discovers and scrapes targets until ctx is done; the queues send
-// what is scraped as it reaches the write-ahead log.
+// Run first sends what each queue owed when the collector last stopped
+// (from its savepoint to now), then starts the queues, which send what is
+// scraped from then on as it reaches the write-ahead log, and discovers and
+// scrapes targets until ctx is done.
 func (c *Collector) Run(ctx context.Context) error {
+	start := time.Now()
+	c.resume(ctx, start.UnixMilli())
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := c.remote.ApplyConfig(c.opts.Config); err != nil {
+		return fmt.Errorf("remote_write: %w", err)
+	}
 	var g run.Group
+	g.Add(func() error { c.keepSavepoints(ctx); return nil }, func(error) {})
 	g.Add(func() error { return c.discovery.Run() }, func(error) { c.cancelDiscovery() })
 	g.Add(func() error { return c.scrape.Run(c.discovery.SyncCh()) }, func(error) { c.scrape.Stop() })
 	g.Add(func() error { <-ctx.Done(); return nil }, func(error) {})
@@ -164,11 +244,111 @@ func (c *Collector) Run(ctx context.Context) error {
 	return err
 }
 
-// Close flushes the queues (for at most the flush deadline) and closes the
-// write-ahead log. Call it after Run has returned.
+// Close flushes the queues (for at most the flush deadline), closes the
+// write-ahead log and saves how far the queues got. Call it after Run has
+// returned.
 func (c *Collector) Close() error {
 	c.cancelDiscovery()
-	return c.storage.Close()
+	err := c.storage.Close()
+	c.saveSavepoints()
+	return err
+}
+
+// resume sends, for each queue with a savepoint, the samples the log holds
+// after it and up to until; the queues themselves start from until. A
+// queue without one (a first start, a new receiver) owed nothing: its
+// savepoint starts at until.
+func (c *Collector) resume(ctx context.Context, until int64) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ReplayTimeout)
+	defer cancel()
+	oldest := until - c.opts.ReplayMaxAge.Milliseconds()
+	for _, rw := range c.opts.Config.RemoteWriteConfigs {
+		key := queueKey(rw)
+		from, ok := c.sentUntil[key]
+		if ok && from < until {
+			if from < oldest {
+				c.logger.Warn("A savepoint is older than the replay's maximum age: what was scraped before that is not sent", "queue", key,
+					"savepoint", time.UnixMilli(from), "max_age", c.opts.ReplayMaxAge)
+				from = oldest
+			}
+			if err := replayQueue(ctx, walDirOf(c.opts.WALDir), rw, c.opts.Config.GlobalConfig.ExternalLabels, from, until, c.logger, c.replay); err != nil {
+				c.logger.Error("Could not resume from a savepoint", "queue", key, "err", err)
+			}
+		}
+		c.sentUntil[key] = until
+		c.replay.savepoint.WithLabelValues(key).Set(float64(until) / 1000)
+	}
+	if err := writeSavepoints(c.opts.WALDir, c.sentUntil); err != nil {
+		c.logger.Error("Could not save savepoints", "dir", c.opts.WALDir, "err", err)
+	}
+}
+
+// keepSavepoints saves the savepoints every SavepointInterval until ctx ends.
+func (c *Collector) keepSavepoints(ctx context.Context) {
+	t := time.NewTicker(c.opts.SavepointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.saveSavepoints()
+		}
+	}
+}
+
+// saveSavepoints moves each queue's savepoint to its highest acknowledged
+// timestamp less the margin, and writes them when one moved.
+func (c *Collector) saveSavepoints() {
+	mfs, err := c.queues.gather()
+	if err != nil {
+		c.logger.Warn("Could not read the queues' progress", "err", err)
+	}
+	minInterval := time.Duration(0)
+	if scfgs, err := c.opts.Config.GetScrapeConfigs(); err == nil {
+		for _, sc := range scfgs {
+			if d := time.Duration(sc.ScrapeInterval); minInterval == 0 || d < minInterval {
+				minInterval = d
+			}
+		}
+	}
+	moved := false
+	for _, mf := range mfs {
+		if mf.GetName() != "prometheus_remote_storage_queue_highest_sent_timestamp_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var name, url string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "remote_name":
+					name = l.GetValue()
+				case "url":
+					url = l.GetValue()
+				}
+			}
+			sent := int64(m.GetGauge().GetValue()) * 1000
+			if sent <= 0 {
+				continue
+			}
+			for _, rw := range c.opts.Config.RemoteWriteConfigs {
+				if (rw.Name != "" && rw.Name != name) || rw.URL.Redacted() != url {
+					continue
+				}
+				key := queueKey(rw)
+				if until := sent - savepointMargin(rw, minInterval).Milliseconds(); until > c.sentUntil[key] {
+					c.sentUntil[key] = until
+					c.replay.savepoint.WithLabelValues(key).Set(float64(until) / 1000)
+					moved = true
+				}
+			}
+		}
+	}
+	if moved {
+		if err := writeSavepoints(c.opts.WALDir, c.sentUntil); err != nil {
+			c.logger.Error("Could not save savepoints", "dir", c.opts.WALDir, "err", err)
+		}
+	}
 }
 
 // Gatherer gathers the metrics of Prometheus's packages inside the collector.

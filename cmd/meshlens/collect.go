@@ -6,16 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/model"
-	promconfig "github.com/prometheus/prometheus/config"
-	"gopkg.in/yaml.v3"
 
 	"github.com/meshlens/meshlens/collect"
 	"github.com/meshlens/meshlens/config"
@@ -59,109 +55,15 @@ func registerCollect(app *kingpin.Application, commands map[string]func(context.
 	}
 }
 
-// collectScrapeJob is the job of the sidecars named on the command line,
-// as Istio's Prometheus add-on names its Envoy stats job.
-const collectScrapeJob = "envoy-stats"
-
-// loadCollectConfig reads the file and adds what the flags say.
-func loadCollectConfig(c collectConfig, logger *slog.Logger) (*promconfig.Config, error) {
-	text := ""
-	if c.configFile != "" {
-		b, err := os.ReadFile(c.configFile)
-		if err != nil {
-			return nil, fmt.Errorf("--config.file: %w", err)
-		}
-		// A file that does not say its scrape interval gets the flag's
-		// (15s, Istio's) rather than Prometheus's default minute.
-		var doc map[string]any
-		if err := yaml.Unmarshal(b, &doc); err != nil {
-			return nil, fmt.Errorf("--config.file=%s: %w", c.configFile, err)
-		}
-		if doc == nil {
-			doc = map[string]any{}
-		}
-		global, _ := doc["global"].(map[string]any)
-		if global == nil {
-			global = map[string]any{}
-		}
-		if _, set := global["scrape_interval"]; !set {
-			global["scrape_interval"] = model.Duration(c.interval).String()
-			doc["global"] = global
-			if b, err = yaml.Marshal(doc); err != nil {
-				return nil, err
-			}
-		}
-		text = string(b)
-	}
-	// What the flags add is written as configuration, so that Prometheus's
-	// loader applies its defaults and checks to it as to the file.
-	var extra struct {
-		Global        map[string]any   `yaml:"global,omitempty"`
-		ScrapeConfigs []map[string]any `yaml:"scrape_configs,omitempty"`
-		RemoteWrite   []map[string]any `yaml:"remote_write,omitempty"`
-	}
-	extra.Global = map[string]any{"scrape_interval": model.Duration(c.interval).String(), "scrape_timeout": model.Duration(min(10*time.Second, c.interval)).String()}
-	if len(c.targets) > 0 || len(c.fileSD) > 0 {
-		job := map[string]any{"job_name": collectScrapeJob, "metrics_path": c.metricsPath}
-		if len(c.targets) > 0 {
-			job["static_configs"] = []any{map[string]any{"targets": c.targets}}
-		}
-		if len(c.fileSD) > 0 {
-			job["file_sd_configs"] = []any{map[string]any{"files": c.fileSD}}
-		}
-		extra.ScrapeConfigs = append(extra.ScrapeConfigs, job)
-	}
-	if c.remoteWriteURL != "" {
-		rw := map[string]any{"url": c.remoteWriteURL}
-		if c.sigv4Region != "" {
-			rw["sigv4"] = map[string]any{"region": c.sigv4Region}
-		}
-		extra.RemoteWrite = append(extra.RemoteWrite, rw)
-	} else if c.sigv4Region != "" {
-		return nil, fmt.Errorf("--sigv4.region signs what goes to --remote-write.url: give that too (or put sigv4 in the file's remote_write)")
-	}
-	b, err := yaml.Marshal(extra)
-	if err != nil {
-		return nil, err
-	}
-	fromFlags, err := promconfig.Load(string(b), logger)
-	if err != nil {
-		return nil, err
-	}
-	cfg := fromFlags
-	if text != "" {
-		if cfg, err = promconfig.Load(text, logger); err != nil {
-			return nil, fmt.Errorf("--config.file=%s: %w", c.configFile, err)
-		}
-		for _, sc := range fromFlags.ScrapeConfigs {
-			for _, have := range cfg.ScrapeConfigs {
-				if have.JobName == sc.JobName {
-					return nil, fmt.Errorf("--config.file=%s already has a job %s: list the targets there, or rename the job", c.configFile, sc.JobName)
-				}
-			}
-			cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, sc)
-		}
-		cfg.RemoteWriteConfigs = append(cfg.RemoteWriteConfigs, fromFlags.RemoteWriteConfigs...)
-	}
-	scfgs, err := cfg.GetScrapeConfigs()
-	if err != nil {
-		return nil, err
-	}
-	if len(scfgs) == 0 {
-		return nil, fmt.Errorf("nothing to scrape: give --scrape.target, --scrape.file-sd, or scrape_configs in --config.file")
-	}
-	if len(cfg.RemoteWriteConfigs) == 0 {
-		return nil, fmt.Errorf("nowhere to send: give --remote-write.url, or remote_write in --config.file")
-	}
-	return cfg, nil
-}
-
 func runCollect(ctx context.Context, c collectConfig, logger *slog.Logger, out io.Writer) error {
 	thinning, err := collect.ParseThinning(c.thinning)
 	if err != nil {
 		return usageError{fmt.Errorf("--thinning: %w", err)}
 	}
-	cfg, err := loadCollectConfig(c, logger)
+	cfg, err := collect.LoadConfig(collect.Flags{
+		ConfigFile: c.configFile, RemoteWriteURL: c.remoteWriteURL, SigV4Region: c.sigv4Region,
+		Targets: c.targets, FileSD: c.fileSD, MetricsPath: c.metricsPath, Interval: c.interval,
+	}, logger)
 	if err != nil {
 		return usageError{err}
 	}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/promql"
+
+	"github.com/meshlens/meshlens/store"
+)
+
+// TestMain lets a test run the meshlens command as a process of its own
+// (the test binary, started again with MESHLENS_TEST_RUN_MAIN=1), which a
+// test can kill -9.
+func TestMain(m *testing.M) {
+	if os.Getenv("MESHLENS_TEST_RUN_MAIN") == "1" {
+		os.Exit(meshlens(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// startMeshlens runs `meshlens args...` as a process; its output goes to out.
+func startMeshlens(t *testing.T, out *syncBuffer, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "MESHLENS_TEST_RUN_MAIN=1")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+// receivedValues are the values of name the store holds.
+func receivedValues(t *testing.T, s *store.Store, name string) map[float64]bool {
+	t.Helper()
+	q, err := s.Engine().NewInstantQuery(context.Background(), s.Queryable(), nil, name+"[1h]", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := q.Exec(context.Background())
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	got := map[float64]bool{}
+	for _, series := range res.Value.(promql.Matrix) {
+		for _, p := range series.Floats {
+			got[p.F] = true
+		}
+	}
+	return got
+}
+
+// Prometheus's agent loses what its queues had not sent when it dies
+// (prometheus/prometheus#8809): its remote write starts from the time it
+// starts again. meshlens collect resumes from its savepoint. Here the
+// receiver is down while the collector scrapes a counter that counts its
+// own scrapes; the collector is killed with SIGKILL, the receiver comes
+// back, the collector starts again: every value scraped before the kill
+// must arrive.
+func TestCollectKilledWhileTheReceiverIsDownLosesNothingItScraped(t *testing.T) {
+	var served atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "# TYPE collect_test_scrapes_total counter\ncollect_test_scrapes_total %d\n", served.Add(1))
+	}))
+	defer target.Close()
+	received, err := store.Open(store.Options{DataDir: t.TempDir(), RemoteWriteReceiver: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer received.Close()
+	var down atomic.Bool
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "receiver down for the test", http.StatusServiceUnavailable)
+			return
+		}
+		received.Handler().ServeHTTP(w, r)
+	}))
+	defer receiver.Close()
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "collect.yml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+global: {scrape_interval: 200ms, scrape_timeout: 200ms}
+scrape_configs:
+  - job_name: counter
+    static_configs: [{targets: [%q]}]
+remote_write:
+  - url: %s/api/v1/write
+    queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 200ms}
+`, strings.TrimPrefix(target.URL, "http://"), receiver.URL)), 0o600)
+	args := []string{"collect", "--config.file", cfg, "--storage.agent.path", filepath.Join(dir, "wal"), "--web.listen-address", "127.0.0.1:0"}
+
+	var out1 syncBuffer
+	first := startMeshlens(t, &out1, args...)
+	waitFor(t, "the first samples to arrive", 20*time.Second, func() bool { return len(receivedValues(t, received, "collect_test_scrapes_total")) >= 5 })
+	down.Store(true)
+	// A savepoint is saved every 5s: let one be saved with the receiver
+	// down, so that the kill does not find the savepoint of the start.
+	time.Sleep(6 * time.Second)
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.Wait()
+	scrapedBeforeKill := served.Load()
+	sentBeforeKill := len(receivedValues(t, received, "collect_test_scrapes_total"))
+	if scrapedBeforeKill-int64(sentBeforeKill) < 20 {
+		t.Fatalf("the test needs scrapes the queue could not send: %d scraped, %d arrived", scrapedBeforeKill, sentBeforeKill)
+	}
+
+	down.Store(false)
+	var out2 syncBuffer
+	startMeshlens(t, &out2, args...)
+	waitFor(t, "samples scraped after the restart", 30*time.Second, func() bool {
+		return receivedValues(t, received, "collect_test_scrapes_total")[float64(scrapedBeforeKill+5)]
+	})
+	got := receivedValues(t, received, "collect_test_scrapes_total")
+	var missing []int64
+	// The last scrape may have been cut by the kill before it was written.
+	for v := int64(1); v < scrapedBeforeKill; v++ {
+		if !got[float64(v)] {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d of the %d values scraped before the kill never arrived: %v\nfirst run:\n%s\nsecond run:\n%s", len(missing), scrapedBeforeKill-1, missing, out1.String(), out2.String())
+	}
+	m := regexp.MustCompile(`metrics on (http://127\.0\.0\.1:\d+)/metrics`).FindStringSubmatch(out2.String())
+	if m == nil {
+		t.Fatalf("the second run did not say where its metrics are: %s", out2.String())
+	}
+	if metrics := httpGetQuiet(m[1] + "/metrics"); !regexp.MustCompile(`meshlens_collect_replayed_samples_total\{queue="[^"]+",result="sent"\} [1-9]`).MatchString(metrics) {
+		t.Errorf("the second run does not count the samples it sent again: %s", grepLines(metrics, "meshlens_collect"))
+	}
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
