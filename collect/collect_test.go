@@ -1,14 +1,24 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/config"
@@ -255,5 +265,210 @@ func TestCollectCountsWritesTheWorkspaceRefusesForAWrongKey(t *testing.T) {
 	})
 	if got := seriesIn(t, s); len(got) != 0 {
 		t.Errorf("nothing should be written with a wrong key, got %v", got)
+	}
+}
+
+// counterTarget serves counters that count the scrapes: one series per
+// name in series, each scrape one higher.
+func counterTarget(t *testing.T, series ...string) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		v := n.Add(1)
+		fmt.Fprintln(w, "# TYPE collect_test_scrapes_total counter")
+		for _, s := range series {
+			fmt.Fprintf(w, "collect_test_scrapes_total{series=%q} %d\n", s, v)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// runCollector runs a collector on a configuration text until the test ends.
+func runCollector(t *testing.T, yml string) *Collector {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "collect.yml")
+	os.WriteFile(file, []byte(yml), 0o600)
+	cfg, err := LoadConfig(Flags{ConfigFile: file, Interval: 15 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(Options{Config: cfg, WALDir: filepath.Join(dir, "wal"), FlushDeadline: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; c.Close() })
+	return c
+}
+
+func scrapeAndWrite(target, receiver string) string {
+	return fmt.Sprintf(`
+global: {scrape_interval: 100ms, scrape_timeout: 100ms}
+scrape_configs:
+  - job_name: counter
+    static_configs: [{targets: [%q]}]
+remote_write:
+  - url: %s/api/v1/write
+    queue_config: {batch_send_deadline: 100ms, min_backoff: 50ms, max_backoff: 500ms}
+`, strings.TrimPrefix(target, "http://"), receiver)
+}
+
+// valuesOf are the values of the counter's series the store holds.
+func valuesOf(t *testing.T, s *store.Store, series string) map[float64]bool {
+	t.Helper()
+	q, err := s.Engine().NewInstantQuery(context.Background(), s.Queryable(), nil, fmt.Sprintf(`collect_test_scrapes_total{series=%q}[1h]`, series), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := q.Exec(context.Background())
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	got := map[float64]bool{}
+	for _, ser := range res.Value.(promql.Matrix) {
+		for _, p := range ser.Floats {
+			got[p.F] = true
+		}
+	}
+	return got
+}
+
+func counterValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+// missingBelow lists the values 1..upTo-1 not in got.
+func missingBelow(got map[float64]bool, upTo int64) []int64 {
+	var missing []int64
+	for v := int64(1); v < upTo; v++ {
+		if !got[float64(v)] {
+			missing = append(missing, v)
+		}
+	}
+	return missing
+}
+
+func TestCollectSendsTheBacklogOnceADownReceiverComesBack(t *testing.T) {
+	_, s := workspace(t)
+	var down atomic.Bool
+	down.Store(true)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		s.Handler().ServeHTTP(w, r)
+	}))
+	defer receiver.Close()
+	target, scraped := counterTarget(t, "a")
+	c := runCollector(t, scrapeAndWrite(target.URL, receiver.URL))
+	eventually(t, "scrapes while the receiver is down", func() bool { return scraped.Load() >= 20 })
+	down.Store(false)
+	upAt := scraped.Load()
+	eventually(t, "the backlog and what follows", func() bool { return valuesOf(t, s, "a")[float64(upAt+3)] })
+	if missing := missingBelow(valuesOf(t, s, "a"), upAt); len(missing) > 0 {
+		t.Errorf("scraped while the receiver was down and never sent: %v", missing)
+	}
+	if counterValue(t, c.Gatherer(), "prometheus_remote_storage_samples_retried_total") == 0 {
+		t.Error("the retries are not counted")
+	}
+}
+
+func TestCollectSlowsDownOnA429AndLosesNothing(t *testing.T) {
+	_, s := workspace(t)
+	var throttled atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// AMP's answer to a workspace over its ingestion rate, for the
+		// first five writes.
+		if throttled.Add(1) <= 5 {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"message":"Rate exceeded"}`, http.StatusTooManyRequests)
+			return
+		}
+		s.Handler().ServeHTTP(w, r)
+	}))
+	defer receiver.Close()
+	target, scraped := counterTarget(t, "a")
+	c := runCollector(t, scrapeAndWrite(target.URL, receiver.URL))
+	eventually(t, "writes past the throttling", func() bool { return throttled.Load() > 7 })
+	upTo := scraped.Load()
+	eventually(t, "what was scraped meanwhile", func() bool { return valuesOf(t, s, "a")[float64(upTo+3)] })
+	if missing := missingBelow(valuesOf(t, s, "a"), upTo); len(missing) > 0 {
+		t.Errorf("throttled and dropped: %v", missing)
+	}
+	if counterValue(t, c.Gatherer(), "prometheus_remote_storage_samples_retried_total") == 0 {
+		t.Error("the throttled writes are not counted as retried")
+	}
+	if counterValue(t, c.Gatherer(), "prometheus_remote_storage_samples_failed_total") != 0 {
+		t.Error("a throttled write was given up")
+	}
+}
+
+// A receiver that refuses some series as Mimir and AMP do: it writes the
+// valid series of a request and answers 400 for the invalid ones.
+func TestCollectKeepsSendingWhenTheReceiverRefusesSomeSeries(t *testing.T) {
+	_, s := workspace(t)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		compressed, _ := io.ReadAll(r.Body)
+		raw, err := snappy.Decode(nil, compressed)
+		var req prompb.WriteRequest
+		if err == nil {
+			err = req.Unmarshal(raw)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		kept, refused := req.Timeseries[:0], 0
+		for _, ts := range req.Timeseries {
+			if slices.ContainsFunc(ts.Labels, func(l prompb.Label) bool { return l.Name == "series" && l.Value == "invalid" }) {
+				refused++
+				continue
+			}
+			kept = append(kept, ts)
+		}
+		req.Timeseries = kept
+		b, _ := req.Marshal()
+		r2 := r.Clone(r.Context())
+		r2.Body = io.NopCloser(bytes.NewReader(snappy.Encode(nil, b)))
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, r2)
+		if refused > 0 {
+			http.Error(w, fmt.Sprintf("%d series refused: label series=invalid", refused), http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(rec.Code)
+	}))
+	defer receiver.Close()
+	target, scraped := counterTarget(t, "valid", "invalid")
+	c := runCollector(t, scrapeAndWrite(target.URL, receiver.URL))
+	eventually(t, "twenty scrapes", func() bool { return scraped.Load() >= 20 })
+	upTo := scraped.Load()
+	eventually(t, "the valid series to keep arriving", func() bool { return valuesOf(t, s, "valid")[float64(upTo+3)] })
+	if missing := missingBelow(valuesOf(t, s, "valid"), upTo); len(missing) > 0 {
+		t.Errorf("valid samples lost with the refused ones: %v", missing)
+	}
+	if len(valuesOf(t, s, "invalid")) != 0 {
+		t.Error("the stand-in wrote a series it refused")
+	}
+	if counterValue(t, c.Gatherer(), "prometheus_remote_storage_samples_failed_total") == 0 {
+		t.Error("the refused samples are not counted as failed")
 	}
 }
