@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/config"
 	"gopkg.in/yaml.v3"
@@ -24,6 +25,10 @@ type Flags struct {
 	FileSD         []string
 	MetricsPath    string
 	Interval       time.Duration
+	// EnableV2 lets remote_write use remote write 2.0, whose specification
+	// is still a release candidate and whose wire format changed between
+	// Prometheus releases.
+	EnableV2 bool
 }
 
 // LoadConfig reads the configuration file (Prometheus's format) and adds
@@ -133,6 +138,11 @@ func LoadConfig(c Flags, logger *slog.Logger) (*config.Config, error) {
 	}
 	if len(cfg.RemoteWriteConfigs) == 0 {
 		return nil, fmt.Errorf("nowhere to send: give --remote-write.url, or remote_write in --config.file")
+	}
+	for _, rw := range cfg.RemoteWriteConfigs {
+		if rw.ProtobufMessage != remoteapi.WriteV1MessageType && !c.EnableV2 {
+			return nil, fmt.Errorf("remote_write to %s asks for protobuf_message %s: remote write 2.0 is still a release candidate; add --remote-write.enable-v2 to use it, or remove protobuf_message", rw.URL.Redacted(), rw.ProtobufMessage)
+		}
 	}
 	return cfg, nil
 }

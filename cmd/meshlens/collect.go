@@ -29,6 +29,7 @@ type collectConfig struct {
 	walDir         string
 	listenAddr     string
 	flushDeadline  time.Duration
+	enableV2       bool
 }
 
 func registerCollect(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -49,6 +50,7 @@ func registerCollect(app *kingpin.Application, commands map[string]func(context.
 	cmd.Flag("thinning", "Drop what the console does not read before it is sent: "+strings.Join(names, ", ")+" (see the README for what each keeps).").Default(string(collect.ThinningNone)).StringVar(&c.thinning)
 	cmd.Flag("storage.agent.path", "Where the write-ahead log is kept.").Default("data-agent/").StringVar(&c.walDir)
 	cmd.Flag("web.listen-address", "Address of /metrics, /-/healthy and /-/ready.").Default("127.0.0.1:9095").StringVar(&c.listenAddr)
+	cmd.Flag("remote-write.enable-v2", "Allow protobuf_message io.prometheus.write.v2.Request in remote_write (remote write 2.0, a release candidate).").BoolVar(&c.enableV2)
 	cmd.Flag("remote-write.flush-deadline", "How long to keep sending what is queued when stopping.").Default("1m").DurationVar(&c.flushDeadline)
 	commands["collect"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
 		return runCollect(ctx, c, logger, out)
@@ -62,7 +64,7 @@ func runCollect(ctx context.Context, c collectConfig, logger *slog.Logger, out i
 	}
 	cfg, err := collect.LoadConfig(collect.Flags{
 		ConfigFile: c.configFile, RemoteWriteURL: c.remoteWriteURL, SigV4Region: c.sigv4Region,
-		Targets: c.targets, FileSD: c.fileSD, MetricsPath: c.metricsPath, Interval: c.interval,
+		Targets: c.targets, FileSD: c.fileSD, MetricsPath: c.metricsPath, Interval: c.interval, EnableV2: c.enableV2,
 	}, logger)
 	if err != nil {
 		return usageError{err}
