@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/relabel"
+	"gopkg.in/yaml.v3"
 )
 
 // Thinning is a preset of metric relabelling that drops what the console
@@ -91,4 +92,15 @@ func (t Thinning) Apply(cfg *config.Config) error {
 	// thinned ones in the configuration itself.
 	cfg.ScrapeConfigs, cfg.ScrapeConfigFiles = scfgs, nil
 	return nil
+}
+
+// YAML is the preset as a metric_relabel_configs list, for a Prometheus or
+// an ADOT collector that should thin as the collector does.
+func (t Thinning) YAML() (string, error) {
+	rcs := t.RelabelConfigs()
+	if len(rcs) == 0 {
+		return "metric_relabel_configs: []\n", nil
+	}
+	b, err := yaml.Marshal(map[string]any{"metric_relabel_configs": rcs})
+	return string(b), err
 }

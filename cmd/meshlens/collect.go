@@ -30,6 +30,7 @@ type collectConfig struct {
 	listenAddr     string
 	flushDeadline  time.Duration
 	enableV2       bool
+	printThinning  string
 }
 
 func registerCollect(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -48,6 +49,7 @@ func registerCollect(app *kingpin.Application, commands map[string]func(context.
 	cmd.Flag("scrape.metrics-path", "Path scraped on --scrape.target and --scrape.file-sd targets.").Default("/stats/prometheus").StringVar(&c.metricsPath)
 	cmd.Flag("scrape.interval", "Scrape interval of --scrape.target and --scrape.file-sd targets, and the default of a file that does not set one.").Default("15s").DurationVar(&c.interval)
 	cmd.Flag("thinning", "Drop what the console does not read before it is sent: "+strings.Join(names, ", ")+" (see the README for what each keeps).").Default(string(collect.ThinningNone)).StringVar(&c.thinning)
+	cmd.Flag("print-thinning", "Print a --thinning preset as metric_relabel_configs for a Prometheus's or ADOT collector's scrape job, and exit.").PlaceHolder("PRESET").StringVar(&c.printThinning)
 	cmd.Flag("storage.agent.path", "Where the write-ahead log is kept.").Default("data-agent/").StringVar(&c.walDir)
 	cmd.Flag("web.listen-address", "Address of /metrics, /-/healthy and /-/ready.").Default("127.0.0.1:9095").StringVar(&c.listenAddr)
 	cmd.Flag("remote-write.enable-v2", "Allow protobuf_message io.prometheus.write.v2.Request in remote_write (remote write 2.0, a release candidate).").BoolVar(&c.enableV2)
@@ -58,6 +60,18 @@ func registerCollect(app *kingpin.Application, commands map[string]func(context.
 }
 
 func runCollect(ctx context.Context, c collectConfig, logger *slog.Logger, out io.Writer) error {
+	if c.printThinning != "" {
+		t, err := collect.ParseThinning(c.printThinning)
+		if err != nil {
+			return usageError{fmt.Errorf("--print-thinning: %w", err)}
+		}
+		y, err := t.YAML()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "# meshlens collect --thinning %s, for a scrape job\n%s", t, y)
+		return nil
+	}
 	thinning, err := collect.ParseThinning(c.thinning)
 	if err != nil {
 		return usageError{fmt.Errorf("--thinning: %w", err)}

@@ -3,20 +3,27 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 
+	"github.com/meshlens/meshlens/collect"
+	"github.com/meshlens/meshlens/simulate"
 	"github.com/meshlens/meshlens/store"
 )
 
@@ -155,4 +162,118 @@ func grepLines(text, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// seriesBetween are the series of job envoy-stats s holds samples of in
+// (at-window, at], canonical.
+func seriesBetween(t *testing.T, s *store.Store, at time.Time, window time.Duration) map[string]bool {
+	t.Helper()
+	q, err := s.Engine().NewInstantQuery(context.Background(), s.Queryable(), nil,
+		fmt.Sprintf(`last_over_time({job="envoy-stats"}[%dms])`, window.Milliseconds()), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := q.Exec(context.Background())
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	out := map[string]bool{}
+	for _, smp := range res.Value.(promql.Vector) {
+		m := model.Metric{}
+		smp.Metric.Range(func(l labels.Label) { m[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+		out[canonical(m)] = true
+	}
+	return out
+}
+
+// One configuration file (the kiali preset printed by --print-thinning in
+// its scrape job) for Debian's `prometheus --enable-feature=agent` and for
+// `meshlens collect`: the same targets give the same series after
+// relabelling, at two receivers.
+func TestCollectAndDebiansPrometheusAgentSendTheSameSeriesFromOneConfigFile(t *testing.T) {
+	d, _ := runningDemo(t, testDemoConfig(""))
+	dir := t.TempDir()
+	targets := filepath.Join(dir, "sidecars.json")
+	if err := simulate.WriteTargetsFile(targets, d.runner.Targets()); err != nil {
+		t.Fatal(err)
+	}
+	thinning, err := collect.ThinningKiali.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	configFor := func(receiver string) string {
+		return fmt.Sprintf(`global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: envoy-stats
+    metrics_path: /stats/prometheus
+    file_sd_configs: [{files: [%q], refresh_interval: 5s}]
+%s
+remote_write:
+  - url: %s/api/v1/write
+    queue_config: {batch_send_deadline: 1s}
+`, targets, indent(thinning, "    "), receiver)
+	}
+	receiver := func() (*store.Store, string) {
+		s, err := store.Open(store.Options{DataDir: t.TempDir(), RemoteWriteReceiver: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s.Handler())
+		t.Cleanup(func() { srv.Close(); s.Close() })
+		return s, srv.URL
+	}
+	fromPrometheus, prometheusURL := receiver()
+	fromCollect, collectURL := receiver()
+
+	startPrometheusWith(t, configFor(prometheusURL), "--enable-feature=agent", "--storage.agent.path="+filepath.Join(dir, "prometheus-agent"))
+	cfg := filepath.Join(dir, "collect.yml")
+	os.WriteFile(cfg, []byte(configFor(collectURL)), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runCollect(ctx, collectConfig{configFile: cfg, interval: 15 * time.Second, thinning: "none",
+			walDir: filepath.Join(dir, "collect-wal"), listenAddr: "127.0.0.1:0", flushDeadline: time.Second}, slog.New(slog.DiscardHandler), io.Discard)
+	}()
+	defer func() { cancel(); <-done }()
+
+	start := time.Now()
+	waitFor(t, "both receivers to hold ten seconds of bookinfo", 60*time.Second, func() bool {
+		return time.Since(start) > 15*time.Second &&
+			len(seriesBetween(t, fromPrometheus, time.Now().Add(-3*time.Second), 2*time.Second)) > 100 &&
+			len(seriesBetween(t, fromCollect, time.Now().Add(-3*time.Second), 2*time.Second)) > 100
+	})
+	// A series seen by one in the inner window existed on the sidecar then,
+	// so the other, scraping every second too, saw it in the outer one.
+	at := time.Now().Add(-3 * time.Second)
+	for _, c := range []struct {
+		name         string
+		inner, outer map[string]bool
+	}{
+		{"Debian's prometheus sent, meshlens collect did not", seriesBetween(t, fromPrometheus, at.Add(-2*time.Second), 6*time.Second), seriesBetween(t, fromCollect, at, 10*time.Second)},
+		{"meshlens collect sent, Debian's prometheus did not", seriesBetween(t, fromCollect, at.Add(-2*time.Second), 6*time.Second), seriesBetween(t, fromPrometheus, at, 10*time.Second)},
+	} {
+		var only []string
+		for s := range c.inner {
+			if !c.outer[s] {
+				only = append(only, s)
+			}
+		}
+		sort.Strings(only)
+		if len(only) > 0 {
+			t.Errorf("%s: %d of %d series, e.g. %q", c.name, len(only), len(c.inner), only[:min(3, len(only))])
+		}
+	}
+	for s := range seriesBetween(t, fromCollect, at, 10*time.Second) {
+		if strings.Contains(s, "source_app=") || strings.Contains(s, `__name__="istio_agent_`) {
+			t.Fatalf("the preset did not thin: %s", s)
+		}
+	}
+}
+
+func indent(text, prefix string) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
 }

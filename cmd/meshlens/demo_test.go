@@ -342,6 +342,7 @@ func TestCommandLine(t *testing.T) {
 		{"collect has help", []string{"collect", "--help"}, 0, "--remote-write.url", ""},
 		{"collect with nothing to scrape says what to give", []string{"collect", "--remote-write.url", "http://127.0.0.1:9/api/v1/write"}, 2, "", "--scrape.target"},
 		{"collect with nowhere to send says what to give", []string{"collect", "--scrape.target", "127.0.0.1:15020"}, 2, "", "--remote-write.url"},
+		{"collect --print-thinning prints the preset for a Prometheus", []string{"collect", "--print-thinning", "kiali"}, 0, "action: labeldrop", ""},
 		{"collect with an unknown thinning names the presets", []string{"collect", "--thinning", "kialli"}, 2, "", "none, kiali, kiali-strict"},
 		{"collect with sigv4 and no credentials anywhere says what to set", []string{"collect", "--scrape.target", "127.0.0.1:15020", "--remote-write.url", "https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-1/api/v1/remote_write", "--sigv4.region", "us-west-2"}, 2, "", "access_key and secret_key"},
 		{"collect with a config file that is not there is a usage error", []string{"collect", "--config.file", "no/such/prometheus.yml"}, 2, "", "--config.file"},

@@ -36,6 +36,13 @@ func startPrometheus(t *testing.T, yml string) string {
 // startPrometheusOn is startPrometheus over the TSDB in data.
 func startPrometheusOn(t *testing.T, yml, data string) string {
 	t.Helper()
+	return startPrometheusWith(t, yml, "--storage.tsdb.path="+data)
+}
+
+// startPrometheusWith runs Debian's prometheus with yml and the flags, and
+// returns its address.
+func startPrometheusWith(t *testing.T, yml string, flags ...string) string {
+	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Fatal("Debian's prometheus is not installed; `make test` installs it (apt-get install prometheus)")
@@ -46,8 +53,7 @@ func startPrometheusOn(t *testing.T, yml, data string) string {
 		t.Fatal(err)
 	}
 	addr := freeAddress(t)
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+data,
-		"--web.listen-address="+addr, "--log.level=warn")
+	cmd := exec.Command(bin, append([]string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--log.level=warn"}, flags...)...)
 	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
 	if err != nil {
 		t.Fatal(err)
