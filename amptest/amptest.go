@@ -1,9 +1,10 @@
 // Package amptest is a stand-in for an Amazon Managed Service for
 // Prometheus workspace, for tests of what talks to AMP (AWS cannot run
 // here): any Prometheus HTTP API (the embedded store) behind AMP's URL
-// layout, AMP's refusals of what it does not serve, and its check of
-// every request's Signature Version 4 (package awssig, which recomputes
-// the signature by itself).
+// layout, AMP's refusals of what it does not serve, the control-plane
+// calls meshlens makes (workspaces by alias, rule groups namespaces), and
+// its check of every request's Signature Version 4 (package awssig, which
+// recomputes the signature by itself).
 package amptest
 
 import (
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/meshlens/meshlens/awssig"
 )
@@ -32,6 +34,7 @@ type Server struct {
 	Accepted, Refused atomic.Int64
 	// Refusals are the error types of the refused, in order.
 	refusals chan string
+	cp       *controlPlane
 }
 
 // URL of the workspace's Prometheus API, as AMP shows it
@@ -59,10 +62,14 @@ var unsupported = []string{"/api/v1/status/", "/api/v1/targets", "/api/v1/admin/
 // New serves prometheus (a Prometheus HTTP API's handler) as a workspace.
 func New(prometheus http.Handler) *Server {
 	s := &Server{refusals: make(chan string, 1024)}
+	s.cp = &controlPlane{endpoint: s.WorkspaceURL, namespaces: map[string]*ruleNamespace{}, created: time.Now()}
 	v := &awssig.Verifier{Service: "aps", Region: Region, Secrets: map[string]string{AccessKey: SecretKey}}
 	prefix := "/workspaces/" + Workspace
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Accepted.Add(1)
+		if s.cp.serve(w, r) {
+			return
+		}
 		path, ok := strings.CutPrefix(r.URL.Path, prefix)
 		if !ok {
 			http.Error(w, `{"message":"workspace not found"}`, http.StatusNotFound)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -45,7 +46,7 @@ func serveWith(t *testing.T, yml string) (base string, logs *syncBuffer, stop fu
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, serveConfig{configFile: cfg, web: webFlags{listenAddr: "127.0.0.1:0", listenSet: true}, timeout: 5 * time.Second, prometheusURL: "http://127.0.0.1:9"},
+		done <- runServe(ctx, serveConfig{prometheusFlags: prometheusFlags{configFile: cfg, timeout: 5 * time.Second, prometheusURL: "http://127.0.0.1:9"}, web: webFlags{listenAddr: "127.0.0.1:0", listenSet: true}},
 			slog.New(slog.NewTextHandler(logs, nil)), &out)
 	}()
 	waitFor(t, "serve to say where it listens", 10*time.Second, func() bool {
@@ -264,5 +265,99 @@ func TestCollectToAMPThenServeDrawsBookinfoFromKialiThinnedData(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "sending to 1 remote write endpoint") {
 		t.Errorf("collect did not say what it does: %q", out.String())
+	}
+}
+
+// `meshlens rules --amp.workspace-*` puts the graph's recording rules into
+// the workspace's ruler through the AMP API (the AWS SDK, pointed at the
+// stand-in by AWS_ENDPOINT_URL_AMP as any AWS SDK or CLI is), every call
+// signed; a second run replaces them.
+func TestRulesPutIntoAMPCreateThenReplaceTheNamespace(t *testing.T) {
+	noAWSEnvironment(t)
+	amp := amptest.New(http.NotFoundHandler())
+	defer amp.Close()
+	t.Setenv("AWS_ENDPOINT_URL_AMP", amp.URL)
+
+	t.Run("no credentials anywhere is a usage error that says what to set", func(t *testing.T) {
+		var out, errOut strings.Builder
+		code := meshlens([]string{"rules", "--amp.workspace-id", amptest.Workspace, "--amp.region", amptest.Region}, &out, &errOut)
+		if code != exitUsage || !strings.Contains(errOut.String(), "AWS_ACCESS_KEY_ID") {
+			t.Errorf("exit %d, stderr %q", code, errOut.String())
+		}
+	})
+	t.Setenv("AWS_ACCESS_KEY_ID", amptest.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", amptest.SecretKey)
+	var want strings.Builder
+	if code := meshlens([]string{"rules", "--interval", "30s"}, &want, io.Discard); code != 0 {
+		t.Fatal("rules did not print")
+	}
+	for i, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--amp.workspace-id", amptest.Workspace}, "created rule groups namespace meshlens-graph in workspace " + amptest.Workspace + ": active"},
+		{[]string{"--amp.workspace-alias", amptest.Alias}, "updated rule groups namespace meshlens-graph in workspace " + amptest.Workspace + ": active"},
+	} {
+		var out, errOut strings.Builder
+		code := meshlens(append([]string{"rules", "--interval", "30s", "--amp.region", amptest.Region}, c.args...), &out, &errOut)
+		if code != 0 || !strings.Contains(out.String(), c.says) {
+			t.Fatalf("run %d: exit %d, stdout %q, stderr %q; want it to say %q", i+1, code, out.String(), errOut.String(), c.says)
+		}
+	}
+	got, ok := amp.RuleNamespace("meshlens-graph")
+	if !ok || string(got) != want.String() {
+		t.Errorf("the workspace holds %d bytes of rules, want the %d `meshlens rules --interval 30s` prints", len(got), want.Len())
+	}
+	if amp.Refused.Load() != 0 {
+		t.Errorf("the workspace refused %d calls: %s", amp.Refused.Load(), amp.NextRefusal())
+	}
+	var out, errOut strings.Builder
+	if code := meshlens([]string{"rules", "--amp.workspace-alias", "no-such-alias", "--amp.region", amptest.Region}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), `no workspace has the alias "no-such-alias"`) {
+		t.Errorf("an unknown alias: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// `meshlens graph` takes serve's --config and flags: an AMP workspace by
+// its alias (signing with the default credentials), or by the config
+// file's sigv4 auth.
+func TestGraphReadsAMPByAliasOrConfigFile(t *testing.T) {
+	noAWSEnvironment(t)
+	d, _ := runningDemo(t, testDemoConfig(""))
+	store, _ := url.Parse("http://" + d.storeL.Addr().String())
+	amp := amptest.New(httputil.NewSingleHostReverseProxy(store))
+	defer amp.Close()
+	t.Setenv("AWS_ENDPOINT_URL_AMP", amp.URL)
+	cfg := filepath.Join(t.TempDir(), "kiali.yaml")
+	os.WriteFile(cfg, []byte(sigv4Config(amp.WorkspaceURL(), amptest.SecretKey)), 0o600)
+
+	for _, c := range []struct {
+		name string
+		args []string
+		env  bool
+	}{
+		{"by alias", []string{"--amp.workspace-alias", amptest.Alias, "--amp.region", amptest.Region}, true},
+		{"by config file", []string{"--config", cfg}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.env {
+				t.Setenv("AWS_ACCESS_KEY_ID", amptest.AccessKey)
+				t.Setenv("AWS_SECRET_ACCESS_KEY", amptest.SecretKey)
+			}
+			var out, errOut strings.Builder
+			waitFor(t, "a graph of bookinfo from the workspace", 30*time.Second, func() bool {
+				out.Reset()
+				errOut.Reset()
+				meshlens(append([]string{"graph", "--namespaces", "bookinfo", "--duration", "60s", "--prometheus.scrape-interval", "1s"}, c.args...), &out, &errOut)
+				return strings.Contains(out.String(), "reviews-v2")
+			})
+			if amp.Refused.Load() != 0 {
+				t.Errorf("the workspace refused %d requests: %s", amp.Refused.Load(), amp.NextRefusal())
+			}
+		})
+	}
+	var out, errOut strings.Builder
+	code := meshlens([]string{"graph", "--namespaces", "bookinfo", "--amp.workspace-alias", amptest.Alias, "--prometheus.url", amp.WorkspaceURL()}, &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), "not both") {
+		t.Errorf("--prometheus.url with --amp.workspace-alias: exit %d, %q", code, errOut.String())
 	}
 }

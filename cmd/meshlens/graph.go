@@ -12,30 +12,31 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/meshlens/meshlens/graph"
-	"github.com/meshlens/meshlens/promclient"
 )
 
 type graphConfig struct {
-	prometheus     string
-	namespaces     string
-	graphType      string
-	duration       time.Duration
-	queryTime      int64
-	output         string
-	inject         bool
-	responseTime   string
-	scrapeInterval time.Duration
-	timeout        time.Duration
-	rateTCP        string
-	rateHTTP       string
-	rateGRPC       string
-	compareTo      string
+	prometheusFlags
+	namespaces   string
+	graphType    string
+	duration     time.Duration
+	queryTime    int64
+	output       string
+	inject       bool
+	responseTime string
+	rateTCP      string
+	rateHTTP     string
+	rateGRPC     string
+	compareTo    string
 }
 
 func registerGraph(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
 	var c graphConfig
 	cmd := app.Command("graph", "Print the mesh's traffic graph from any Prometheus API: a table of edges with rate, error %, response time and mTLS, or JSON, DOT, Mermaid.")
-	cmd.Flag("prometheus", "URL of the Prometheus HTTP API (the demo's store, Prometheus, Thanos...).").Default("http://127.0.0.1:9090").StringVar(&c.prometheus)
+	c.prometheusFlags.register(cmd)
+	// The names graph had before it took serve's.
+	cmd.Flag("prometheus", "Same as --prometheus.url.").Hidden().IsSetByUser(&c.urlSet).StringVar(&c.prometheusURL)
+	cmd.Flag("scrape-interval", "Same as --prometheus.scrape-interval.").Hidden().IsSetByUser(&c.intervalSet).DurationVar(&c.scrapeInterval)
+	cmd.Flag("timeout", "Same as --prometheus.timeout.").Hidden().IsSetByUser(&c.timeoutSet).DurationVar(&c.timeout)
 	cmd.Flag("namespaces", "Comma-separated namespaces to graph.").Required().StringVar(&c.namespaces)
 	cmd.Flag("type", "Graph type: app, versionedApp, workload or service.").Default("workload").EnumVar(&c.graphType, "app", "versionedApp", "workload", "service")
 	cmd.Flag("duration", "Rate window (widened to twice the scrape interval when shorter).").Default("10m").SetValue(&durationValue{&c.duration})
@@ -46,13 +47,11 @@ func registerGraph(app *kingpin.Application, commands map[string]func(context.Co
 	cmd.Flag("rate-http", "HTTP rate shown: requests or none, as Kiali's rateHttp.").Default("requests").EnumVar(&c.rateHTTP, "requests", "none")
 	cmd.Flag("rate-grpc", "gRPC rate shown: requests, sent or received messages, total messages, or none, as Kiali's rateGrpc.").Default("requests").EnumVar(&c.rateGRPC, "requests", "sent", "received", "total", "none")
 	cmd.Flag("rate-tcp", "TCP rate shown: sent (bytes the caller sent), received, total or none, as Kiali's rateTcp.").Default("sent").EnumVar(&c.rateTCP, "sent", "received", "total", "none")
-	cmd.Flag("scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").DurationVar(&c.scrapeInterval)
-	cmd.Flag("timeout", "Timeout of each query.").Default("30s").DurationVar(&c.timeout)
 	cmd.Flag("compare-to", "Compare with the same graph earlier: a duration back (1h) or a Unix time; marks each edge new, gone, changed or same.").StringVar(&c.compareTo)
 	commands["graph"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
-		q, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheus, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval})
+		_, q, err := c.prometheusFlags.open(ctx, logger)
 		if err != nil {
-			return usageError{err}
+			return err
 		}
 		o := graph.Options{
 			Namespaces: splitComma(c.namespaces), Type: graph.Type(c.graphType), Duration: c.duration,
@@ -76,7 +75,7 @@ func registerGraph(app *kingpin.Application, commands map[string]func(context.Co
 			return usageError{err}
 		}
 		if err != nil {
-			return fmt.Errorf("graph from %s: %w", c.prometheus, err)
+			return fmt.Errorf("graph from %s: %w", c.prometheusURL, err)
 		}
 		for _, w := range g.Warnings {
 			logger.Warn(w)

@@ -25,15 +25,10 @@ import (
 )
 
 type serveConfig struct {
-	configFile     string
-	prometheusURL  string
-	scrapeInterval time.Duration
-	timeout        time.Duration
+	prometheusFlags
 	web            webFlags
 	inventoryFiles []string
 	maxQueries     int
-	// Which flags the user set: those win over the config file.
-	urlSet, intervalSet, timeoutSet bool
 }
 
 // webFlags are the console's web flags, the same for serve and demo.
@@ -66,10 +61,7 @@ func answers(q promclient.Querier) func(context.Context) error {
 func registerServe(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
 	var c serveConfig
 	cmd := app.Command("serve", "Serve the console's API against a Prometheus HTTP API (stateless; scale it out behind a load balancer).")
-	cmd.Flag("config", "The console's YAML config file, laid out as Kiali's (external_services.prometheus, .grafana, health_config, istio_namespace, server); flags set on the command line win.").StringVar(&c.configFile)
-	cmd.Flag("prometheus.url", "URL of the Prometheus HTTP API.").Default("http://127.0.0.1:9090").IsSetByUser(&c.urlSet).StringVar(&c.prometheusURL)
-	cmd.Flag("prometheus.scrape-interval", "Scrape interval of the data, when the server does not serve its config (AMP, Mimir).").IsSetByUser(&c.intervalSet).DurationVar(&c.scrapeInterval)
-	cmd.Flag("prometheus.timeout", "Timeout of each query.").Default("30s").IsSetByUser(&c.timeoutSet).DurationVar(&c.timeout)
+	c.prometheusFlags.register(cmd)
 	cmd.Flag("prometheus.max-concurrent-queries", "Queries in flight to the Prometheus at most, for all requests together; identical ones are sent once.").Default("8").IntVar(&c.maxQueries)
 	c.web.register(cmd, "Address of the console (UI and API).")
 	cmd.Flag("inventory.file", "Kubernetes/Istio YAML file or directory to serve validations from (repeatable).").StringsVar(&c.inventoryFiles)
@@ -79,19 +71,12 @@ func registerServe(app *kingpin.Application, commands map[string]func(context.Co
 }
 
 func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Writer) error {
-	file, err := loadConfig(c.configFile, logger)
+	file, httpQ, err := c.prometheusFlags.open(ctx, logger)
 	if err != nil {
 		return err
 	}
-	c.layer(file)
-	prom := file.ExternalServices.Prometheus
-	rt, err := prom.Auth.RoundTripper(ctx, prom.CustomHeaders, "prometheus")
-	if err != nil {
-		return usageError{fmt.Errorf("external_services.prometheus.auth: %w", err)}
-	}
-	httpQ, err := promclient.NewHTTP(promclient.HTTPOptions{URL: c.prometheusURL, Timeout: c.timeout, ScrapeInterval: c.scrapeInterval, RoundTripper: rt})
-	if err != nil {
-		return usageError{err}
+	if !c.web.listenSet && file.Server.Port > 0 {
+		c.web.listenAddr = net.JoinHostPort(file.Server.Address, strconv.Itoa(file.Server.Port))
 	}
 	parts, err := consoleSettings(file)
 	if err != nil {
@@ -131,23 +116,6 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 	addContext(&g, ctx)
 	addServer(&g, l, web)
 	return g.Run()
-}
-
-// layer takes from the config file what no flag set.
-func (c *serveConfig) layer(f *config.Config) {
-	p := f.ExternalServices.Prometheus
-	if !c.urlSet && p.URL != "" {
-		c.prometheusURL = p.URL
-	}
-	if !c.intervalSet && p.ScrapeInterval() > 0 {
-		c.scrapeInterval = p.ScrapeInterval()
-	}
-	if !c.timeoutSet && p.Timeout() > 0 {
-		c.timeout = p.Timeout()
-	}
-	if !c.web.listenSet && f.Server.Port > 0 {
-		c.web.listenAddr = net.JoinHostPort(f.Server.Address, strconv.Itoa(f.Server.Port))
-	}
 }
 
 // loadConfig reads the console's config file (an empty one when path is

@@ -83,7 +83,7 @@ external_services:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, serveConfig{configFile: cfg, web: webFlags{listenAddr: "127.0.0.1:0", listenSet: true}, timeout: 5 * time.Second, prometheusURL: "http://127.0.0.1:9"}, logger, &out)
+		done <- runServe(ctx, serveConfig{prometheusFlags: prometheusFlags{configFile: cfg, timeout: 5 * time.Second, prometheusURL: "http://127.0.0.1:9"}, web: webFlags{listenAddr: "127.0.0.1:0", listenSet: true}}, logger, &out)
 	}()
 	var addr string
 	waitFor(t, "serve to say where it listens", 10*time.Second, func() bool {

@@ -53,7 +53,7 @@ func TestServeCommand(t *testing.T) {
 	var out strings.Builder
 	go func() {
 		done <- runServe(ctx, serveConfig{
-			prometheusURL: "http://" + d.storeL.Addr().String(), timeout: 10 * time.Second, web: webFlags{listenAddr: addr, enablePprof: true},
+			prometheusFlags: prometheusFlags{prometheusURL: "http://" + d.storeL.Addr().String(), timeout: 10 * time.Second}, web: webFlags{listenAddr: addr, enablePprof: true},
 			inventoryFiles: []string{"../../simulate/bookinfo.yaml"},
 		}, slog.New(slog.DiscardHandler), &out)
 	}()
