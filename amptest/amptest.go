@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,10 @@ type Server struct {
 	// Refusals are the error types of the refused, in order.
 	refusals chan string
 	cp       *controlPlane
+
+	// temp holds the credentials STS stand-ins issued (sts.go).
+	tempMu sync.Mutex
+	temp   map[string]temporary
 }
 
 // URL of the workspace's Prometheus API, as AMP shows it
@@ -61,9 +66,9 @@ var unsupported = []string{"/api/v1/status/", "/api/v1/targets", "/api/v1/admin/
 
 // New serves prometheus (a Prometheus HTTP API's handler) as a workspace.
 func New(prometheus http.Handler) *Server {
-	s := &Server{refusals: make(chan string, 1024)}
+	s := &Server{refusals: make(chan string, 1024), temp: map[string]temporary{}}
 	s.cp = &controlPlane{endpoint: s.WorkspaceURL, namespaces: map[string]*ruleNamespace{}, created: time.Now()}
-	v := &awssig.Verifier{Service: "aps", Region: Region, Secrets: map[string]string{AccessKey: SecretKey}}
+	v := &awssig.Verifier{Service: "aps", Region: Region, Lookup: s.lookup}
 	prefix := "/workspaces/" + Workspace
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Accepted.Add(1)

@@ -38,6 +38,10 @@ type Verifier struct {
 	Region  string
 	// Secrets maps access key IDs to their secret keys.
 	Secrets map[string]string
+	// Lookup, when set, is asked instead of Secrets, with the request:
+	// temporary credentials hold only with their session token
+	// (X-Amz-Security-Token), and only until they expire.
+	Lookup func(r *http.Request, accessKey string) (secret string, err *Error)
 	// MaxSkew is how far X-Amz-Date may be from now; AWS allows 5 minutes.
 	MaxSkew time.Duration
 	// Now is the clock; time.Now when nil.
@@ -68,6 +72,13 @@ func (v *Verifier) Verify(r *http.Request) error {
 		return err
 	}
 	secret, ok := v.Secrets[a.accessKey]
+	if v.Lookup != nil {
+		var err *Error
+		if secret, err = v.Lookup(r, a.accessKey); err != nil {
+			return err
+		}
+		ok = true
+	}
 	if !ok {
 		return refuse("UnrecognizedClientException", "The security token included in the request is invalid.")
 	}

@@ -472,3 +472,47 @@ func TestCollectKeepsSendingWhenTheReceiverRefusesSomeSeries(t *testing.T) {
 		t.Error("the refused samples are not counted as failed")
 	}
 }
+
+// IRSA: no keys anywhere, a role and a projected service-account token;
+// the AWS default chain exchanges the token with STS for credentials that
+// last seconds here (an hour in EKS), and must exchange it again before
+// they expire: the workspace refuses a request signed with expired ones.
+func TestCollectSignsWithWebIdentityCredentialsAndRenewsThem(t *testing.T) {
+	dir := t.TempDir()
+	const role = "arn:aws:iam::123456789012:role/meshlens-collect"
+	token := filepath.Join(dir, "token")
+	os.WriteFile(token, []byte("eyJhbGciOiJSUzI1NiJ9.service-account-token.signature"), 0o600)
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
+		"AWS_REGION": amptest.Region, "AWS_ROLE_ARN": role, "AWS_WEB_IDENTITY_TOKEN_FILE": token,
+	} {
+		t.Setenv(k, v)
+	}
+	amp, s := workspace(t)
+	sts := amp.NewSTS("eyJhbGciOiJSUzI1NiJ9.service-account-token.signature", role, 3*time.Second)
+	defer sts.Close()
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+
+	target, scraped := counterTarget(t, "a")
+	runCollector(t, fmt.Sprintf(`
+global: {scrape_interval: 100ms, scrape_timeout: 100ms}
+scrape_configs:
+  - job_name: counter
+    static_configs: [{targets: [%q]}]
+remote_write:
+  - url: %s
+    sigv4: {region: %s}
+    queue_config: {batch_send_deadline: 100ms, min_backoff: 50ms, max_backoff: 500ms}
+`, strings.TrimPrefix(target.URL, "http://"), amp.RemoteWriteURL(), amptest.Region))
+	eventually(t, "three sets of credentials", func() bool { return sts.Calls.Load() >= 3 })
+	upTo := scraped.Load()
+	eventually(t, "what was scraped meanwhile", func() bool { return valuesOf(t, s, "a")[float64(upTo+3)] })
+	if missing := missingBelow(valuesOf(t, s, "a"), upTo); len(missing) > 0 {
+		t.Errorf("never arrived: %v", missing)
+	}
+	if amp.Refused.Load() != 0 {
+		t.Errorf("the workspace refused %d writes, first: %s", amp.Refused.Load(), amp.NextRefusal())
+	}
+}
