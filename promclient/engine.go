@@ -76,3 +76,17 @@ func (e *Engine) LabelValues(ctx context.Context, name string, start, end time.T
 	}
 	return vals, nil
 }
+
+// LabelNames are the label names of any series between start and end.
+func (e *Engine) LabelNames(ctx context.Context, start, end time.Time) ([]string, error) {
+	q, err := e.queryable.Querier(start.UnixMilli(), end.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	defer q.Close()
+	names, _, err := q.LabelNames(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return names, nil
+}

@@ -170,6 +170,21 @@ func (h *HTTP) LabelValues(ctx context.Context, name string, start, end time.Tim
 	return out, nil
 }
 
+// LabelNames are the label names of any series between start and end.
+func (h *HTTP) LabelNames(ctx context.Context, start, end time.Time) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	names, _, _, err := h.api.LabelNames(ctx, nil, start, end)
+	if err != nil {
+		return nil, classify(err)
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = string(n)
+	}
+	return out, nil
+}
+
 func classify(err error) error {
 	var apiErr *promv1.Error
 	if errors.As(err, &apiErr) {

@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -22,6 +25,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 
+	"github.com/meshlens/meshlens/cardinality"
 	"github.com/meshlens/meshlens/collect"
 	"github.com/meshlens/meshlens/simulate"
 	"github.com/meshlens/meshlens/store"
@@ -276,4 +280,31 @@ func indent(text, prefix string) string {
 		lines[i] = prefix + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+func TestCardinalityOfTheDemosStoreShowsEachPresetsSeriesAndCost(t *testing.T) {
+	d, _ := runningDemo(t, testDemoConfig(""))
+	store := "http://" + d.storeL.Addr().String()
+	var r cardinality.Report
+	waitFor(t, "bookinfo's size histograms in the store", 30*time.Second, func() bool {
+		var out, errOut strings.Builder
+		if code := meshlens([]string{"cardinality", "--prometheus.url", store, "-o", "json"}, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		if err := json.Unmarshal([]byte(out.String()), &r); err != nil {
+			t.Fatal(err)
+		}
+		return len(r.Presets) == 3 && r.Presets[2].Series < r.Presets[0].Series
+	})
+	none, kiali, strict := r.Presets[0], r.Presets[1], r.Presets[2]
+	if none.Name != "none" || none.Series != r.Series || kiali.Series > none.Series || strict.Series > kiali.Series {
+		t.Errorf("presets %+v for %d series: want none to keep all, and each preset at most the one before", r.Presets, r.Series)
+	}
+	if !slices.Contains(kiali.DroppedLabels, "source_app") || !slices.Contains(strict.DroppedLabels, "version") {
+		t.Errorf("the simulated sidecars' source_app and the pods' version label should be named as dropped: %v, %v", kiali.DroppedLabels, strict.DroppedLabels)
+	}
+	// The demo in tests scrapes every second: 730 hours of one a second.
+	if perSeries := none.SamplesPerMonth / float64(none.Series); math.Abs(perSeries-730*3600) > 1 {
+		t.Errorf("%.0f samples a month per series, want 2,628,000 (one a second, 730 hours)", perSeries)
+	}
 }

@@ -339,6 +339,8 @@ func TestCommandLine(t *testing.T) {
 		{"every command has help", []string{"demo", "--help"}, 0, "--scrape-interval", ""},
 		{"store has help", []string{"store", "--help"}, 0, "--storage.tsdb.path", ""},
 		{"rules has help", []string{"rules", "--help"}, 0, "--interval", ""},
+		{"cardinality has help", []string{"cardinality", "--help"}, 0, "--prices", ""},
+		{"cardinality with prices that are not bands says how to write them", []string{"cardinality", "--prices", "cheap"}, 2, "", "upTo:usdPer10M"},
 		{"collect has help", []string{"collect", "--help"}, 0, "--remote-write.url", ""},
 		{"collect with nothing to scrape says what to give", []string{"collect", "--remote-write.url", "http://127.0.0.1:9/api/v1/write"}, 2, "", "--scrape.target"},
 		{"collect with nowhere to send says what to give", []string{"collect", "--scrape.target", "127.0.0.1:15020"}, 2, "", "--remote-write.url"},

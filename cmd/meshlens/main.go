@@ -62,6 +62,7 @@ func meshlens(args []string, stdout, stderr io.Writer) int {
 	registerDashboards(app, commands)
 	registerSigV4Proxy(app, commands)
 	registerCollect(app, commands)
+	registerCardinality(app, commands)
 
 	if len(args) == 0 {
 		app.Usage(nil)

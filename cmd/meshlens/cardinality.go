@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/meshlens/meshlens/cardinality"
+	"github.com/meshlens/meshlens/promclient"
+)
+
+type cardinalityConfig struct {
+	prometheusFlags
+	top    int
+	prices string
+	output string
+}
+
+func registerCardinality(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
+	var c cardinalityConfig
+	cmd := app.Command("cardinality", "Count a Prometheus's active series per metric and per label, what each --thinning preset of `meshlens collect` would leave, and what the samples cost to ingest into Amazon Managed Service for Prometheus before and after.")
+	c.prometheusFlags.register(cmd)
+	cmd.Flag("top", "How many metrics and labels to list.").Default("10").IntVar(&c.top)
+	cmd.Flag("prices", "AMP's ingestion price bands, upTo:usdPer10M cumulative samples a month, when they differ from those meshlens knows ("+pricesText(cardinality.AMPIngestion)+", read "+cardinality.AMPIngestion.Date+").").StringVar(&c.prices)
+	cmd.Flag("output", "table or json.").Short('o').Default("table").EnumVar(&c.output, "table", "json")
+	commands["cardinality"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
+		return runCardinality(ctx, c, logger, out)
+	}
+}
+
+func pricesText(p cardinality.Prices) string {
+	parts := make([]string, len(p.Tiers))
+	for i, t := range p.Tiers {
+		parts[i] = fmt.Sprintf("%g:%.2f", t.UpTo, t.USDPer10M)
+	}
+	return strings.Join(parts, ",")
+}
+
+func runCardinality(ctx context.Context, c cardinalityConfig, logger *slog.Logger, out io.Writer) error {
+	prices := cardinality.AMPIngestion
+	if c.prices != "" {
+		p, err := cardinality.ParsePrices(c.prices, "given with --prices")
+		if err != nil {
+			return usageError{fmt.Errorf("--prices: %w", err)}
+		}
+		prices = p
+	}
+	_, q, err := c.prometheusFlags.open(ctx, logger)
+	if err != nil {
+		return err
+	}
+	interval, err := q.ScrapeInterval(ctx)
+	intervalFrom := "the store's configuration"
+	switch {
+	case c.scrapeInterval > 0:
+		intervalFrom = "configured"
+	case errors.Is(err, promclient.ErrIntervalAssumed):
+		intervalFrom = "assumed: the store does not say it; set --prometheus.scrape-interval"
+	case err != nil:
+		return fmt.Errorf("scrape interval of %s: %w", c.prometheusURL, err)
+	}
+	r, err := cardinality.Measure(ctx, q, cardinality.Options{ScrapeInterval: interval, Top: c.top, Prices: prices})
+	if err != nil {
+		return fmt.Errorf("cardinality of %s: %w", c.prometheusURL, err)
+	}
+	if c.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(out, "%d active series at %s in %s, scraped every %s (%s)\n\n", r.Series, r.At.UTC().Format("2006-01-02 15:04:05Z"), c.prometheusURL, r.ScrapeInterval, intervalFrom)
+	fmt.Fprintf(out, "%-14s %12s %12s %18s %14s  %s\n", "THINNING", "SERIES", "SAMPLES/S", "SAMPLES/MONTH", "AMP $/MONTH", "LABELS DROPPED")
+	for _, p := range r.Presets {
+		fmt.Fprintf(out, "%-14s %12d %12.0f %18.0f %14.2f  %s\n", p.Name, p.Series, p.SamplesPerSecond, p.SamplesPerMonth, p.MonthlyUSD, strings.Join(p.DroppedLabels, ","))
+	}
+	fmt.Fprintf(out, "\n%-50s %12s\n", "METRIC", "SERIES")
+	for _, m := range r.Metrics {
+		fmt.Fprintf(out, "%-50s %12d\n", m.Name, m.Series)
+	}
+	fmt.Fprintf(out, "\n%-50s %12s %12s\n", "LABEL", "VALUES", "SERIES")
+	for _, l := range r.Labels {
+		fmt.Fprintf(out, "%-50s %12d %12d\n", l.Name, l.Values, l.Series)
+	}
+	fmt.Fprintf(out, "\nAMP ingestion prices (%s), per 10 million samples a month: %s; a month is 730 hours.\n", r.Prices.Date, pricesText(r.Prices))
+	return nil
+}
