@@ -49,6 +49,7 @@ bench: build
 	./bench/health.sh
 	./bench/ui.sh
 	./bench/proxy.sh
+	./bench/collect.sh
 
 # The web console: TypeScript under web/ui/src, built into web/ui/dist
 # (committed, embedded by go:embed, so `go build` needs no Node).
