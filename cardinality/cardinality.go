@@ -5,6 +5,7 @@
 package cardinality
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -114,9 +115,12 @@ func Measure(ctx context.Context, src Source, o Options) (*Report, error) {
 		}
 		r.Presets = append(r.Presets, p)
 	}
-	sort.Slice(r.Metrics, func(i, j int) bool { return r.Metrics[i].Series > r.Metrics[j].Series })
+	// Most first; ties by name, so that the same store gives the same list.
+	slices.SortFunc(r.Metrics, func(a, b Count) int { return cmp.Or(cmp.Compare(b.Series, a.Series), cmp.Compare(a.Name, b.Name)) })
 	r.Metrics = r.Metrics[:min(o.Top, len(r.Metrics))]
-	sort.Slice(r.Labels, func(i, j int) bool { return r.Labels[i].Values > r.Labels[j].Values })
+	slices.SortFunc(r.Labels, func(a, b Count) int {
+		return cmp.Or(cmp.Compare(b.Values, a.Values), cmp.Compare(b.Series, a.Series), cmp.Compare(a.Name, b.Name))
+	})
 	r.Labels = r.Labels[:min(o.Top, len(r.Labels))]
 	return r, nil
 }
