@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -253,6 +254,46 @@ func TestCollectToAMPThenServeDrawsBookinfoFromKialiThinnedData(t *testing.T) {
 	})
 	if amp.Refused.Load() != 0 {
 		t.Errorf("the workspace refused %d requests (first: %q)", amp.Refused.Load(), amp.NextRefusal())
+	}
+	// Health and metrics read the thinned data too: every workload the
+	// graph drew is Healthy (no faults are injected), as from the demo's
+	// own store, and a workload's request rates and size percentiles
+	// (from the size buckets kiali keeps) have points.
+	healthOf := func(base string) map[string]string {
+		var h map[string]struct {
+			Requests struct {
+				Status struct {
+					Status string `json:"status"`
+				} `json:"status"`
+			} `json:"requests"`
+			Status struct {
+				Status string `json:"status"`
+			} `json:"status"`
+		}
+		body := httpGetQuiet(base + "/api/namespaces/bookinfo/health?type=workload&rateInterval=60s")
+		if err := json.Unmarshal([]byte(body), &h); err != nil {
+			t.Fatalf("health: %v: %.300s", err, body)
+		}
+		out := map[string]string{}
+		for name, e := range h {
+			out[name] = e.Status.Status
+		}
+		return out
+	}
+	thinned := healthOf(base)
+	demoBase, _, stopDemoConsole := serveWith(t, "external_services:\n  prometheus:\n    url: http://"+d.storeL.Addr().String()+"\n")
+	defer stopDemoConsole()
+	unthinned := healthOf(demoBase)
+	for _, w := range []string{"productpage-v1", "details-v1", "reviews-v1", "reviews-v2", "reviews-v3", "ratings-v1"} {
+		if thinned[w] != "Healthy" || thinned[w] != unthinned[w] {
+			t.Errorf("health of %s on kiali-thinned data %q, on the demo's store %q: want Healthy on both", w, thinned[w], unthinned[w])
+		}
+	}
+	m := httpGetQuiet(base + "/api/namespaces/bookinfo/workloads/reviews-v2/metrics?direction=inbound&reporter=destination&quantiles=0.95&rateInterval=60s&duration=120&step=15")
+	for _, name := range []string{`"request_count":[{`, `"request_size":[{`} {
+		if !strings.Contains(m, name) {
+			t.Errorf("reviews-v2's metrics from kiali-thinned data lack %s: %.400s", name, m)
+		}
 	}
 	// The preset's labels never arrived.
 	q, err := received.Engine().NewInstantQuery(context.Background(), received.Queryable(), nil,
