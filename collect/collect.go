@@ -23,8 +23,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery"
-	_ "github.com/prometheus/prometheus/discovery/file" // file_sd_configs
-	_ "github.com/prometheus/prometheus/discovery/http" // http_sd_configs
+	_ "github.com/prometheus/prometheus/discovery/file"       // file_sd_configs
+	_ "github.com/prometheus/prometheus/discovery/http"       // http_sd_configs
+	_ "github.com/prometheus/prometheus/discovery/kubernetes" // kubernetes_sd_configs
 	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/storage/remote"

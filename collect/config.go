@@ -25,6 +25,10 @@ type Flags struct {
 	FileSD         []string
 	MetricsPath    string
 	Interval       time.Duration
+	// Kubernetes adds KubernetesJobs, in-cluster or, with Kubeconfig, from
+	// outside.
+	Kubernetes bool
+	Kubeconfig string
 	// EnableV2 lets remote_write use remote write 2.0, whose specification
 	// is still a release candidate and whose wire format changed between
 	// Prometheus releases.
@@ -97,6 +101,15 @@ func LoadConfig(c Flags, logger *slog.Logger) (*config.Config, error) {
 		}
 		extra.ScrapeConfigs = append(extra.ScrapeConfigs, job)
 	}
+	if c.Kubernetes || c.Kubeconfig != "" {
+		var k8s struct {
+			ScrapeConfigs []map[string]any `yaml:"scrape_configs"`
+		}
+		if err := yaml.Unmarshal([]byte(KubernetesJobs(c.Kubeconfig)), &k8s); err != nil {
+			return nil, err
+		}
+		extra.ScrapeConfigs = append(extra.ScrapeConfigs, k8s.ScrapeConfigs...)
+	}
 	if c.RemoteWriteURL != "" {
 		rw := map[string]any{"url": c.RemoteWriteURL, "queue_config": map[string]any{"retry_on_http_429": true}}
 		if c.SigV4Region != "" {
@@ -134,7 +147,7 @@ func LoadConfig(c Flags, logger *slog.Logger) (*config.Config, error) {
 		return nil, err
 	}
 	if len(scfgs) == 0 {
-		return nil, fmt.Errorf("nothing to scrape: give --scrape.target, --scrape.file-sd, or scrape_configs in --config.file")
+		return nil, fmt.Errorf("nothing to scrape: give --kubernetes, --scrape.target, --scrape.file-sd, or scrape_configs in --config.file")
 	}
 	if len(cfg.RemoteWriteConfigs) == 0 {
 		return nil, fmt.Errorf("nowhere to send: give --remote-write.url, or remote_write in --config.file")

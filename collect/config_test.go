@@ -102,3 +102,17 @@ func TestLoadConfigSaysWhatIsMissingOrWrong(t *testing.T) {
 		t.Errorf("remote write 2.0 with the flag: %v", err)
 	}
 }
+
+func TestLoadConfigAddsTheKubernetesJobsWithAKubeconfig(t *testing.T) {
+	cfg, err := LoadConfig(Flags{Kubeconfig: "/home/me/.kube/config", RemoteWriteURL: "http://127.0.0.1:9090/api/v1/write", Interval: 15 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, sc := range cfg.ScrapeConfigs {
+		names = append(names, sc.JobName)
+	}
+	if strings.Join(names, ",") != "kubernetes-pods,envoy-stats,istiod" {
+		t.Errorf("jobs %v", names)
+	}
+}

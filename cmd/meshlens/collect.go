@@ -31,6 +31,8 @@ type collectConfig struct {
 	flushDeadline  time.Duration
 	enableV2       bool
 	printThinning  string
+	kubernetes     bool
+	kubeconfig     string
 }
 
 func registerCollect(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -44,6 +46,8 @@ func registerCollect(app *kingpin.Application, commands map[string]func(context.
 	cmd.Flag("config", "Same as --config.file.").Hidden().StringVar(&c.configFile)
 	cmd.Flag("remote-write.url", "Where to send, added to the file's remote_write: e.g. https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-…/api/v1/remote_write.").StringVar(&c.remoteWriteURL)
 	cmd.Flag("sigv4.region", "Sign what goes to --remote-write.url with AWS SigV4 for this region (service aps), with the AWS default credentials.").StringVar(&c.sigv4Region)
+	cmd.Flag("kubernetes", "Find the proxies and istiod through the Kubernetes API, in the cluster the collector runs in, as Istio's Prometheus does: pods annotated prometheus.io/scrape (metrics merging, :15020), the Envoy port of the others (*-envoy-prom, :15090), istiod's http-monitoring port.").BoolVar(&c.kubernetes)
+	cmd.Flag("kubernetes.kubeconfig", "As --kubernetes, from outside the cluster, with this kubeconfig file.").StringVar(&c.kubeconfig)
 	cmd.Flag("scrape.target", "A sidecar to scrape, host:port (Istio's merged metrics are on :15020); repeatable. Added to the file's scrape_configs as job envoy-stats.").StringsVar(&c.targets)
 	cmd.Flag("scrape.file-sd", "A file_sd file (JSON or YAML) listing sidecars to scrape; repeatable.").StringsVar(&c.fileSD)
 	cmd.Flag("scrape.metrics-path", "Path scraped on --scrape.target and --scrape.file-sd targets.").Default("/stats/prometheus").StringVar(&c.metricsPath)
@@ -79,6 +83,7 @@ func runCollect(ctx context.Context, c collectConfig, logger *slog.Logger, out i
 	cfg, err := collect.LoadConfig(collect.Flags{
 		ConfigFile: c.configFile, RemoteWriteURL: c.remoteWriteURL, SigV4Region: c.sigv4Region,
 		Targets: c.targets, FileSD: c.fileSD, MetricsPath: c.metricsPath, Interval: c.interval, EnableV2: c.enableV2,
+		Kubernetes: c.kubernetes, Kubeconfig: c.kubeconfig,
 	}, logger)
 	if err != nil {
 		return usageError{err}
