@@ -171,7 +171,13 @@ remote_write:
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Open(Options{Config: cfg, WALDir: t.TempDir(), Thinning: thinning, FlushDeadline: time.Second})
+	return start(t, Options{Config: cfg, WALDir: t.TempDir(), Thinning: thinning, FlushDeadline: time.Second})
+}
+
+// start opens and runs a collector until the test ends.
+func start(t *testing.T, o Options) *Collector {
+	t.Helper()
+	c, err := Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,15 +300,7 @@ func runCollector(t *testing.T, yml string) *Collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Open(Options{Config: cfg, WALDir: filepath.Join(dir, "wal"), FlushDeadline: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; c.Close() })
-	return c
+	return start(t, Options{Config: cfg, WALDir: filepath.Join(dir, "wal"), FlushDeadline: time.Second})
 }
 
 func scrapeAndWrite(target, receiver string) string {

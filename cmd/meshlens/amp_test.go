@@ -65,6 +65,16 @@ func serveWith(t *testing.T, yml string) (base string, logs *syncBuffer, stop fu
 	return base, logs, func() error { cancel(); return <-done }
 }
 
+// demoBehindAMP runs the demo and serves its store as an AMP workspace.
+func demoBehindAMP(t *testing.T) *amptest.Server {
+	t.Helper()
+	d, _ := runningDemo(t, testDemoConfig(""))
+	store, _ := url.Parse("http://" + d.storeL.Addr().String())
+	amp := amptest.New(httputil.NewSingleHostReverseProxy(store))
+	t.Cleanup(amp.Close)
+	return amp
+}
+
 func sigv4Config(workspace, secret string) string {
 	return fmt.Sprintf(`
 external_services:
@@ -80,10 +90,7 @@ external_services:
 
 func TestServeQueriesAMPSignedWithSigV4(t *testing.T) {
 	noAWSEnvironment(t)
-	d, _ := runningDemo(t, testDemoConfig(""))
-	store, _ := url.Parse("http://" + d.storeL.Addr().String())
-	amp := amptest.New(httputil.NewSingleHostReverseProxy(store))
-	defer amp.Close()
+	amp := demoBehindAMP(t)
 
 	t.Run("every query signed, the secret from the environment", func(t *testing.T) {
 		t.Setenv("AMP_SECRET", amptest.SecretKey)
@@ -150,10 +157,7 @@ func TestServeQueriesAMPSignedWithSigV4(t *testing.T) {
 // environment (the AWS default chain), exactly as the flags are typed.
 func TestSigV4ProxyLetsAConsoleThatCannotSignQueryAMP(t *testing.T) {
 	noAWSEnvironment(t)
-	d, _ := runningDemo(t, testDemoConfig(""))
-	store, _ := url.Parse("http://" + d.storeL.Addr().String())
-	amp := amptest.New(httputil.NewSingleHostReverseProxy(store))
-	defer amp.Close()
+	amp := demoBehindAMP(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", amptest.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", amptest.SecretKey)
 
@@ -363,10 +367,7 @@ func TestRulesPutIntoAMPCreateThenReplaceTheNamespace(t *testing.T) {
 // file's sigv4 auth.
 func TestGraphReadsAMPByAliasOrConfigFile(t *testing.T) {
 	noAWSEnvironment(t)
-	d, _ := runningDemo(t, testDemoConfig(""))
-	store, _ := url.Parse("http://" + d.storeL.Addr().String())
-	amp := amptest.New(httputil.NewSingleHostReverseProxy(store))
-	defer amp.Close()
+	amp := demoBehindAMP(t)
 	t.Setenv("AWS_ENDPOINT_URL_AMP", amp.URL)
 	cfg := filepath.Join(t.TempDir(), "kiali.yaml")
 	os.WriteFile(cfg, []byte(sigv4Config(amp.WorkspaceURL(), amptest.SecretKey)), 0o600)
