@@ -75,6 +75,7 @@ func (s *Server) apiMux(m *routeMetrics) *http.ServeMux {
 		{"GET /api/istio/validations", s.istioValidations},
 		{"GET /api/namespaces/{namespace}/istio", s.istioConfigList},
 		{"GET /api/config", s.config},
+		{"GET /api/cardinality", s.cardinalityReport},
 		{"GET /api/namespaces", s.namespaceList},
 		{"GET /api/namespaces/{namespace}/workloads", s.inNamespace(s.workloadList)},
 		{"GET /api/namespaces/{namespace}/services", s.inNamespace(s.serviceList)},

@@ -2,6 +2,7 @@ package promclient
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -65,6 +66,23 @@ func (s *Shared) LabelValues(ctx context.Context, name string, start, end time.T
 	}
 	defer release()
 	return s.q.LabelValues(ctx, name, start, end)
+}
+
+// LabelNames are the label names of any series between start and end,
+// when the querier it shares can list them; they are not shared.
+func (s *Shared) LabelNames(ctx context.Context, start, end time.Time) ([]string, error) {
+	ln, ok := s.q.(interface {
+		LabelNames(ctx context.Context, start, end time.Time) ([]string, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("%w: this querier cannot list label names", ErrBadQuery)
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return ln.LabelNames(ctx, start, end)
 }
 
 // Query implements Querier.
