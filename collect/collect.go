@@ -53,7 +53,10 @@ type Options struct {
 	ReplayTimeout time.Duration
 	// SavepointInterval is how often savepoints are saved. Default 5s.
 	SavepointInterval time.Duration
-	Logger            *slog.Logger
+	// AggregateWorkloads sums Istio's counters over AggregatedLabels (pod,
+	// instance) before they are kept and sent (see aggregator).
+	AggregateWorkloads bool
+	Logger             *slog.Logger
 }
 
 // Collector is a running agent.
@@ -80,6 +83,8 @@ type Collector struct {
 	// queues keeps the remote storage's metrics, of which the queues'
 	// highest acknowledged timestamps make the savepoints.
 	queues *keepingRegisterer
+	// aggregate, when set, sums Istio's counters over pods.
+	aggregate *aggregator
 }
 
 // keepingRegisterer registers as the one it wraps does, and keeps what it
@@ -185,8 +190,13 @@ func Open(opts Options) (*Collector, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancelDiscovery = cancel
 	c.discovery = discovery.NewManager(ctx, opts.Logger.With("component", "discovery manager scrape"), c.internal, sdMetrics, discovery.Name("scrape"))
+	var scraped storage.AppendableV2 = c.storage
+	if opts.AggregateWorkloads {
+		c.aggregate = newAggregator(c.storage, AggregatedLabels, time.Duration(opts.Config.GlobalConfig.ScrapeInterval), opts.Logger.With("component", "aggregate"))
+		scraped = c.aggregate
+	}
 	c.scrape, err = scrape.NewManager(&scrape.Options{DiscoveryReloadOnStartup: true},
-		opts.Logger.With("component", "scrape manager"), logging.NewJSONFileLogger, nil, c.storage, c.internal)
+		opts.Logger.With("component", "scrape manager"), logging.NewJSONFileLogger, nil, scraped, c.internal)
 	if err != nil {
 		cancel()
 		c.storage.Close()
@@ -235,10 +245,16 @@ func (c *Collector) Run(ctx context.Context) error {
 		return fmt.Errorf("remote_write: %w", err)
 	}
 	var g run.Group
-	g.Add(func() error { c.keepSavepoints(ctx); return nil }, func(error) {})
+	// The savepoints and the aggregation stop when any actor does.
+	bgctx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	g.Add(func() error { c.keepSavepoints(bgctx); return nil }, func(error) { stopBackground() })
+	if c.aggregate != nil {
+		g.Add(func() error { c.aggregate.run(bgctx); return nil }, func(error) { stopBackground() })
+	}
 	g.Add(func() error { return c.discovery.Run() }, func(error) { c.cancelDiscovery() })
 	g.Add(func() error { return c.scrape.Run(c.discovery.SyncCh()) }, func(error) { c.scrape.Stop() })
-	g.Add(func() error { <-ctx.Done(); return nil }, func(error) {})
+	g.Add(func() error { <-bgctx.Done(); return nil }, func(error) { stopBackground() })
 	c.ready.Store(true)
 	err := g.Run()
 	c.ready.Store(false)

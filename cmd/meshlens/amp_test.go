@@ -211,10 +211,11 @@ func TestSigV4ProxyNeedsAServiceItCanName(t *testing.T) {
 }
 
 // The seed's architecture without the proxy: `meshlens collect` scrapes the
-// simulated bookinfo sidecars, thins them with the kiali preset and sends
-// them by remote write, signed, to the workspace; `meshlens serve` reads
-// the workspace, signed, and draws bookinfo's graph from what arrived.
-func TestCollectToAMPThenServeDrawsBookinfoFromKialiThinnedData(t *testing.T) {
+// simulated bookinfo sidecars, thins them with the kiali preset, sums the
+// pods of each workload, and sends them by remote write, signed, to the
+// workspace; `meshlens serve` reads the workspace, signed, and draws
+// bookinfo's graph, health and metrics from what arrived.
+func TestCollectToAMPThenServeDrawsBookinfoFromThinnedAggregatedData(t *testing.T) {
 	noAWSEnvironment(t)
 	d, _ := runningDemo(t, testDemoConfig(""))
 	targets := filepath.Join(t.TempDir(), "sidecars.json")
@@ -238,7 +239,7 @@ func TestCollectToAMPThenServeDrawsBookinfoFromKialiThinnedData(t *testing.T) {
 	go func() {
 		done <- runCollect(ctx, collectConfig{
 			fileSD: []string{targets}, metricsPath: "/stats/prometheus", interval: time.Second,
-			remoteWriteURL: amp.RemoteWriteURL(), sigv4Region: amptest.Region, thinning: "kiali",
+			remoteWriteURL: amp.RemoteWriteURL(), sigv4Region: amptest.Region, thinning: "kiali", aggregate: "workload",
 			walDir: t.TempDir(), listenAddr: "127.0.0.1:0", flushDeadline: time.Second,
 		}, slog.New(slog.DiscardHandler), &out)
 	}()
@@ -299,9 +300,9 @@ func TestCollectToAMPThenServeDrawsBookinfoFromKialiThinnedData(t *testing.T) {
 			t.Errorf("reviews-v2's metrics from kiali-thinned data lack %s: %.400s", name, m)
 		}
 	}
-	// The preset's labels never arrived.
+	// The preset's labels never arrived, nor Istio's series of a pod.
 	q, err := received.Engine().NewInstantQuery(context.Background(), received.Queryable(), nil,
-		`count({__name__=~"istio_.*", source_app!=""}) or count({__name__=~"istio_agent_.*|envoy_cluster_lb_.*"})`, time.Now())
+		`count({__name__=~"istio_.*", source_app!=""}) or count({__name__=~"istio_agent_.*|envoy_cluster_lb_.*"}) or count({__name__=~"istio_.*", pod!=""})`, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ type collectConfig struct {
 	printThinning  string
 	kubernetes     bool
 	kubeconfig     string
+	aggregate      string
 }
 
 func registerCollect(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -54,6 +55,7 @@ func registerCollect(app *kingpin.Application, commands map[string]func(context.
 	cmd.Flag("scrape.interval", "Scrape interval of --scrape.target and --scrape.file-sd targets, and the default of a file that does not set one.").Default("15s").DurationVar(&c.interval)
 	cmd.Flag("thinning", "Drop what the console does not read before it is sent: "+strings.Join(names, ", ")+" (see the README for what each keeps).").Default(string(collect.ThinningNone)).StringVar(&c.thinning)
 	cmd.Flag("print-thinning", "Print a --thinning preset as metric_relabel_configs for a Prometheus's or ADOT collector's scrape job, and exit.").PlaceHolder("PRESET").StringVar(&c.printThinning)
+	cmd.Flag("aggregate", "workload: sum Istio's counters over pod and instance before they are sent, each pod followed across its restarts (a workload's series instead of one per pod); none: send each pod's.").Default("none").EnumVar(&c.aggregate, "none", "workload")
 	cmd.Flag("storage.agent.path", "Where the write-ahead log is kept.").Default("data-agent/").StringVar(&c.walDir)
 	cmd.Flag("web.listen-address", "Address of /metrics, /-/healthy and /-/ready.").Default("127.0.0.1:9095").StringVar(&c.listenAddr)
 	cmd.Flag("remote-write.enable-v2", "Allow protobuf_message io.prometheus.write.v2.Request in remote_write (remote write 2.0, a release candidate).").BoolVar(&c.enableV2)
@@ -102,7 +104,8 @@ func runCollect(ctx context.Context, c collectConfig, logger *slog.Logger, out i
 	if err != nil {
 		return err
 	}
-	col, err := collect.Open(collect.Options{Config: cfg, WALDir: c.walDir, Thinning: thinning, FlushDeadline: c.flushDeadline, Logger: logger})
+	col, err := collect.Open(collect.Options{Config: cfg, WALDir: c.walDir, Thinning: thinning, FlushDeadline: c.flushDeadline,
+		AggregateWorkloads: c.aggregate == "workload", Logger: logger})
 	if err != nil {
 		l.Close()
 		return err
