@@ -162,6 +162,13 @@ func Open(opts Options) (*Collector, error) {
 		return nil, fmt.Errorf("create the write-ahead log's directory: %w", err)
 	}
 	sentUntil, err := loadSavepoints(opts.WALDir)
+	if corrupt, ok := errors.AsType[errCorruptSavepoints](err); ok {
+		// Collecting matters more than what the file held: keep it aside
+		// for a look, and start as if it were the first time.
+		opts.Logger.Error("The savepoints do not read: what the queues owed when the collector stopped is not sent again", "err", err, "kept_as", corrupt.path+".corrupt")
+		os.Rename(corrupt.path, corrupt.path+".corrupt")
+		sentUntil, err = map[string]int64{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -514,3 +514,23 @@ remote_write:
 		t.Errorf("the workspace refused %d writes, first: %s", amp.Refused.Load(), amp.NextRefusal())
 	}
 }
+
+func TestCollectStartsWhenItsSavepointsDoNotRead(t *testing.T) {
+	_, s := workspace(t)
+	receiver := httptest.NewServer(s.Handler())
+	defer receiver.Close()
+	target, _ := counterTarget(t, "a")
+	dir := t.TempDir()
+	wal := filepath.Join(dir, "wal")
+	os.MkdirAll(wal, 0o755)
+	os.WriteFile(filepath.Join(wal, savepointFile), []byte(`{"sent_until_ms": {"half a wri`), 0o600)
+	cfg, err := LoadConfig(Flags{ConfigFile: configFile(t, scrapeAndWrite(target.URL, receiver.URL)), Interval: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, Options{Config: cfg, WALDir: wal, FlushDeadline: time.Second})
+	eventually(t, "samples despite the unreadable savepoints", func() bool { return len(valuesOf(t, s, "a")) >= 3 })
+	if _, err := os.Stat(filepath.Join(wal, savepointFile+".corrupt")); err != nil {
+		t.Errorf("the unreadable file was not kept aside: %v", err)
+	}
+}

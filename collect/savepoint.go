@@ -64,13 +64,22 @@ func loadSavepoints(dir string) (map[string]int64, error) {
 	}
 	var s savepointState
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w (remove it to start without savepoints)", filepath.Join(dir, savepointFile), err)
+		return nil, errCorruptSavepoints{path: filepath.Join(dir, savepointFile), err: err}
 	}
 	if s.SentUntil == nil {
 		s.SentUntil = map[string]int64{}
 	}
 	return s.SentUntil, nil
 }
+
+// errCorruptSavepoints is a savepoint file that does not read (a disk
+// fault; the file is only ever replaced whole).
+type errCorruptSavepoints struct {
+	path string
+	err  error
+}
+
+func (e errCorruptSavepoints) Error() string { return fmt.Sprintf("%s: %v", e.path, e.err) }
 
 // writeSavepoints replaces the file whole (written aside, synced, renamed),
 // so that a kill leaves the old savepoints or the new, never half of one.

@@ -7,19 +7,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/meshlens/meshlens/cardinality"
+	"github.com/meshlens/meshlens/collect"
 	"github.com/meshlens/meshlens/promclient"
 )
 
 type cardinalityConfig struct {
 	prometheusFlags
-	top    int
-	prices string
-	output string
+	thinning string
+	top      int
+	prices   string
+	output   string
 }
 
 func registerCardinality(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -27,6 +30,7 @@ func registerCardinality(app *kingpin.Application, commands map[string]func(cont
 	cmd := app.Command("cardinality", "Count a Prometheus's active series per metric and per label, what each --thinning preset of `meshlens collect` would leave, and what the samples cost to ingest into Amazon Managed Service for Prometheus before and after.")
 	c.prometheusFlags.register(cmd)
 	cmd.Flag("top", "How many metrics and labels to list.").Default("10").IntVar(&c.top)
+	cmd.Flag("thinning", "Show only this preset beside none (all are shown by default).").StringVar(&c.thinning)
 	cmd.Flag("prices", "AMP's ingestion price bands, upTo:usdPer10M cumulative samples a month, when they differ from those meshlens knows ("+pricesText(cardinality.AMPIngestion)+", read "+cardinality.AMPIngestion.Date+").").StringVar(&c.prices)
 	cmd.Flag("output", "table or json.").Short('o').Default("table").EnumVar(&c.output, "table", "json")
 	commands["cardinality"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
@@ -51,6 +55,11 @@ func runCardinality(ctx context.Context, c cardinalityConfig, logger *slog.Logge
 		}
 		prices = p
 	}
+	if c.thinning != "" {
+		if _, err := collect.ParseThinning(c.thinning); err != nil {
+			return usageError{fmt.Errorf("--thinning: %w", err)}
+		}
+	}
 	_, q, err := c.prometheusFlags.open(ctx, logger)
 	if err != nil {
 		return err
@@ -68,6 +77,11 @@ func runCardinality(ctx context.Context, c cardinalityConfig, logger *slog.Logge
 	r, err := cardinality.Measure(ctx, q, cardinality.Options{ScrapeInterval: interval, Top: c.top, Prices: prices})
 	if err != nil {
 		return fmt.Errorf("cardinality of %s: %w", c.prometheusURL, err)
+	}
+	if c.thinning != "" {
+		r.Presets = slices.DeleteFunc(r.Presets, func(p cardinality.Preset) bool {
+			return p.Name != string(collect.ThinningNone) && p.Name != c.thinning
+		})
 	}
 	if c.output == "json" {
 		enc := json.NewEncoder(out)

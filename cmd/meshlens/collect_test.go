@@ -298,6 +298,11 @@ func TestCardinalityOfTheDemosStoreShowsEachPresetsSeriesAndCost(t *testing.T) {
 		return len(r.Presets) == 3 && r.Presets[2].Series < r.Presets[0].Series && slices.Contains(r.Presets[2].DroppedLabels, "version")
 	})
 	none, kiali, strict := r.Presets[0], r.Presets[1], r.Presets[2]
+	var only strings.Builder
+	if code := meshlens([]string{"cardinality", "--prometheus.url", store, "--thinning", "kiali"}, &only, io.Discard); code != 0 ||
+		!strings.Contains(only.String(), "\nkiali ") || strings.Contains(only.String(), "kiali-strict") {
+		t.Errorf("--thinning kiali should show none and kiali only:\n%s", only.String())
+	}
 	if none.Name != "none" || none.Series != r.Series || kiali.Series > none.Series || strict.Series > kiali.Series {
 		t.Errorf("presets %+v for %d series: want none to keep all, and each preset at most the one before", r.Presets, r.Series)
 	}

@@ -340,6 +340,7 @@ func TestCommandLine(t *testing.T) {
 		{"store has help", []string{"store", "--help"}, 0, "--storage.tsdb.path", ""},
 		{"rules has help", []string{"rules", "--help"}, 0, "--interval", ""},
 		{"cardinality has help", []string{"cardinality", "--help"}, 0, "--prices", ""},
+		{"cardinality with an unknown thinning names the presets", []string{"cardinality", "--thinning", "kialli"}, 2, "", "none, kiali, kiali-strict"},
 		{"cardinality with prices that are not bands says how to write them", []string{"cardinality", "--prices", "cheap"}, 2, "", "upTo:usdPer10M"},
 		{"collect has help", []string{"collect", "--help"}, 0, "--remote-write.url", ""},
 		{"collect with nothing to scrape says what to give", []string{"collect", "--remote-write.url", "http://127.0.0.1:9/api/v1/write"}, 2, "", "--scrape.target"},
