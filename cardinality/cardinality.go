@@ -42,6 +42,32 @@ type Options struct {
 	// Top is how many metrics and labels to list. Default 10.
 	Top    int
 	Prices Prices
+	// Graph, when its Every is set, is a graph refresh whose query
+	// samples were counted (by the caller, which builds the graph).
+	Graph GraphRefresh
+}
+
+// GraphRefresh is what the console's graph costs in query samples while
+// one tab keeps it open.
+type GraphRefresh struct {
+	Namespaces []string `json:"namespaces"`
+	// Duration is the graph's window, Every its refresh interval.
+	Duration string `json:"duration"`
+	Every    string `json:"every"`
+	// SamplesPerRefresh are the samples its queries read, as the store
+	// reports them; 0 when it does not.
+	SamplesPerRefresh int64   `json:"samplesPerRefresh"`
+	SamplesPerMonth   float64 `json:"samplesPerMonth"`
+	MonthlyUSD        float64 `json:"monthlyUSD"`
+	// every is Every as a duration.
+	every time.Duration
+}
+
+// NewGraphRefresh describes a graph of namespaces over duration refreshed
+// every interval, whose one refresh read samples.
+func NewGraphRefresh(namespaces []string, duration, every time.Duration, samples int64) GraphRefresh {
+	return GraphRefresh{Namespaces: namespaces, Duration: model.Duration(duration).String(), Every: model.Duration(every).String(),
+		SamplesPerRefresh: samples, every: every}
 }
 
 // Count is a metric's or a label's share.
@@ -73,7 +99,9 @@ type Report struct {
 	Labels         []Count   `json:"labels"`
 	// Presets are none (all), kiali and kiali-strict.
 	Presets []Preset `json:"presets"`
-	Prices  Prices   `json:"prices"`
+	// Graph is the console's graph's query cost, when it was measured.
+	Graph  *GraphRefresh `json:"graph,omitempty"`
+	Prices Prices        `json:"prices"`
 }
 
 // Measure measures src.
@@ -88,7 +116,7 @@ func Measure(ctx context.Context, src Source, o Options) (*Report, error) {
 		return nil, fmt.Errorf("the scrape interval is needed to count samples")
 	}
 	if len(o.Prices.Tiers) == 0 {
-		o.Prices = AMPIngestion
+		o.Prices = AMPPrices
 	}
 	r := &Report{At: o.At, ScrapeInterval: model.Duration(o.ScrapeInterval).String(), Prices: o.Prices}
 	perMetric, err := src.Query(ctx, `count by (__name__) ({__name__=~".+"})`, o.At)
@@ -114,6 +142,11 @@ func Measure(ctx context.Context, src Source, o Options) (*Report, error) {
 			return nil, fmt.Errorf("thinning %s: %w", t, err)
 		}
 		r.Presets = append(r.Presets, p)
+	}
+	if g := o.Graph; g.every > 0 {
+		g.SamplesPerMonth = float64(g.SamplesPerRefresh) * secondsPerMonth / g.every.Seconds()
+		g.MonthlyUSD = g.SamplesPerMonth / 1e9 * o.Prices.QueryUSDPerBillion
+		r.Graph = &g
 	}
 	// Most first; ties by name, so that the same store gives the same list.
 	slices.SortFunc(r.Metrics, func(a, b Count) int { return cmp.Or(cmp.Compare(b.Series, a.Series), cmp.Compare(a.Name, b.Name)) })
@@ -243,17 +276,21 @@ func (t *Tier) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Prices are ingestion price bands, with the date they were read.
+// Prices are ingestion price bands and the price of query samples, with
+// the date they were read.
 type Prices struct {
 	Date  string `json:"date"`
 	Tiers []Tier `json:"tiers"`
+	// QueryUSDPerBillion is the price of a billion query samples processed.
+	QueryUSDPerBillion float64 `json:"queryUSDPerBillion"`
 }
 
-// AMPIngestion are AMP's metric sample ingestion prices (US East, per
-// month) as AWS published them when they were written here: the first 2
-// billion samples at $0.90 per 10 million, the next 250 billion at $0.35,
-// above that $0.16. Override them with ParsePrices when they change.
-var AMPIngestion = Prices{Date: "2026-12", Tiers: []Tier{{2e9, 0.90}, {252e9, 0.35}, {math.Inf(1), 0.16}}}
+// AMPPrices are AMP's prices (US East) as AWS published them when they
+// were written here: ingestion, per month, the first 2 billion samples at
+// $0.90 per 10 million, the next 250 billion at $0.35, above that $0.16;
+// queries, $0.10 per billion samples processed. Override them with
+// ParsePrices when they change.
+var AMPPrices = Prices{Date: "2026-12", Tiers: []Tier{{2e9, 0.90}, {252e9, 0.35}, {math.Inf(1), 0.16}}, QueryUSDPerBillion: 0.10}
 
 // Cost is the monthly price of ingesting samples.
 func (p Prices) Cost(samples float64) float64 {
@@ -273,7 +310,7 @@ func (p Prices) Cost(samples float64) float64 {
 // band's cumulative upper bound in samples a month, and its price per ten
 // million samples.
 func ParsePrices(s, date string) (Prices, error) {
-	p := Prices{Date: date}
+	p := Prices{Date: date, QueryUSDPerBillion: AMPPrices.QueryUSDPerBillion}
 	for _, band := range strings.Split(s, ",") {
 		upTo, price, ok := strings.Cut(strings.TrimSpace(band), ":")
 		if !ok {

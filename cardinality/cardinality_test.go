@@ -36,9 +36,15 @@ func TestMeasureCountsWhatEachPresetLeavesAndWhatItCosts(t *testing.T) {
 	st := promqltest.LoadedStorage(t, mesh)
 	engine := promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery)
 	src := promclient.NewEngine(engine, st, 15*time.Second)
-	r, err := Measure(context.Background(), src, Options{At: time.Unix(600, 0), ScrapeInterval: 15 * time.Second, Top: 3})
+	// A graph refresh that read 1,000 samples, every 15 s for a month:
+	// 175,200 refreshes, 175.2 million samples, at $0.10 a billion.
+	graph := NewGraphRefresh([]string{"bookinfo"}, time.Minute, 15*time.Second, 1000)
+	r, err := Measure(context.Background(), src, Options{At: time.Unix(600, 0), ScrapeInterval: 15 * time.Second, Top: 3, Graph: graph})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if g := r.Graph; g == nil || g.SamplesPerMonth != 175_200_000 || !near(g.MonthlyUSD, 0.01752) || g.Every != "15s" || g.Duration != "1m" {
+		t.Errorf("graph refresh cost %+v, want 175,200,000 samples and $0.01752 a month", g)
 	}
 	if r.Series != 13 {
 		t.Errorf("series %d, want 13", r.Series)
@@ -83,7 +89,7 @@ func TestCostFillsAMPsBandsInOrder(t *testing.T) {
 		// 2 billion, 250 billion at $0.35, 48 billion at $0.16.
 		{300e9, 180 + 8750 + 768},
 	} {
-		if got := AMPIngestion.Cost(c.samples); !near(got, c.usd) {
+		if got := AMPPrices.Cost(c.samples); !near(got, c.usd) {
 			t.Errorf("%g samples: $%g, want $%g", c.samples, got, c.usd)
 		}
 	}
@@ -91,7 +97,7 @@ func TestCostFillsAMPsBandsInOrder(t *testing.T) {
 
 func TestParsePricesReadsBandsAndRefusesWhatIsNotOne(t *testing.T) {
 	p, err := ParsePrices("2e9:0.90,252e9:0.35,inf:0.16", "2026-12")
-	if err != nil || !slices.Equal(p.Tiers, AMPIngestion.Tiers) {
+	if err != nil || !slices.Equal(p.Tiers, AMPPrices.Tiers) {
 		t.Fatalf("%v %v", p, err)
 	}
 	for _, bad := range []string{"2e9", "2e9:x", "2e9:0.9,1e9:0.5,inf:0.1", "2e9:0.9"} {

@@ -3,9 +3,7 @@ package console
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"sort"
 	"time"
 
@@ -13,7 +11,7 @@ import (
 
 	"github.com/meshlens/meshlens/inventory"
 	"github.com/meshlens/meshlens/promclient"
-	"github.com/meshlens/meshlens/telemetry"
+	"github.com/meshlens/meshlens/traffic"
 )
 
 // The lists answer what runs, in shapes close to Kiali's list APIs.
@@ -165,21 +163,13 @@ func (s *Server) telemetryNamespaces(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
 	end := time.Now()
-	seen := map[string]bool{}
-	for _, label := range []string{telemetry.DestinationServiceNamespace, telemetry.SourceWorkloadNamespace} {
-		values, err := s.telemetry.LabelValues(ctx, label, end.Add(-24*time.Hour), end)
-		if err != nil {
-			writeError(w, statusOf(err), fmt.Sprintf("listing namespaces from the Prometheus: %v", err))
-			return
-		}
-		for _, v := range values {
-			if v != "" && v != "unknown" {
-				seen[v] = true
-			}
-		}
+	names, err := traffic.Namespaces(ctx, s.telemetry, end.Add(-24*time.Hour), end)
+	if err != nil {
+		writeError(w, statusOf(err), fmt.Sprintf("listing namespaces from the Prometheus: %v", err))
+		return
 	}
 	out := []namespaceItem{}
-	for _, ns := range slices.Sorted(maps.Keys(seen)) {
+	for _, ns := range names {
 		out = append(out, namespaceItem{Name: ns})
 	}
 	writeJSON(w, out)

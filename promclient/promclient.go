@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -58,6 +59,10 @@ type HTTP struct {
 	readErr   error
 	readAt    time.Time
 	readRetry time.Duration
+
+	// samples, when set, adds up the samples each query read, as the
+	// server reports them (stats=all).
+	samples *atomic.Int64
 }
 
 // DefaultScrapeInterval is assumed when neither the configuration nor the
@@ -122,6 +127,13 @@ func onThisMachine(rawURL string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// CountingSamples is a querier of the same Prometheus that adds to n the
+// samples each of its queries reads, as the server reports them
+// (Prometheus's stats=all; a server that does not report them adds none).
+func (h *HTTP) CountingSamples(n *atomic.Int64) *HTTP {
+	return &HTTP{client: h.client, api: h.api, http: h.http, timeout: h.timeout, interval: h.interval, readRetry: h.readRetry, samples: n}
+}
+
 // Query implements Querier. It decodes the answer in one pass, as it
 // arrives: client_golang's API client reads every answer whole and decodes
 // it twice, which was two thirds of a large graph's time and memory.
@@ -129,6 +141,9 @@ func (h *HTTP) Query(ctx context.Context, q string, ts time.Time) (Vector, error
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	form := url.Values{"query": {q}, "time": {strconv.FormatFloat(float64(ts.UnixMilli())/1000, 'f', -1, 64)}}
+	if h.samples != nil {
+		form.Set("stats", "all")
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.client.URL("/api/v1/query", nil).String(), strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadQuery, err)
@@ -151,6 +166,9 @@ func (h *HTTP) Query(ctx context.Context, q string, ts time.Time) (Vector, error
 	}
 	if a.resultType != "vector" {
 		return nil, fmt.Errorf("%w: query answered a %s, not a vector", ErrBadQuery, a.resultType)
+	}
+	if h.samples != nil {
+		h.samples.Add(a.samples)
 	}
 	return a.vector, nil
 }

@@ -26,6 +26,9 @@ type answer struct {
 	status, errorType, errorText string
 	resultType                   string
 	vector                       Vector
+	// samples is the query's totalQueryableSamples, when asked with
+	// stats=all and the server says it.
+	samples int64
 }
 
 // decodeAnswer reads a /api/v1/query answer. A result that is not a vector
@@ -72,6 +75,20 @@ func decodeData(it *jsoniter.Iterator, a *answer) {
 					continue
 				}
 				a.vector = append(a.vector, decodeSample(it, &b))
+			}
+		case "stats":
+			for field := it.ReadObject(); field != ""; field = it.ReadObject() {
+				if field != "samples" {
+					it.Skip()
+					continue
+				}
+				for field := it.ReadObject(); field != ""; field = it.ReadObject() {
+					if field == "totalQueryableSamples" {
+						a.samples = it.ReadInt64()
+						continue
+					}
+					it.Skip()
+				}
 			}
 		default:
 			it.Skip()

@@ -118,3 +118,16 @@ func BenchmarkDecodeAnswer(b *testing.B) {
 		}
 	}
 }
+
+func TestDecodeAnswerReadsTheSamplesAQueryReadWhenTheServerSaysThem(t *testing.T) {
+	withStats := `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"2"]}],` +
+		`"stats":{"timings":{"evalTotalTime":0.01},"samples":{"totalQueryableSamples":4321,"peakSamples":12}}}}`
+	a, err := decodeAnswer(strings.NewReader(withStats))
+	if err != nil || a.samples != 4321 || len(a.vector) != 1 || a.vector[0].Value != 2 {
+		t.Errorf("with stats: %+v %v, want 4321 samples and the vector", a, err)
+	}
+	a, err = decodeAnswer(strings.NewReader(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
+	if err != nil || a.samples != 0 {
+		t.Errorf("without stats: %+v %v", a, err)
+	}
+}

@@ -8,21 +8,29 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/meshlens/meshlens/cardinality"
 	"github.com/meshlens/meshlens/collect"
+	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/traffic"
 )
 
 type cardinalityConfig struct {
 	prometheusFlags
-	thinning string
-	top      int
-	prices   string
-	output   string
+	thinning      string
+	graphDuration time.Duration
+	graphEvery    time.Duration
+	queryPrice    float64
+	top           int
+	prices        string
+	output        string
 }
 
 func registerCardinality(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -31,7 +39,10 @@ func registerCardinality(app *kingpin.Application, commands map[string]func(cont
 	c.prometheusFlags.register(cmd)
 	cmd.Flag("top", "How many metrics and labels to list.").Default("10").IntVar(&c.top)
 	cmd.Flag("thinning", "Show only this preset beside none (all are shown by default).").StringVar(&c.thinning)
-	cmd.Flag("prices", "AMP's ingestion price bands, upTo:usdPer10M cumulative samples a month, when they differ from those meshlens knows ("+pricesText(cardinality.AMPIngestion)+", read "+cardinality.AMPIngestion.Date+").").StringVar(&c.prices)
+	cmd.Flag("graph.duration", "Window of the console's graph whose query cost is measured (the graph page's default).").Default("1m").DurationVar(&c.graphDuration)
+	cmd.Flag("graph.refresh", "Refresh interval of that graph (the graph page's default); 0 measures no graph.").Default("15s").DurationVar(&c.graphEvery)
+	cmd.Flag("query-price", "AMP's price of a billion query samples processed, in USD.").Default("0.10").Float64Var(&c.queryPrice)
+	cmd.Flag("prices", "AMP's ingestion price bands, upTo:usdPer10M cumulative samples a month, when they differ from those meshlens knows ("+pricesText(cardinality.AMPPrices)+", read "+cardinality.AMPPrices.Date+").").StringVar(&c.prices)
 	cmd.Flag("output", "table or json.").Short('o').Default("table").EnumVar(&c.output, "table", "json")
 	commands["cardinality"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
 		return runCardinality(ctx, c, logger, out)
@@ -47,7 +58,7 @@ func pricesText(p cardinality.Prices) string {
 }
 
 func runCardinality(ctx context.Context, c cardinalityConfig, logger *slog.Logger, out io.Writer) error {
-	prices := cardinality.AMPIngestion
+	prices := cardinality.AMPPrices
 	if c.prices != "" {
 		p, err := cardinality.ParsePrices(c.prices, "given with --prices")
 		if err != nil {
@@ -74,7 +85,14 @@ func runCardinality(ctx context.Context, c cardinalityConfig, logger *slog.Logge
 	case err != nil:
 		return fmt.Errorf("scrape interval of %s: %w", c.prometheusURL, err)
 	}
-	r, err := cardinality.Measure(ctx, q, cardinality.Options{ScrapeInterval: interval, Top: c.top, Prices: prices})
+	prices.QueryUSDPerBillion = c.queryPrice
+	var refresh cardinality.GraphRefresh
+	if c.graphEvery > 0 {
+		if refresh, err = graphRefresh(ctx, q, c.graphDuration, c.graphEvery); err != nil {
+			return fmt.Errorf("the graph's query cost on %s: %w", c.prometheusURL, err)
+		}
+	}
+	r, err := cardinality.Measure(ctx, q, cardinality.Options{ScrapeInterval: interval, Top: c.top, Prices: prices, Graph: refresh})
 	if err != nil {
 		return fmt.Errorf("cardinality of %s: %w", c.prometheusURL, err)
 	}
@@ -101,6 +119,33 @@ func runCardinality(ctx context.Context, c cardinalityConfig, logger *slog.Logge
 	for _, l := range r.Labels {
 		fmt.Fprintf(out, "%-50s %12d %12d\n", l.Name, l.Values, l.Series)
 	}
-	fmt.Fprintf(out, "\nAMP ingestion prices (%s), per 10 million samples a month: %s; a month is 730 hours.\n", r.Prices.Date, pricesText(r.Prices))
+	if g := r.Graph; g != nil {
+		fmt.Fprintf(out, "\nThe console's graph of %d namespaces over %s, refreshed every %s by one tab: %d query samples a refresh, %.0f a month, $%s a month",
+			len(g.Namespaces), g.Duration, g.Every, g.SamplesPerRefresh, g.SamplesPerMonth, strconv.FormatFloat(g.MonthlyUSD, 'g', 3, 64))
+		if g.SamplesPerRefresh == 0 {
+			fmt.Fprint(out, " (the store does not report the samples its queries read)")
+		}
+		fmt.Fprintln(out, ".")
+	}
+	fmt.Fprintf(out, "\nAMP prices (%s): ingestion per 10 million samples a month %s; queries $%.2f per billion samples; a month is 730 hours.\n", r.Prices.Date, pricesText(r.Prices), r.Prices.QueryUSDPerBillion)
 	return nil
+}
+
+// graphRefresh builds, once, the graph page's default graph (versioned
+// apps of every namespace with Istio telemetry) and counts the samples its
+// queries read.
+func graphRefresh(ctx context.Context, q *promclient.HTTP, duration, every time.Duration) (cardinality.GraphRefresh, error) {
+	end := time.Now()
+	namespaces, err := traffic.Namespaces(ctx, q, end.Add(-time.Hour), end)
+	if err != nil {
+		return cardinality.GraphRefresh{}, err
+	}
+	var samples atomic.Int64
+	if len(namespaces) > 0 {
+		o := graph.Options{Namespaces: namespaces, Type: graph.TypeVersionedApp, Duration: duration, ResponseTime: "95", Throughput: "request", InjectServiceNodes: true}
+		if _, err := graph.NewBuilder(q.CountingSamples(&samples), nil).Build(ctx, o); err != nil {
+			return cardinality.GraphRefresh{}, err
+		}
+	}
+	return cardinality.NewGraphRefresh(namespaces, duration, every, samples.Load()), nil
 }

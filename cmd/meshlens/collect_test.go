@@ -309,6 +309,11 @@ func TestCardinalityOfTheDemosStoreShowsEachPresetsSeriesAndCost(t *testing.T) {
 	if !slices.Contains(kiali.DroppedLabels, "source_app") || slices.Contains(kiali.DroppedLabels, "version") || !slices.Contains(strict.DroppedLabels, "app") {
 		t.Errorf("kiali drops the sidecars' source_app, kiali-strict also the pods' app and version: %v, %v", kiali.DroppedLabels, strict.DroppedLabels)
 	}
+	// The graph of bookinfo read samples; one tab every 15 s for a month.
+	if g := r.Graph; g == nil || !slices.Contains(g.Namespaces, "bookinfo") || g.SamplesPerRefresh <= 0 ||
+		math.Abs(g.SamplesPerMonth-float64(g.SamplesPerRefresh)*730*3600/15) > 1 {
+		t.Errorf("the graph's query cost %+v: want bookinfo's graph, its samples read, and a month of refreshes every 15 s", g)
+	}
 	// The demo in tests scrapes every second: 730 hours of one a second.
 	if perSeries := none.SamplesPerMonth / float64(none.Series); math.Abs(perSeries-730*3600) > 1 {
 		t.Errorf("%.0f samples a month per series, want 2,628,000 (one a second, 730 hours)", perSeries)
