@@ -16,9 +16,11 @@ import (
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/util/teststorage"
 
+	"github.com/meshlens/meshlens/collect"
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/graph/graphtest"
 	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/traffic/traffictest"
 )
 
 // TestSemantics runs graphtest's cases (see there) through the raw queries,
@@ -44,6 +46,16 @@ func TestSemantics(t *testing.T) {
 			if w := tc.Warning; w != "" && !strings.Contains(strings.Join(g.Warnings, "\n"), w) {
 				t.Errorf("warnings %q, want one that says %q", g.Warnings, w)
 			}
+
+			// The same series as the collector's kiali preset keeps them:
+			// the graph reads none of what it drops (source_app,
+			// destination_version and the like).
+			thinned := promclient.NewEngine(engine, traffictest.Thinned(t, st, collect.ThinningKiali.RelabelConfigs()), graphtest.Interval)
+			g, err = graph.NewBuilder(thinned, nil).Build(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			report(t, "kiali-thinned raw series", graphtest.Compare(graphtest.Of(g), want, graphtest.Relative(1e-6)))
 
 			ri := tc.RulesInterval
 			if ri == 0 {
