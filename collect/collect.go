@@ -22,15 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/prometheus/config"
-	"github.com/prometheus/prometheus/discovery"
-	_ "github.com/prometheus/prometheus/discovery/file"       // file_sd_configs
-	_ "github.com/prometheus/prometheus/discovery/http"       // http_sd_configs
-	_ "github.com/prometheus/prometheus/discovery/kubernetes" // kubernetes_sd_configs
 	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/storage/remote"
 	"github.com/prometheus/prometheus/tsdb/agent"
-	"github.com/prometheus/prometheus/util/logging"
+
+	"github.com/meshlens/meshlens/scraping"
 )
 
 // Options configure a collector.
@@ -64,18 +61,16 @@ type Collector struct {
 	opts   Options
 	logger *slog.Logger
 
-	db        *agent.DB
-	remote    *remote.Storage
-	storage   storage.Storage // the agent WAL, and the remote storage's tracker of what was appended
-	discovery *discovery.Manager
-	scrape    *scrape.Manager
+	db      *agent.DB
+	remote  *remote.Storage
+	storage storage.Storage // the agent WAL, and the remote storage's tracker of what was appended
+	scraper *scraping.Scraper
 	// internal holds the metrics of Prometheus's packages, under the names
 	// Prometheus's agent gives them (prometheus_remote_storage_*,
 	// prometheus_agent_*, prometheus_target_*, prometheus_sd_*).
 	internal *prometheus.Registry
 
-	ready           atomic.Bool
-	cancelDiscovery context.CancelFunc
+	ready atomic.Bool
 
 	replay *replayMetrics
 	// sentUntil is each queue's savepoint (see savepoint.go).
@@ -189,53 +184,23 @@ func Open(opts Options) (*Collector, error) {
 	c.db = db
 	c.storage = storage.NewFanout(opts.Logger, db, c.remote)
 
-	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(c.internal)
-	if err != nil {
-		c.storage.Close()
-		return nil, fmt.Errorf("service discovery metrics: %w", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancelDiscovery = cancel
-	c.discovery = discovery.NewManager(ctx, opts.Logger.With("component", "discovery manager scrape"), c.internal, sdMetrics, discovery.Name("scrape"))
 	var scraped storage.AppendableV2 = c.storage
 	if opts.AggregateWorkloads {
 		c.aggregate = newAggregator(c.storage, AggregatedLabels, time.Duration(opts.Config.GlobalConfig.ScrapeInterval), opts.Logger.With("component", "aggregate"))
 		scraped = c.aggregate
 	}
-	c.scrape, err = scrape.NewManager(&scrape.Options{DiscoveryReloadOnStartup: true},
-		opts.Logger.With("component", "scrape manager"), logging.NewJSONFileLogger, nil, scraped, c.internal)
+	c.scraper, err = scraping.New(scraped, c.internal, opts.Logger)
 	if err != nil {
-		cancel()
 		c.storage.Close()
-		return nil, fmt.Errorf("scrape manager: %w", err)
+		return nil, err
 	}
-	sm.m = c.scrape
-	if err := c.applyScrapeConfig(opts.Config); err != nil {
-		cancel()
+	sm.m = c.scraper.Manager
+	if err := c.scraper.ApplyConfig(opts.Config); err != nil {
+		c.scraper.Close()
 		c.storage.Close()
 		return nil, err
 	}
 	return c, nil
-}
-
-// applyScrapeConfig configures discovery and scraping; the queues are
-// configured in Run, after what they owed has been sent.
-func (c *Collector) applyScrapeConfig(cfg *config.Config) error {
-	if err := c.scrape.ApplyConfig(cfg); err != nil {
-		return fmt.Errorf("scrape config: %w", err)
-	}
-	scfgs, err := cfg.GetScrapeConfigs()
-	if err != nil {
-		return fmt.Errorf("scrape config: %w", err)
-	}
-	sd := make(map[string]discovery.Configs, len(scfgs))
-	for _, sc := range scfgs {
-		sd[sc.JobName] = sc.ServiceDiscoveryConfigs
-	}
-	if err := c.discovery.ApplyConfig(sd); err != nil {
-		return fmt.Errorf("service discovery config: %w", err)
-	}
-	return nil
 }
 
 // Run first sends what each queue owed when the collector last stopped
@@ -259,8 +224,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	if c.aggregate != nil {
 		g.Add(func() error { c.aggregate.run(bgctx); return nil }, func(error) { stopBackground() })
 	}
-	g.Add(func() error { return c.discovery.Run() }, func(error) { c.cancelDiscovery() })
-	g.Add(func() error { return c.scrape.Run(c.discovery.SyncCh()) }, func(error) { c.scrape.Stop() })
+	c.scraper.Add(&g)
 	g.Add(func() error { <-bgctx.Done(); return nil }, func(error) { stopBackground() })
 	c.ready.Store(true)
 	err := g.Run()
@@ -272,7 +236,7 @@ func (c *Collector) Run(ctx context.Context) error {
 // write-ahead log and saves how far the queues got. Call it after Run has
 // returned.
 func (c *Collector) Close() error {
-	c.cancelDiscovery()
+	c.scraper.Close()
 	err := c.storage.Close()
 	c.saveSavepoints()
 	return err

@@ -22,16 +22,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/route"
 	"github.com/prometheus/prometheus/config"
-	"github.com/prometheus/prometheus/discovery"
-	_ "github.com/prometheus/prometheus/discovery/file" // file_sd_configs
-	_ "github.com/prometheus/prometheus/discovery/http" // http_sd_configs
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/rules"
-	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
-	"github.com/prometheus/prometheus/util/logging"
+
+	"github.com/meshlens/meshlens/scraping"
 )
 
 // Options configure the store.
@@ -62,10 +59,9 @@ type Store struct {
 	opts   Options
 	logger *slog.Logger
 
-	db        *tsdb.DB
-	engine    *promql.Engine
-	discovery *discovery.Manager
-	scrape    *scrape.Manager
+	db      *tsdb.DB
+	engine  *promql.Engine
+	scraper *scraping.Scraper
 	// rules evaluates the configuration's rule_files (recording rules,
 	// such as the graph's); ruleFiles are their names, globs expanded.
 	rules     *rules.Manager
@@ -78,8 +74,7 @@ type Store struct {
 	ready   atomic.Bool
 	handler http.Handler
 
-	cancelDiscovery context.CancelFunc
-	closeOnce       sync.Once
+	closeOnce sync.Once
 }
 
 // Open opens (or creates) the TSDB and builds every component; Run starts them.
@@ -131,30 +126,20 @@ func Open(opts Options) (*Store, error) {
 		Parser:               parser.NewParser(parser.Options{}),
 	})
 
-	sdMetrics, err := discovery.CreateAndRegisterSDMetrics(s.internal)
+	s.scraper, err = scraping.New(db, s.internal, opts.Logger)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("service discovery metrics: %w", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancelDiscovery = cancel
-	s.discovery = discovery.NewManager(ctx, opts.Logger.With("component", "discovery manager scrape"), s.internal, sdMetrics, discovery.Name("scrape"))
-	s.scrape, err = scrape.NewManager(&scrape.Options{DiscoveryReloadOnStartup: true},
-		opts.Logger.With("component", "scrape manager"), logging.NewJSONFileLogger, nil, db, s.internal)
-	if err != nil {
-		cancel()
-		db.Close()
-		return nil, fmt.Errorf("scrape manager: %w", err)
+		return nil, err
 	}
 	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(newTargetHealth(s.scrape)); err != nil {
-			cancel()
+		if err := opts.Registerer.Register(newTargetHealth(s.scraper.Manager)); err != nil {
+			s.scraper.Close()
 			db.Close()
 			return nil, err
 		}
 	}
-	if err := s.applyConfig(opts.Config); err != nil {
-		cancel()
+	if err := s.scraper.ApplyConfig(opts.Config); err != nil {
+		s.scraper.Close()
 		db.Close()
 		return nil, err
 	}
@@ -168,30 +153,12 @@ func Open(opts Options) (*Store, error) {
 		Parser:     parser.NewParser(parser.Options{}),
 	})
 	if err := s.loadRuleFiles(opts.Config); err != nil {
-		cancel()
+		s.scraper.Close()
 		db.Close()
 		return nil, err
 	}
 	s.handler = s.newHandler()
 	return s, nil
-}
-
-func (s *Store) applyConfig(cfg *config.Config) error {
-	if err := s.scrape.ApplyConfig(cfg); err != nil {
-		return fmt.Errorf("scrape config: %w", err)
-	}
-	scfgs, err := cfg.GetScrapeConfigs()
-	if err != nil {
-		return fmt.Errorf("scrape config: %w", err)
-	}
-	sd := make(map[string]discovery.Configs, len(scfgs))
-	for _, c := range scfgs {
-		sd[c.JobName] = c.ServiceDiscoveryConfigs
-	}
-	if err := s.discovery.ApplyConfig(sd); err != nil {
-		return fmt.Errorf("service discovery config: %w", err)
-	}
-	return nil
 }
 
 // loadRuleFiles expands the rule_files globs of cfg and checks every file,
@@ -216,8 +183,7 @@ func (s *Store) loadRuleFiles(cfg *config.Config) error {
 // Run discovers and scrapes targets, and evaluates rules, until ctx is done.
 func (s *Store) Run(ctx context.Context) error {
 	var g run.Group
-	g.Add(func() error { return s.discovery.Run() }, func(error) { s.cancelDiscovery() })
-	g.Add(func() error { return s.scrape.Run(s.discovery.SyncCh()) }, func(error) { s.scrape.Stop() })
+	s.scraper.Add(&g)
 	// Rule groups start only once the manager runs: update it here, where
 	// it is sure to be stopped again.
 	glob := s.opts.Config.GlobalConfig
@@ -236,7 +202,7 @@ func (s *Store) Run(ctx context.Context) error {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		s.cancelDiscovery()
+		s.scraper.Close()
 		err = s.db.Close()
 	})
 	return err
