@@ -363,6 +363,10 @@ func missingBelow(got map[float64]bool, upTo int64) []int64 {
 	return missing
 }
 
+// The receiver is down while fifty series are scraped ten times a second
+// into a queue that holds 20 samples: the backlog outgrows the queue many
+// times, waits in the write-ahead log, and arrives whole once the
+// receiver is back.
 func TestCollectSendsTheBacklogOnceADownReceiverComesBack(t *testing.T) {
 	_, s := workspace(t)
 	var down atomic.Bool
@@ -375,14 +379,21 @@ func TestCollectSendsTheBacklogOnceADownReceiverComesBack(t *testing.T) {
 		s.Handler().ServeHTTP(w, r)
 	}))
 	defer receiver.Close()
-	target, scraped := counterTarget(t, "a")
-	c := runCollector(t, scrapeAndWrite(target.URL, receiver.URL))
-	eventually(t, "scrapes while the receiver is down", func() bool { return scraped.Load() >= 20 })
+	series := make([]string, 50)
+	for i := range series {
+		series[i] = fmt.Sprintf("s%02d", i)
+	}
+	target, scraped := counterTarget(t, series...)
+	cfg := strings.Replace(scrapeAndWrite(target.URL, receiver.URL), "queue_config: {", "queue_config: {capacity: 20, max_samples_per_send: 10, max_shards: 1, ", 1)
+	c := runCollector(t, cfg)
+	eventually(t, "scrapes while the receiver is down", func() bool { return scraped.Load() >= 30 })
 	down.Store(false)
 	upAt := scraped.Load()
-	eventually(t, "the backlog and what follows", func() bool { return valuesOf(t, s, "a")[float64(upAt+3)] })
-	if missing := missingBelow(valuesOf(t, s, "a"), upAt); len(missing) > 0 {
-		t.Errorf("scraped while the receiver was down and never sent: %v", missing)
+	eventually(t, "the backlog and what follows", func() bool { return valuesOf(t, s, "s49")[float64(upAt+3)] })
+	for _, name := range series {
+		if missing := missingBelow(valuesOf(t, s, name), upAt); len(missing) > 0 {
+			t.Errorf("series %s: scraped while the receiver was down and never sent: %v", name, missing)
+		}
 	}
 	if counterValue(t, c.Gatherer(), "prometheus_remote_storage_samples_retried_total") == 0 {
 		t.Error("the retries are not counted")
