@@ -13,7 +13,7 @@ TEST_DEPS := prometheus:prometheus chromium:chromium
 
 UI        := web/ui
 
-.PHONY: all build demo test test-deps vet bench clean ui ui-check ui-test
+.PHONY: all build demo test test-deps bench-deps vet bench clean ui ui-check ui-test
 
 all: build
 
@@ -23,16 +23,25 @@ build:
 demo: build
 	./$(BIN) demo $(ARGS)
 
-# Installs each missing test dependency with apt-get (once per machine).
-test-deps:
-	@missing=""; for dep in $(TEST_DEPS); do \
+# apt_install installs, with apt-get, the package of each command:package
+# pair in $(1) whose command is missing (once per machine).
+define apt_install
+	@missing=""; for dep in $(1); do \
 		cmd=$${dep%%:*}; pkg=$${dep##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-		echo "installing test dependencies:$$missing"; \
+		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+test-deps:
+	$(call apt_install,$(TEST_DEPS))
+
+# The benchmarks also drive the proxy with wrk.
+bench-deps: $(UI)/node_modules
+	$(call apt_install,$(TEST_DEPS) wrk:wrk)
 
 vet:
 	$(GO) vet ./...
@@ -43,7 +52,7 @@ test: test-deps vet ui-check ui-test build
 	$(GO) test -count=1 -timeout 20m ./...
 	cd $(UI) && npm run e2e
 
-bench: build
+bench: build bench-deps
 	./bench/ingest.sh
 	./bench/graph.sh
 	./bench/health.sh
