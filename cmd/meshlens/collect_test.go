@@ -286,7 +286,7 @@ func TestCardinalityOfTheDemosStoreShowsEachPresetsSeriesAndCost(t *testing.T) {
 	d, _ := runningDemo(t, testDemoConfig(""))
 	store := "http://" + d.storeL.Addr().String()
 	var r cardinality.Report
-	waitFor(t, "every bookinfo sidecar's series in the store", 30*time.Second, func() bool {
+	waitFor(t, "bookinfo's traffic and every pod's labels in the store", 30*time.Second, func() bool {
 		var out, errOut strings.Builder
 		if code := meshlens([]string{"cardinality", "--prometheus.url", store, "-o", "json"}, &out, &errOut); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut.String())
@@ -294,8 +294,10 @@ func TestCardinalityOfTheDemosStoreShowsEachPresetsSeriesAndCost(t *testing.T) {
 		if err := json.Unmarshal([]byte(out.String()), &r); err != nil {
 			t.Fatal(err)
 		}
-		// Every pod of a versioned workload scraped: its version label is there.
-		return len(r.Presets) == 3 && r.Presets[2].Series < r.Presets[0].Series && slices.Contains(r.Presets[2].DroppedLabels, "version")
+		// Every pod of a versioned workload scraped (its version label is
+		// there), and requests counted (the sidecars' source_app).
+		return len(r.Presets) == 3 && r.Presets[2].Series < r.Presets[0].Series && slices.Contains(r.Presets[2].DroppedLabels, "version") &&
+			slices.Contains(r.Presets[1].DroppedLabels, "source_app") && r.Graph != nil && r.Graph.SamplesPerRefresh > 0
 	})
 	none, kiali, strict := r.Presets[0], r.Presets[1], r.Presets[2]
 	var only strings.Builder
