@@ -29,7 +29,7 @@ import (
 // Source is a Prometheus to measure.
 type Source interface {
 	Query(ctx context.Context, q string, ts time.Time) (promclient.Vector, error)
-	LabelNames(ctx context.Context, start, end time.Time) ([]string, error)
+	promclient.LabelNamer
 }
 
 // Options say what to measure.

@@ -147,14 +147,13 @@ func (a *aggregator) add(updates []aggUpdate, now time.Time) {
 func (a *aggregator) emit(ctx context.Context, now time.Time) error {
 	a.mu.Lock()
 	type point struct {
-		ls    labels.Labels
-		v     float64
-		stale bool
+		ls labels.Labels
+		v  float64
 	}
 	points := make([]point, 0, len(a.outputs))
 	for h, out := range a.outputs {
 		if now.Sub(out.updated) > forgetAfter {
-			points = append(points, point{out.labels, math.Float64frombits(value.StaleNaN), true})
+			points = append(points, point{out.labels, math.Float64frombits(value.StaleNaN)})
 			delete(a.outputs, h)
 			continue
 		}

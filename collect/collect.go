@@ -75,6 +75,9 @@ type Collector struct {
 	replay *replayMetrics
 	// sentUntil is each queue's savepoint (see savepoint.go).
 	sentUntil map[string]int64
+	// minInterval is the shortest scrape interval of the configuration,
+	// which bounds the savepoints' margin.
+	minInterval time.Duration
 	// queues keeps the remote storage's metrics, of which the queues'
 	// highest acknowledged timestamps make the savepoints.
 	queues *keepingRegisterer
@@ -167,7 +170,16 @@ func Open(opts Options) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
+	scfgs, err := opts.Config.GetScrapeConfigs()
+	if err != nil {
+		return nil, fmt.Errorf("scrape config: %w", err)
+	}
 	c := &Collector{opts: opts, logger: opts.Logger, internal: prometheus.NewRegistry(), sentUntil: sentUntil}
+	for _, sc := range scfgs {
+		if d := time.Duration(sc.ScrapeInterval); c.minInterval == 0 || d < c.minInterval {
+			c.minInterval = d
+		}
+	}
 	c.replay = newReplayMetrics(c.internal)
 	c.queues = &keepingRegisterer{Registerer: c.internal}
 
@@ -217,7 +229,8 @@ func (c *Collector) Run(ctx context.Context) error {
 		return fmt.Errorf("remote_write: %w", err)
 	}
 	var g run.Group
-	// The savepoints and the aggregation stop when any actor does.
+	// The savepoints (which return when ctx ends, and so stop the group)
+	// and the aggregation stop when any actor does.
 	bgctx, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
 	g.Add(func() error { c.keepSavepoints(bgctx); return nil }, func(error) { stopBackground() })
@@ -225,7 +238,6 @@ func (c *Collector) Run(ctx context.Context) error {
 		g.Add(func() error { c.aggregate.run(bgctx); return nil }, func(error) { stopBackground() })
 	}
 	c.scraper.Add(&g)
-	g.Add(func() error { <-bgctx.Done(); return nil }, func(error) { stopBackground() })
 	c.ready.Store(true)
 	err := g.Run()
 	c.ready.Store(false)
@@ -292,14 +304,6 @@ func (c *Collector) saveSavepoints() {
 	if err != nil {
 		c.logger.Warn("Could not read the queues' progress", "err", err)
 	}
-	minInterval := time.Duration(0)
-	if scfgs, err := c.opts.Config.GetScrapeConfigs(); err == nil {
-		for _, sc := range scfgs {
-			if d := time.Duration(sc.ScrapeInterval); minInterval == 0 || d < minInterval {
-				minInterval = d
-			}
-		}
-	}
 	moved := false
 	for _, mf := range mfs {
 		if mf.GetName() != "prometheus_remote_storage_queue_highest_sent_timestamp_seconds" {
@@ -324,7 +328,7 @@ func (c *Collector) saveSavepoints() {
 					continue
 				}
 				key := queueKey(rw)
-				if until := sent - savepointMargin(rw, minInterval).Milliseconds(); until > c.sentUntil[key] {
+				if until := sent - savepointMargin(rw, c.minInterval).Milliseconds(); until > c.sentUntil[key] {
 					c.sentUntil[key] = until
 					c.replay.savepoint.WithLabelValues(key).Set(float64(until) / 1000)
 					moved = true

@@ -51,8 +51,9 @@ type walSample struct {
 
 // replayQueue sends the float samples the log holds in (from, until] to
 // rw's receiver, in log order (which keeps each series' samples in time
-// order), through Prometheus's own remote-write client. It returns the
-// number of samples sent, refused and abandoned.
+// order), through Prometheus's own remote-write client. What became of
+// the samples (sent, refused, abandoned) is logged and counted in m; the
+// error is for a log it could not read.
 func replayQueue(ctx context.Context, walDir string, rw *config.RemoteWriteConfig, external labels.Labels, from, until int64, logger *slog.Logger, m *replayMetrics) error {
 	key := queueKey(rw)
 	client, err := remote.NewWriteClient("replay-"+key, &remote.ClientConfig{

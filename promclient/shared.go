@@ -68,12 +68,16 @@ func (s *Shared) LabelValues(ctx context.Context, name string, start, end time.T
 	return s.q.LabelValues(ctx, name, start, end)
 }
 
+// LabelNamer lists the label names of any series in a time range: HTTP,
+// Engine and Shared do.
+type LabelNamer interface {
+	LabelNames(ctx context.Context, start, end time.Time) ([]string, error)
+}
+
 // LabelNames are the label names of any series between start and end,
 // when the querier it shares can list them; they are not shared.
 func (s *Shared) LabelNames(ctx context.Context, start, end time.Time) ([]string, error) {
-	ln, ok := s.q.(interface {
-		LabelNames(ctx context.Context, start, end time.Time) ([]string, error)
-	})
+	ln, ok := s.q.(LabelNamer)
 	if !ok {
 		return nil, fmt.Errorf("%w: this querier cannot list label names", ErrBadQuery)
 	}
