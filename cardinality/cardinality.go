@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -23,7 +24,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshlens/meshlens/collect"
+	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/traffic"
 )
 
 // Source is a Prometheus to measure.
@@ -68,6 +71,25 @@ type GraphRefresh struct {
 func NewGraphRefresh(namespaces []string, duration, every time.Duration, samples int64) GraphRefresh {
 	return GraphRefresh{Namespaces: namespaces, Duration: model.Duration(duration).String(), Every: model.Duration(every).String(),
 		SamplesPerRefresh: samples, every: every}
+}
+
+// MeasureGraph builds, once, the graph page's default graph (versioned
+// apps of every namespace with Istio telemetry over duration) and counts
+// the samples its queries read; every is how often a tab refreshes it.
+func MeasureGraph(ctx context.Context, q promclient.SampleCounter, lv traffic.LabelValuer, duration, every time.Duration) (GraphRefresh, error) {
+	end := time.Now()
+	namespaces, err := traffic.Namespaces(ctx, lv, end.Add(-time.Hour), end)
+	if err != nil {
+		return GraphRefresh{}, err
+	}
+	var samples atomic.Int64
+	if len(namespaces) > 0 {
+		o := graph.Options{Namespaces: namespaces, Type: graph.TypeVersionedApp, Duration: duration, ResponseTime: "95", Throughput: "request", InjectServiceNodes: true}
+		if _, err := graph.NewBuilder(q.CountingSamples(&samples), nil).Build(ctx, o); err != nil {
+			return GraphRefresh{}, err
+		}
+	}
+	return NewGraphRefresh(namespaces, duration, every, samples.Load()), nil
 }
 
 // Count is a metric's or a label's share.
@@ -143,7 +165,7 @@ func Measure(ctx context.Context, src Source, o Options) (*Report, error) {
 		}
 		r.Presets = append(r.Presets, p)
 	}
-	if g := o.Graph; g.every > 0 {
+	if g := o.Graph; g.every > 0 && len(g.Namespaces) > 0 { // no namespace with telemetry, no graph to price
 		g.SamplesPerMonth = float64(g.SamplesPerRefresh) * secondsPerMonth / g.every.Seconds()
 		g.MonthlyUSD = g.SamplesPerMonth / 1e9 * o.Prices.QueryUSDPerBillion
 		r.Graph = &g

@@ -3,6 +3,7 @@ package promclient
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
@@ -15,6 +16,9 @@ type Engine struct {
 	engine    *promql.Engine
 	queryable storage.Queryable
 	interval  time.Duration
+	// samples, when set, adds up the samples each query read, as the
+	// engine's statistics count them.
+	samples *atomic.Int64
 }
 
 // NewEngine queries queryable through engine; interval is the scrape
@@ -23,10 +27,15 @@ func NewEngine(engine *promql.Engine, queryable storage.Queryable, interval time
 	return &Engine{engine: engine, queryable: queryable, interval: interval}
 }
 
+// CountingSamples implements SampleCounter.
+func (e *Engine) CountingSamples(n *atomic.Int64) RangeQuerier {
+	return &Engine{engine: e.engine, queryable: e.queryable, interval: e.interval, samples: n}
+}
+
 // Query implements Querier.
 func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (Vector, error) {
 	var out Vector
-	err := run(ctx, func() (promql.Query, error) { return e.engine.NewInstantQuery(ctx, e.queryable, nil, q, ts) },
+	err := run(ctx, e.samples, func() (promql.Query, error) { return e.engine.NewInstantQuery(ctx, e.queryable, nil, q, ts) },
 		func(res *promql.Result) error {
 			vec, err := res.Vector()
 			if err != nil {
@@ -42,9 +51,10 @@ func (e *Engine) Query(ctx context.Context, q string, ts time.Time) (Vector, err
 }
 
 // run makes a query with newQuery, runs it and hands its result to read
-// before the query is closed (closing recycles the result's memory);
-// errors wrap ErrBadQuery.
-func run(ctx context.Context, newQuery func() (promql.Query, error), read func(*promql.Result) error) error {
+// before the query is closed (closing recycles the result's memory); when
+// samples is set, the samples the query read are added to it. Errors wrap
+// ErrBadQuery.
+func run(ctx context.Context, samples *atomic.Int64, newQuery func() (promql.Query, error), read func(*promql.Result) error) error {
 	qry, err := newQuery()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadQuery, err)
@@ -53,6 +63,11 @@ func run(ctx context.Context, newQuery func() (promql.Query, error), read func(*
 	res := qry.Exec(ctx)
 	if res.Err != nil {
 		return fmt.Errorf("%w: %w", ErrBadQuery, res.Err)
+	}
+	if samples != nil {
+		if st := qry.Stats(); st != nil && st.Samples != nil {
+			samples.Add(st.Samples.TotalSamples)
+		}
 	}
 	if err := read(res); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadQuery, err)

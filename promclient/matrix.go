@@ -71,7 +71,7 @@ func (h *HTTP) QueryRange(ctx context.Context, q string, r Range) (Matrix, error
 // QueryRange implements RangeQuerier.
 func (e *Engine) QueryRange(ctx context.Context, q string, r Range) (Matrix, error) {
 	var out Matrix
-	err := run(ctx, func() (promql.Query, error) {
+	err := run(ctx, e.samples, func() (promql.Query, error) {
 		return e.engine.NewRangeQuery(ctx, e.queryable, nil, q, r.Start, r.End, r.Step)
 	}, func(res *promql.Result) error {
 		m, err := res.Matrix()

@@ -127,10 +127,17 @@ func onThisMachine(rawURL string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// CountingSamples is a querier of the same Prometheus that adds to n the
-// samples each of its queries reads, as the server reports them
+// SampleCounter makes queriers of the same data that count what their
+// queries read: the cost a store like AMP bills for.
+type SampleCounter interface {
+	// CountingSamples is a querier of the same data that adds to n the
+	// samples each of its instant queries reads.
+	CountingSamples(n *atomic.Int64) RangeQuerier
+}
+
+// CountingSamples implements SampleCounter with what the server reports
 // (Prometheus's stats=all; a server that does not report them adds none).
-func (h *HTTP) CountingSamples(n *atomic.Int64) *HTTP {
+func (h *HTTP) CountingSamples(n *atomic.Int64) RangeQuerier {
 	return &HTTP{client: h.client, api: h.api, http: h.http, timeout: h.timeout, interval: h.interval, readRetry: h.readRetry, samples: n}
 }
 

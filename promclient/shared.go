@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -87,6 +88,18 @@ func (s *Shared) LabelNames(ctx context.Context, start, end time.Time) ([]string
 	}
 	defer release()
 	return ln.LabelNames(ctx, start, end)
+}
+
+// CountingSamples implements SampleCounter: the copy shares this one's
+// bound on queries in flight, but no answers, so that every query it is
+// asked is read (and counted) once. It adds none when the querier it
+// shares cannot count.
+func (s *Shared) CountingSamples(n *atomic.Int64) RangeQuerier {
+	q := s.q
+	if sc, ok := q.(SampleCounter); ok {
+		q = sc.CountingSamples(n)
+	}
+	return &Shared{q: q, slots: s.slots, now: s.now, cache: map[string]cached{}, queries: s.queries}
 }
 
 // Query implements Querier.

@@ -118,3 +118,30 @@ func TestACallerThatGivesUpGetsItsContextError(t *testing.T) {
 	}
 	<-s.slots
 }
+
+// A counting copy counts what the engine read for each query: a range of
+// 1m over a series scraped every 15s holds 4 samples ((540s, 600s]), an
+// instant selector 1 per series; two series. The copy shares no answers
+// with the original, so a query the original holds is read again, and the
+// original counts nothing.
+func TestACountingCopyCountsTheSamplesItsQueriesRead(t *testing.T) {
+	s, _, _ := sharedOver(t, 8)
+	at := time.Unix(600, 0)
+	if _, err := s.Query(context.Background(), `sum(up)`, at); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	counted := s.CountingSamples(&n)
+	if _, err := counted.Query(context.Background(), `sum(rate(up[1m]))`, at); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Load(); got != 8 {
+		t.Errorf("rate over 1m of two series: %d samples counted, want 8", got)
+	}
+	if _, err := counted.Query(context.Background(), `sum(up)`, at); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Load(); got != 10 {
+		t.Errorf("then the two series at one instant, which the original holds: %d samples counted, want 10 (8: read from the original's answers)", got)
+	}
+}

@@ -10,16 +10,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/meshlens/meshlens/cardinality"
 	"github.com/meshlens/meshlens/collect"
-	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/promclient"
-	"github.com/meshlens/meshlens/traffic"
 )
 
 type cardinalityConfig struct {
@@ -88,7 +85,7 @@ func runCardinality(ctx context.Context, c cardinalityConfig, logger *slog.Logge
 	prices.QueryUSDPerBillion = c.queryPrice
 	var refresh cardinality.GraphRefresh
 	if c.graphEvery > 0 {
-		if refresh, err = graphRefresh(ctx, q, c.graphDuration, c.graphEvery); err != nil {
+		if refresh, err = cardinality.MeasureGraph(ctx, q, q, c.graphDuration, c.graphEvery); err != nil {
 			return fmt.Errorf("the graph's query cost on %s: %w", c.prometheusURL, err)
 		}
 	}
@@ -129,23 +126,4 @@ func runCardinality(ctx context.Context, c cardinalityConfig, logger *slog.Logge
 	}
 	fmt.Fprintf(out, "\nAMP prices (%s): ingestion per 10 million samples a month %s; queries $%.2f per billion samples; a month is 730 hours.\n", r.Prices.Date, pricesText(r.Prices), r.Prices.QueryUSDPerBillion)
 	return nil
-}
-
-// graphRefresh builds, once, the graph page's default graph (versioned
-// apps of every namespace with Istio telemetry) and counts the samples its
-// queries read.
-func graphRefresh(ctx context.Context, q *promclient.HTTP, duration, every time.Duration) (cardinality.GraphRefresh, error) {
-	end := time.Now()
-	namespaces, err := traffic.Namespaces(ctx, q, end.Add(-time.Hour), end)
-	if err != nil {
-		return cardinality.GraphRefresh{}, err
-	}
-	var samples atomic.Int64
-	if len(namespaces) > 0 {
-		o := graph.Options{Namespaces: namespaces, Type: graph.TypeVersionedApp, Duration: duration, ResponseTime: "95", Throughput: "request", InjectServiceNodes: true}
-		if _, err := graph.NewBuilder(q.CountingSamples(&samples), nil).Build(ctx, o); err != nil {
-			return cardinality.GraphRefresh{}, err
-		}
-	}
-	return cardinality.NewGraphRefresh(namespaces, duration, every, samples.Load()), nil
 }
