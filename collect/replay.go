@@ -12,6 +12,7 @@ import (
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/prompb"
@@ -42,16 +43,21 @@ func newReplayMetrics(reg prometheus.Registerer) *replayMetrics {
 	return m
 }
 
-// walSample is one sample of the log, with its series' reference.
+// walSample is one sample of the log, with its series' reference: a float
+// (h and fh nil) or a native histogram.
 type walSample struct {
 	ref chunks.HeadSeriesRef
 	t   int64
 	v   float64
+	h   *histogram.Histogram
+	fh  *histogram.FloatHistogram
 }
 
-// replayQueue sends the float samples the log holds in (from, until] to
-// rw's receiver, in log order (which keeps each series' samples in time
-// order), through Prometheus's own remote-write client. What became of
+// replayQueue sends the samples the log holds in (from, until] to rw's
+// receiver, in log order (which keeps each series' samples in time
+// order), through Prometheus's own remote-write client: floats, and native
+// histograms when the queue sends them (send_native_histograms), as the
+// queue itself does. What became of
 // the samples (sent, refused, abandoned) is logged and counted in m; the
 // error is for a log it could not read.
 func replayQueue(ctx context.Context, walDir string, rw *config.RemoteWriteConfig, external labels.Labels, from, until int64, logger *slog.Logger, m *replayMetrics) error {
@@ -78,6 +84,18 @@ func replayQueue(ctx context.Context, walDir string, rw *config.RemoteWriteConfi
 		dec := record.NewDecoder(labels.NewSymbolTable(), logger)
 		var series []record.RefSeries
 		var samples []record.RefSample
+		var histograms []record.RefHistogramSample
+		var floatHistograms []record.RefFloatHistogramSample
+		add := func(smp walSample) {
+			if smp.t <= from || smp.t > until {
+				return
+			}
+			batch = append(batch, smp)
+			if len(batch) == batchSize {
+				s.send(ctx, batch)
+				batch = batch[:0]
+			}
+		}
 		for r.Next() {
 			rec := r.Record()
 			switch dec.Type(rec) {
@@ -93,14 +111,27 @@ func replayQueue(ctx context.Context, walDir string, rw *config.RemoteWriteConfi
 					return err
 				}
 				for _, smp := range samples {
-					if smp.T <= from || smp.T > until {
-						continue
-					}
-					batch = append(batch, walSample{ref: smp.Ref, t: smp.T, v: smp.V})
-					if len(batch) == batchSize {
-						s.send(ctx, batch)
-						batch = batch[:0]
-					}
+					add(walSample{ref: smp.Ref, t: smp.T, v: smp.V})
+				}
+			case record.HistogramSamples, record.CustomBucketsHistogramSamples, record.HistogramSamplesV2:
+				if !rw.SendNativeHistograms {
+					continue
+				}
+				if histograms, err = dec.HistogramSamples(rec, histograms[:0]); err != nil {
+					return err
+				}
+				for _, smp := range histograms {
+					add(walSample{ref: smp.Ref, t: smp.T, h: smp.H})
+				}
+			case record.FloatHistogramSamples, record.CustomBucketsFloatHistogramSamples, record.FloatHistogramSamplesV2:
+				if !rw.SendNativeHistograms {
+					continue
+				}
+				if floatHistograms, err = dec.FloatHistogramSamples(rec, floatHistograms[:0]); err != nil {
+					return err
+				}
+				for _, smp := range floatHistograms {
+					add(walSample{ref: smp.Ref, t: smp.T, fh: smp.FH})
 				}
 			}
 		}
@@ -196,7 +227,15 @@ func (s *replaySender) send(ctx context.Context, batch []walSample) {
 			index[smp.ref] = i
 			req.Timeseries = append(req.Timeseries, prompb.TimeSeries{Labels: p.labels})
 		}
-		req.Timeseries[i].Samples = append(req.Timeseries[i].Samples, prompb.Sample{Timestamp: smp.t, Value: smp.v})
+		ts := &req.Timeseries[i]
+		switch {
+		case smp.h != nil:
+			ts.Histograms = append(ts.Histograms, prompb.FromIntHistogram(smp.t, smp.h))
+		case smp.fh != nil:
+			ts.Histograms = append(ts.Histograms, prompb.FromFloatHistogram(smp.t, smp.fh))
+		default:
+			ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: smp.t, Value: smp.v})
+		}
 		n++
 	}
 	if n == 0 {

@@ -16,11 +16,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
@@ -74,17 +77,52 @@ func receivedValues(t *testing.T, s *store.Store, name string) map[float64]bool 
 	return got
 }
 
+// receivedHistogramCounts are the counts of the native histograms of
+// name the store holds.
+func receivedHistogramCounts(t *testing.T, s *store.Store, name string) map[float64]bool {
+	t.Helper()
+	q, err := s.Engine().NewInstantQuery(context.Background(), s.Queryable(), nil, name+"[1h]", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := q.Exec(context.Background())
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	got := map[float64]bool{}
+	for _, series := range res.Value.(promql.Matrix) {
+		for _, p := range series.Histograms {
+			got[p.H.Count] = true
+		}
+	}
+	return got
+}
+
 // Prometheus's agent loses what its queues had not sent when it dies
 // (prometheus/prometheus#8809): its remote write starts from the time it
 // starts again. meshlens collect resumes from its savepoint. Here the
 // receiver is down while the collector scrapes a counter that counts its
 // own scrapes; the collector is killed with SIGKILL, the receiver comes
 // back, the collector starts again: every value scraped before the kill
-// must arrive.
+// must arrive, floats and native histograms alike (the target also
+// observes one value a scrape into a native histogram, scraped in
+// Prometheus's protobuf format).
 func TestCollectKilledWhileTheReceiverIsDownLosesNothingItScraped(t *testing.T) {
 	var served atomic.Int64
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "# TYPE collect_test_scrapes_total counter\ncollect_test_scrapes_total %d\n", served.Add(1))
+	reg := prometheus.NewRegistry()
+	scrapes := prometheus.NewCounter(prometheus.CounterOpts{Name: "collect_test_scrapes_total", Help: "Scrapes served."})
+	latency := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "collect_test_latency_seconds", Help: "One observation a scrape.",
+		NativeHistogramBucketFactor: 1.1})
+	reg.MustRegister(scrapes, latency)
+	exposition := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	var mu sync.Mutex
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		served.Add(1)
+		scrapes.Inc()
+		latency.Observe(0.01)
+		exposition.ServeHTTP(w, r)
 	}))
 	defer target.Close()
 	received, err := store.Open(store.Options{DataDir: t.TempDir(), RemoteWriteReceiver: true})
@@ -108,9 +146,11 @@ func TestCollectKilledWhileTheReceiverIsDownLosesNothingItScraped(t *testing.T) 
 global: {scrape_interval: 200ms, scrape_timeout: 200ms}
 scrape_configs:
   - job_name: counter
+    scrape_native_histograms: true
     static_configs: [{targets: [%q]}]
 remote_write:
   - url: %s/api/v1/write
+    send_native_histograms: true
     queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 200ms}
 `, strings.TrimPrefix(target.URL, "http://"), receiver.URL)), 0o600)
 	args := []string{"collect", "--config.file", cfg, "--storage.agent.path", filepath.Join(dir, "wal"), "--web.listen-address", "127.0.0.1:0"}
@@ -148,6 +188,16 @@ remote_write:
 	}
 	if len(missing) > 0 {
 		t.Errorf("%d of the %d values scraped before the kill never arrived: %v\nfirst run:\n%s\nsecond run:\n%s", len(missing), scrapedBeforeKill-1, missing, out1.String(), out2.String())
+	}
+	counts := receivedHistogramCounts(t, received, "collect_test_latency_seconds")
+	missing = missing[:0]
+	for v := int64(1); v < scrapedBeforeKill; v++ {
+		if !counts[float64(v)] {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d of the %d native histograms scraped before the kill never arrived (by their count): %v", len(missing), scrapedBeforeKill-1, missing)
 	}
 	m := regexp.MustCompile(`metrics on (http://127\.0\.0\.1:\d+)/metrics`).FindStringSubmatch(out2.String())
 	if m == nil {
