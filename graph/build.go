@@ -310,8 +310,11 @@ type plan struct {
 	// recorded ones (or beside them, for the edges they lack).
 	quantile, durationSum, durationCount, throughput *job
 	recordedTimes, recordedBytes, evaluations        *job
-	requests, coverage                               *job
-	tcp, grpcMessages                                []*job
+	// partialTimes counts the edges whose recorded response times cover
+	// only part of the window.
+	partialTimes       *job
+	requests, coverage *job
+	tcp, grpcMessages  []*job
 }
 
 // plan finds the window and the recorded series the store holds, and
@@ -379,6 +382,11 @@ func (b *Builder) plan(ctx context.Context, o Options) (*plan, error) {
 	if p.responseTime {
 		if name := recordedResponseTime(o.ResponseTime); hasRecorded[name] {
 			p.recordedTimes = add("recordedDuration", recordedQuery(sc, p.recordedWindow, name, rules, telemetry.AvgOverTime))
+			// A rule evaluation late or skipped leaves an edge one sample
+			// short; two short is an edge absent from part of the window.
+			if every := float64(window / rulesInterval); every >= 3 {
+				p.partialTimes = add("partialDuration", parts(partialQuery(sc, window, name, rules, every-1)))
+			}
 		} else {
 			p.fromBuckets(add, sc)
 		}
@@ -432,6 +440,18 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 	}
 	g.Queries = sent
 	g.warnCoverage(p.coverage.rows, p.window, p.interval, len(p.requests.rows) > 0)
+	if p.partialTimes != nil && len(p.partialTimes.rows) > 0 && p.partialTimes.rows[0].value > 0 {
+		what := strings.TrimPrefix(recordedResponseTime(p.o.ResponseTime), recordedDuration) + "s"
+		if what == "avgs" {
+			what = "averages"
+		}
+		edges := fmt.Sprintf("%.0f edges", p.partialTimes.rows[0].value)
+		if p.partialTimes.rows[0].value == 1 {
+			edges = "1 edge"
+		}
+		g.Warnings = append(g.Warnings, fmt.Sprintf("%s had requests in only part of the %s window: its recorded response time is the mean of the %s of the %s intervals it had requests in, not the value over the window",
+			edges, model.Duration(p.window), what, model.Duration(p.rulesInterval)))
+	}
 	if p.evaluations != nil {
 		// The recorded rates are summed over the window and divided by
 		// the evaluations that took place: an edge gone half way through

@@ -80,12 +80,14 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 		name string
 		q    *answering
 		// recorded are the queries of recorded series, queries all of them
-		// (two per union of scopes, one of the rules' evaluations).
+		// (two per union of scopes, one of the rules' evaluations, one of
+		// the edges whose recorded response times cover part of the
+		// window).
 		recorded, queries int
 	}{
-		{"listed, but silent on an edge with requests: the buckets after", &answering{listed: listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}, traffic.RulesLabel: {ours}}}}, 2, 11},
+		{"listed, but silent on an edge with requests: the buckets after", &answering{listed: listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}, traffic.RulesLabel: {ours}}}}, 3, 12},
 		// Throughput too is asked of its recorded series, then of the raw.
-		{"the store cannot list names: asked, then the buckets", &answering{listed: listed{err: errors.New("404")}}, 4, 14},
+		{"the store cannot list names: asked, then the buckets", &answering{listed: listed{err: errors.New("404")}}, 5, 15},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.answers = map[string]promclient.Vector{requestsOfBookinfo: {oneRequest}}
@@ -93,8 +95,8 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.q.count("meshlens_edge:") != tc.recorded || tc.q.count(recordedDuration) != 2 || tc.q.count("histogram_quantile") != 2 || g.Queries != tc.queries {
-				t.Errorf("recorded asked %d (response times %d), buckets %d, queries %d; want %d, 2, 2, %d",
+			if tc.q.count("meshlens_edge:") != tc.recorded || tc.q.count(recordedDuration) != 3 || tc.q.count("histogram_quantile") != 2 || g.Queries != tc.queries {
+				t.Errorf("recorded asked %d (response times %d), buckets %d, queries %d; want %d, 3, 2, %d",
 					tc.q.count("meshlens_edge:"), tc.q.count(recordedDuration), tc.q.count("histogram_quantile"), g.Queries, tc.recorded, tc.queries)
 			}
 		})

@@ -157,6 +157,17 @@ func recordedQuery(sc traffic.Scope, w time.Duration, name, rules string, overTi
 	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return overTime(s, w) })...)
 }
 
+// partialQuery counts the edges of sc whose recorded series name has
+// fewer than samples samples in the last w: edges that came, went or
+// were idle inside the window. The parts are disjoint edges, so their
+// union counts each once.
+func partialQuery(sc traffic.Scope, w time.Duration, name, rules string, samples float64) telemetry.Expr {
+	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
+	return telemetry.Count(telemetry.Or(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr {
+		return telemetry.Below(telemetry.CountOverTime(s, w), samples)
+	})...))
+}
+
 // evaluationsQuery is how many times the rules whose traffic.RulesLabel is
 // rules were evaluated in the window.
 func evaluationsQuery(w time.Duration, rules string) telemetry.Expr {

@@ -212,6 +212,9 @@ func aggregate(op parser.ItemType, e Expr, by []string) Expr {
 // Max is max by (by...) (e); with no labels, max(e).
 func Max(e Expr, by ...string) Expr { return aggregate(parser.MAX, e, by) }
 
+// Count is count by (by...) (e); with no labels, count(e).
+func Count(e Expr, by ...string) Expr { return aggregate(parser.COUNT, e, by) }
+
 // Sum is sum by (by...) (e); with no labels, sum(e).
 func Sum(e Expr, by ...string) Expr { return aggregate(parser.SUM, e, by) }
 
@@ -284,6 +287,14 @@ func binary(op parser.ItemType, a, b Expr) Expr {
 	}
 	return Expr{node: &parser.BinaryExpr{Op: op, LHS: a.node, RHS: b.node,
 		VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne}}}
+}
+
+// Below keeps the series of e whose value is < v; NaN is never kept.
+func Below(e Expr, v float64) Expr {
+	if e.err != nil {
+		return e
+	}
+	return Expr{node: &parser.BinaryExpr{Op: parser.LSS, LHS: e.node, RHS: &parser.NumberLiteral{Val: v}}}
 }
 
 // AtLeast keeps the series of e whose value is >= v; NaN is never kept.

@@ -445,6 +445,29 @@ load 15s
 		RecordedTolerance: 0.1,
 	},
 	{
+		// ratings's series begin at 525 s: of the eight evaluations of a
+		// 2 m window (495 to 600 s) it has a p95 at five (540 s on, when
+		// a 30 s rate holds two of its samples), details at all eight.
+		// Both edges answer under 10 ms: p95 9.5 ms either way, but the
+		// recorded value of ratings is a mean over five intervals, and the
+		// graph says so. ratings's rate: 75 requests from 525 to 600 s, not
+		// extrapolated back past its zero: 75 / 120 s.
+		Name: "an edge that came inside the window has its recorded response time called a mean over part of it",
+		Load: `
+load 15s
+  istio_requests_total{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1"} 0+15x40
+  istio_request_duration_milliseconds_bucket{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1", le="10"} 0+15x40
+  istio_request_duration_milliseconds_bucket{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1", le="+Inf"} 0+15x40
+  istio_requests_total{reporter="destination", src="bookinfo/reviews-v2", dst="bookinfo/ratings/ratings-v1"} _x35 0+15x5
+  istio_request_duration_milliseconds_bucket{reporter="destination", src="bookinfo/reviews-v2", dst="bookinfo/ratings/ratings-v1", le="10"} _x35 0+15x5
+  istio_request_duration_milliseconds_bucket{reporter="destination", src="bookinfo/reviews-v2", dst="bookinfo/ratings/ratings-v1", le="+Inf"} _x35 0+15x5
+`,
+		Options: graph.Options{Duration: 2 * time.Minute},
+		Want: `productpage-v1 -> details-v1 http http=1 rt=9.5 mtls=100
+reviews-v2 -> ratings-v1 http http=0.625 rt=9.5 mtls=100`,
+		RecordedWarning: "1 edge had requests in only part of the 2m window: its recorded response time is the mean of the p95s of the 15s intervals",
+	},
+	{
 		// Evaluated at 570, 585 and 600 s only: three of the six
 		// evaluations the 90 s read holds. Steady traffic: the same value.
 		Name: "rules that started inside the window give the mean over what they covered, and say so",
