@@ -44,17 +44,18 @@ func TestLists(t *testing.T) {
 	}
 	t.Run("namespaces", func(t *testing.T) {
 		var list []namespaceItem
-		if code := get("/api/namespaces", &list); code != 200 || len(list) != 2 || list[0].Name != "bookinfo" || list[0].Labels["istio-injection"] != "enabled" {
+		if code := get("/api/namespaces", &list); code != 200 || len(list) != 3 || list[0].Name != "batch" || list[1].Name != "bookinfo" || list[1].Labels["istio-injection"] != "enabled" {
 			t.Errorf("%d %+v", code, list)
 		}
 	})
 	t.Run("workloads with their sidecars", func(t *testing.T) {
 		var body struct{ Workloads []workloadItem }
-		if code := get("/api/namespaces/bookinfo/workloads", &body); code != 200 || len(body.Workloads) != 7 {
+		if code := get("/api/namespaces/bookinfo/workloads", &body); code != 200 || len(body.Workloads) != 8 {
 			t.Fatalf("%d %+v", code, body)
 		}
 		for _, w := range body.Workloads {
-			if !w.IstioSidecar || !w.AppLabel || !w.VersionLabel || w.Type != "Deployment" || w.DesiredReplicas != 1 || w.AvailableReplicas != 0 {
+			// The archive runs without a sidecar (sidecar.istio.io/inject: "false").
+			if w.IstioSidecar == (w.Name == "archive-v1") || !w.AppLabel || !w.VersionLabel || w.Type != "Deployment" || w.DesiredReplicas != 1 || w.AvailableReplicas != 0 {
 				t.Errorf("%+v", w)
 			}
 		}
@@ -62,20 +63,23 @@ func TestLists(t *testing.T) {
 	t.Run("services with the workloads behind them", func(t *testing.T) {
 		var body struct{ Services []serviceItem }
 		get("/api/namespaces/bookinfo/services", &body)
-		found := false
+		found, archive := false, false
 		for _, s := range body.Services {
-			if s.Name == "reviews" {
+			switch s.Name {
+			case "reviews":
 				found = len(s.Workloads) == 3 && s.IstioSidecar
+			case "archive":
+				archive = len(s.Workloads) == 1 && !s.IstioSidecar
 			}
 		}
-		if len(body.Services) != 5 || !found {
+		if len(body.Services) != 6 || !found || !archive {
 			t.Errorf("%+v", body.Services)
 		}
 	})
 	t.Run("apps with their versions", func(t *testing.T) {
 		var body struct{ Applications []appItem }
 		get("/api/namespaces/bookinfo/apps", &body)
-		if len(body.Applications) != 5 || body.Applications[4].Name != "reviews" || len(body.Applications[4].Workloads) != 3 {
+		if len(body.Applications) != 6 || body.Applications[5].Name != "reviews" || len(body.Applications[5].Workloads) != 3 || body.Applications[0].Name != "archive" || body.Applications[0].IstioSidecar {
 			t.Errorf("%+v", body.Applications)
 		}
 	})

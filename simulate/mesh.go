@@ -243,7 +243,10 @@ func (m *Mesh) Validate() error {
 // Bookinfo is Istio's sample application as Istio ships it: the ingress
 // gateway in istio-system in front of productpage, which calls details and
 // reviews (v1, v2, v3, round robin); reviews v2 and v3 call ratings, which
-// reads from a MongoDB-like TCP service.
+// reads from a MongoDB-like TCP service. Beside it, a report job in
+// namespace batch (called by the load generator, 5 % of the load) reads
+// bookinfo's archive, which runs without a sidecar: calls only their
+// caller reports, from a namespace a graph of bookinfo does not ask for.
 func Bookinfo() *Mesh {
 	const ns = "bookinfo"
 	svc := func(name string, port int, protocol string) *Service {
@@ -255,6 +258,8 @@ func Bookinfo() *Mesh {
 	reviews := svc("reviews", 9080, telemetry.ProtocolHTTP)
 	ratings := svc("ratings", 9080, telemetry.ProtocolHTTP)
 	mongodb := svc("mongodb", 27017, telemetry.ProtocolTCP)
+	archive := svc("archive", 9080, telemetry.ProtocolHTTP)
+	reports := &Service{Name: "reports", Namespace: "batch", Port: 8080, Protocol: telemetry.ProtocolHTTP, App: "reports"}
 
 	wl := func(app, version string, size int, calls ...Call) *Workload {
 		return &Workload{Name: app + "-" + version, Namespace: ns, App: app, Version: version,
@@ -262,8 +267,8 @@ func Bookinfo() *Mesh {
 	}
 	toRatings := Call{Service: ratings, Path: "/ratings/0"}
 	mesh := &Mesh{
-		Namespaces: []Namespace{{Name: "istio-system", MTLS: true}, {Name: ns, MTLS: true}},
-		Services:   []*Service{gatewaySvc, productpage, details, reviews, ratings, mongodb},
+		Namespaces: []Namespace{{Name: "istio-system", MTLS: true}, {Name: ns, MTLS: true}, {Name: "batch"}},
+		Services:   []*Service{gatewaySvc, productpage, details, reviews, ratings, mongodb, archive, reports},
 		Workloads: []*Workload{
 			{Name: "istio-ingressgateway", Namespace: "istio-system", App: "istio-ingressgateway",
 				ServiceAccount: "istio-ingressgateway-service-account", Gateway: true,
@@ -275,8 +280,11 @@ func Bookinfo() *Mesh {
 			wl("reviews", "v3", 449, toRatings),
 			wl("ratings", "v1", 48, Call{Service: mongodb}),
 			wl("mongodb", "v1", 96),
+			{Name: "archive-v1", Namespace: ns, App: "archive", Version: "v1", ServiceAccount: "bookinfo-archive", ResponseBytes: 2048, NoSidecar: true},
+			{Name: "reports-v1", Namespace: "batch", App: "reports", Version: "v1", ServiceAccount: "batch-reports", ResponseBytes: 812,
+				Calls: []Call{{Service: archive, Path: "/archive/ratings"}}},
 		},
-		Entrypoints: []Entrypoint{{Service: gatewaySvc, Path: "/productpage", Weight: 1}},
+		Entrypoints: []Entrypoint{{Service: gatewaySvc, Path: "/productpage", Weight: 0.95}, {Service: reports, Path: "/reports/daily", Weight: 0.05}},
 		manifests:   bookinfoManifests,
 	}
 	// The retry policies are the manifests': the callers honour what the

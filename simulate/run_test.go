@@ -24,7 +24,9 @@ func startBookinfo(t *testing.T) *Sim {
 func scrapeAll(t *testing.T, sim *Sim) map[string][]sample {
 	out := map[string][]sample{}
 	for _, w := range sim.Mesh().Workloads {
-		out[w.Name] = scrapeSidecar(t, "http://"+sim.pods[w].adminAddr+"/stats/prometheus")
+		if !w.NoSidecar {
+			out[w.Name] = scrapeSidecar(t, "http://"+sim.pods[w].adminAddr+"/stats/prometheus")
+		}
 	}
 	return out
 }

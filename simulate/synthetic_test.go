@@ -155,12 +155,12 @@ func TestEmitter(t *testing.T) {
 	if err := faults.Set(Fault{Namespace: "bookinfo", Workload: "reviews-v2", ErrorRate: 1}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := NewEmitter(EmitterOptions{Mesh: m, Faults: faults, Rate: 30})
+	e, err := NewEmitter(EmitterOptions{Mesh: m, Faults: faults, Rate: 60})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	e.Advance(10 * time.Second) // 300 requests at the ingress
+	e.Advance(10 * time.Second) // 600 requests: 95 % (570) at the ingress, 5 % (30) at the report job
 	byPod := map[string][]sample{}
 	for _, tg := range e.Targets() {
 		if tg.Labels["app"] == "istiod" {
@@ -168,8 +168,14 @@ func TestEmitter(t *testing.T) {
 		}
 		byPod[tg.Labels["pod"]] = scrapeSidecar(t, "http://"+tg.Address+tg.MetricsPath)
 	}
-	if len(byPod) != len(m.Workloads) {
-		t.Fatalf("%d targets for %d workloads", len(byPod), len(m.Workloads))
+	withSidecars := 0
+	for _, w := range m.Workloads {
+		if !w.NoSidecar {
+			withSidecars++
+		}
+	}
+	if len(byPod) != withSidecars {
+		t.Fatalf("%d targets for %d workloads with sidecars", len(byPod), withSidecars)
 	}
 	at := func(w string) []sample { return byPod[m.Workload(ns(w), w).Pod()] }
 	cases := []struct {
@@ -179,11 +185,16 @@ func TestEmitter(t *testing.T) {
 		metric string
 		want   float64
 	}{
-		{"the gateway sends every request to productpage", "istio-ingressgateway", map[string]string{telemetry.Reporter: "source"}, telemetry.RequestsTotal, 300},
-		{"productpage receives them all", "productpage-v1", map[string]string{telemetry.Reporter: "destination"}, telemetry.RequestsTotal, 300},
-		{"reviews-v2 gets a third and fails them all", "reviews-v2", map[string]string{telemetry.Reporter: "destination", telemetry.ResponseCode: "500"}, telemetry.RequestsTotal, 100},
-		{"ratings is called by reviews v2 and v3", "ratings-v1", map[string]string{telemetry.Reporter: "destination"}, telemetry.RequestsTotal, 200},
-		{"mongodb gets a connection per ratings request", "mongodb-v1", map[string]string{telemetry.Reporter: "destination"}, telemetry.TCPConnectionsOpenedTotal, 200},
+		{"the gateway sends every request to productpage", "istio-ingressgateway", map[string]string{telemetry.Reporter: "source"}, telemetry.RequestsTotal, 570},
+		{"productpage receives them all", "productpage-v1", map[string]string{telemetry.Reporter: "destination"}, telemetry.RequestsTotal, 570},
+		{"reviews-v2 gets a third and fails them all", "reviews-v2", map[string]string{telemetry.Reporter: "destination", telemetry.ResponseCode: "500"}, telemetry.RequestsTotal, 190},
+		{"ratings is called by reviews v2 and v3", "ratings-v1", map[string]string{telemetry.Reporter: "destination"}, telemetry.RequestsTotal, 380},
+		{"mongodb gets a connection per ratings request", "mongodb-v1", map[string]string{telemetry.Reporter: "destination"}, telemetry.TCPConnectionsOpenedTotal, 380},
+		{"the report job serves its share of the load", "reports-v1", map[string]string{telemetry.Reporter: "destination"}, telemetry.RequestsTotal, 30},
+		// The archive has no sidecar: its reads are the caller's reports
+		// alone, with no destination workload and no mTLS.
+		{"the report job reads the archive once a report, as its own sidecar reports", "reports-v1",
+			map[string]string{telemetry.Reporter: "source", telemetry.DestinationService: "archive.bookinfo.svc.cluster.local", telemetry.DestinationWorkload: "unknown"}, telemetry.RequestsTotal, 30},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,8 +206,11 @@ func TestEmitter(t *testing.T) {
 }
 
 func ns(workload string) string {
-	if workload == "istio-ingressgateway" {
+	switch workload {
+	case "istio-ingressgateway":
 		return "istio-system"
+	case "reports-v1":
+		return "batch"
 	}
 	return "bookinfo"
 }

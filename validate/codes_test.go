@@ -70,7 +70,8 @@ kind: AuthorizationPolicy
 metadata: {name: all, namespace: istio-system}
 spec:
   selector: {matchLabels: {istio: ingressgateway}}`, Options{UncoveredWorkloads: true}, []want{
-			{"KIA1301", "productpage-v1", "workload"}, {"KIA1301", "details-v1", "workload"}, {"KIA1301", "ratings-v1", "workload"}, {"KIA1301", "mongodb-v1", "workload"}}},
+			{"KIA1301", "productpage-v1", "workload"}, {"KIA1301", "details-v1", "workload"}, {"KIA1301", "ratings-v1", "workload"}, {"KIA1301", "mongodb-v1", "workload"},
+			{"KIA1301", "archive-v1", "workload"}, {"KIA1301", "reports-v1", "workload"}}},
 		{"no KIA1301 under a policy of the root namespace without a selector", `
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
