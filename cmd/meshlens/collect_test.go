@@ -57,8 +57,8 @@ func startMeshlens(t *testing.T, out *syncBuffer, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// receivedValues are the values of name the store holds.
-func receivedValues(t *testing.T, s *store.Store, name string) map[float64]bool {
+// received are the samples of name the store holds from the last hour.
+func received(t *testing.T, s *store.Store, name string) promql.Matrix {
 	t.Helper()
 	q, err := s.Engine().NewInstantQuery(context.Background(), s.Queryable(), nil, name+"[1h]", time.Now())
 	if err != nil {
@@ -68,8 +68,14 @@ func receivedValues(t *testing.T, s *store.Store, name string) map[float64]bool 
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
+	return res.Value.(promql.Matrix)
+}
+
+// receivedValues are the values of name the store holds.
+func receivedValues(t *testing.T, s *store.Store, name string) map[float64]bool {
+	t.Helper()
 	got := map[float64]bool{}
-	for _, series := range res.Value.(promql.Matrix) {
+	for _, series := range received(t, s, name) {
 		for _, p := range series.Floats {
 			got[p.F] = true
 		}
@@ -81,16 +87,8 @@ func receivedValues(t *testing.T, s *store.Store, name string) map[float64]bool 
 // name the store holds.
 func receivedHistogramCounts(t *testing.T, s *store.Store, name string) map[float64]bool {
 	t.Helper()
-	q, err := s.Engine().NewInstantQuery(context.Background(), s.Queryable(), nil, name+"[1h]", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := q.Exec(context.Background())
-	if res.Err != nil {
-		t.Fatal(res.Err)
-	}
 	got := map[float64]bool{}
-	for _, series := range res.Value.(promql.Matrix) {
+	for _, series := range received(t, s, name) {
 		for _, p := range series.Histograms {
 			got[p.H.Count] = true
 		}
