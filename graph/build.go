@@ -441,9 +441,9 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 	g.Queries = sent
 	g.warnCoverage(p.coverage.rows, p.window, p.interval, len(p.requests.rows) > 0)
 	if p.partialTimes != nil && len(p.partialTimes.rows) > 0 && p.partialTimes.rows[0].value > 0 {
-		what := strings.TrimPrefix(recordedResponseTime(p.o.ResponseTime), recordedDuration) + "s"
-		if what == "avgs" {
-			what = "averages"
+		what := "averages"
+		if name := recordedResponseTime(p.o.ResponseTime); name != recordedDuration+"avg" {
+			what = strings.TrimPrefix(name, recordedDuration) + "s" // p50s, p95s, p99s
 		}
 		edges := fmt.Sprintf("%.0f edges", p.partialTimes.rows[0].value)
 		if p.partialTimes.rows[0].value == 1 {
