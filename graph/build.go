@@ -445,12 +445,12 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 		if name := recordedResponseTime(p.o.ResponseTime); name != recordedDuration+"avg" {
 			what = strings.TrimPrefix(name, recordedDuration) + "s" // p50s, p95s, p99s
 		}
-		edges := fmt.Sprintf("%.0f edges", p.partialTimes.rows[0].value)
+		edges, whose, values, they := fmt.Sprintf("%.0f edges", p.partialTimes.rows[0].value), "their", "times are", "they"
 		if p.partialTimes.rows[0].value == 1 {
-			edges = "1 edge"
+			edges, whose, values, they = "1 edge", "its", "time is", "it"
 		}
-		g.Warnings = append(g.Warnings, fmt.Sprintf("%s had requests in only part of the %s window: its recorded response time is the mean of the %s of the %s intervals it had requests in, not the value over the window",
-			edges, model.Duration(p.window), what, model.Duration(p.rulesInterval)))
+		g.Warnings = append(g.Warnings, fmt.Sprintf("%s had requests in only part of the %s window: %s recorded response %s the mean of the %s of the %s intervals %s had requests in, not the value over the window",
+			edges, model.Duration(p.window), whose, values, what, model.Duration(p.rulesInterval), they))
 	}
 	if p.evaluations != nil {
 		// The recorded rates are summed over the window and divided by
