@@ -142,6 +142,28 @@ describe('the graph page', () => {
     await page.close();
   });
 
+  it('the graph asks for response times and mTLS only when shown; an edge panel fetches its own', async () => {
+    const { page, answer } = await openAnswered('graph?namespaces=bookinfo&refresh=0');
+    assert.ok(answer.elements.edges.length > 0);
+    assert.ok(answer.elements.edges.every((e) => e.data.responseTime === undefined && e.data.isMTLS === undefined), 'the default page asks for neither');
+    const edge = reviewsV2Edge(await drawn(page));
+    assert.ok(edge, 'the edge into reviews v2 is drawn');
+    const full = (await api('namespaces=bookinfo&graphType=versionedApp&duration=60s&injectServiceNodes=true')).elements.edges.find((e) => e.data.id === edge.id);
+    assert.ok(full?.data.responseTime, 'the API has a response time for the edge');
+    await clickElement(page, edge.id);
+    const panel = page.locator('[data-test=edge-panel][data-details=ready]');
+    await panel.waitFor();
+    const cells = await panel.locator('tr').allTextContents();
+    assert.ok(cells.some((c) => /^response time[\d.]+m?s$/.test(c)), `response time row in ${cells.join(' | ')}`);
+    assert.ok(cells.some((c) => (full.data.isMTLS ? /^mTLS[\d.]+%$/ : /^mTLSnone$/).test(c)), `mTLS row in ${cells.join(' | ')}`);
+    await shot(page, 'side-panel-edge-details');
+    const relabelled = page.waitForResponse((r) => r.url().includes('/api/namespaces/graph?') && /appenders=[^&]*responseTime/.test(r.url()) && r.status() === 200);
+    await page.selectOption('select[name=edges]', 'rt95');
+    const withTimes = (await (await relabelled).json()) as GraphAnswer;
+    assert.ok(withTimes.elements.edges.some((e) => e.data.responseTime !== undefined), 'response times once edge labels show them');
+    await page.close();
+  });
+
   it('a find expression highlights the nodes it names, and only those', async () => {
     const page = await open('graph?namespaces=bookinfo&refresh=0');
     await page.keyboard.press('/');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { apiQuery, defaults, parseState, stateQuery } from '../src/graph/state';
+import { apiQuery, appenders, defaults, detailAppenders, parseState, stateQuery } from '../src/graph/state';
 import type { GraphState } from '../src/graph/state';
 import { frameSeconds, heldWindows, replayStart } from '../src/graph/replay';
 import { route } from '../src/route';
@@ -31,7 +31,18 @@ describe('the graph page state in the URL', () => {
   });
   it('the API is asked with its own parameter names', () => {
     const q = apiQuery({ ...defaults, namespaces: ['bookinfo'], duration: 120, edgeLabels: 'rt50', queryTime: 1764873600, boxBy: ['app'], compareTo: '5m' });
-    assert.equal(q.toString(), 'namespaces=bookinfo&graphType=versionedApp&duration=120s&injectServiceNodes=true&boxBy=app&responseTime=50&queryTime=1764873600&compareTo=5m');
+    assert.equal(q.toString(), 'namespaces=bookinfo&graphType=versionedApp&duration=120s&injectServiceNodes=true&appenders=deadNode%2CserviceEntry%2CsidecarsCheck%2CresponseTime&boxBy=app&responseTime=50&queryTime=1764873600&compareTo=5m');
+  });
+  it('response times, throughput and mTLS are asked for only when the page shows them', () => {
+    const asked = (patch: Partial<GraphState>) => appenders({ ...defaults, ...patch }).filter((a) => detailAppenders.includes(a));
+    assert.deepEqual(asked({}), []);
+    assert.deepEqual(asked({ edgeLabels: 'trafficRate' }), []);
+    assert.deepEqual(asked({ edgeLabels: 'rtAvg' }), ['responseTime']);
+    assert.deepEqual(asked({ edgeLabels: 'throughput' }), ['throughput']);
+    assert.deepEqual(asked({ security: true }), ['securityPolicy']);
+    assert.deepEqual(asked({ animation: true }), ['responseTime']);
+    assert.deepEqual(asked({ compareTo: '1h' }), ['responseTime']);
+    assert.deepEqual(appenders(defaults), ['deadNode', 'serviceEntry', 'sidecarsCheck']);
   });
 });
 

@@ -24,7 +24,7 @@ import { fitViewport, nearNeighbours, ranked } from './ranked';
 import type { Point } from './ranked';
 import type { NodeRef } from '../route';
 import { frameSeconds, heldWindows, replayStart, replayWindows } from './replay';
-import { apiQuery, boxKinds, durations, edgeLabelModes, graphTypes, layouts, refreshes, renderers, stateQuery } from './state';
+import { apiQuery, appenders, boxKinds, detailAppenders, durations, edgeLabelModes, graphTypes, layouts, refreshes, renderers, stateQuery } from './state';
 import type { BoxKind, GraphState } from './state';
 import { edgeWidth, palettes, stylesheet } from './style';
 
@@ -85,6 +85,8 @@ export class GraphPage {
   private structure = '';
   private timer: number | undefined;
   private inflight: AbortController | undefined;
+  /** The side panel's request for what the graph was not asked (see detailAppenders). */
+  private details: AbortController | undefined;
   private animation: TrafficAnimation | undefined;
   private namespaces: string[] = [];
   private replay: { window: number; playing: boolean; speed: number; timer?: number; dataSince?: number } | undefined;
@@ -141,7 +143,11 @@ export class GraphPage {
   }
 
   private update(patch: Partial<GraphState>, refetch: boolean): void {
+    const asked = apiQuery(this.state).toString();
     this.state = { ...this.state, ...patch };
+    // A change the graph's answer depends on (an appender turned on by an
+    // edge label, security badges, animation) asks again.
+    refetch ||= apiQuery(this.state).toString() !== asked;
     this.host.setQuery(stateQuery(this.state));
     this.renderToolbar();
     if (refetch) this.refresh();
@@ -785,27 +791,69 @@ export class GraphPage {
     this.cy?.elements().unselect();
     this.cy?.getElementById(id).select();
     this.view?.select(id);
-    let body: HTMLElement;
+    this.details?.abort();
+    this.details = undefined;
     if (found.node) {
-      body = nodePanel(found.node, this.links(found.node));
-    } else {
-      const d = found.edge!;
-      const nodeById = new Map(this.answer.elements.nodes.map((n) => [n.data.id, n.data]));
-      body = edgePanel(d, nodeById.get(d.source), nodeById.get(d.target));
+      this.setPanel(nodePanel(found.node, this.links(found.node)));
+      return;
     }
+    const d = found.edge!;
+    const nodeById = new Map(this.answer.elements.nodes.map((n) => [n.data.id, n.data]));
+    const source = nodeById.get(d.source);
+    const target = nodeById.get(d.target);
+    const asked = appenders(this.state);
+    if (detailAppenders.every((a) => asked.includes(a))) {
+      this.setPanel(edgePanel(d, source, target, 'ready'));
+      return;
+    }
+    this.setPanel(edgePanel(d, source, target, 'pending'));
+    void this.fillEdgeDetails(id, d, [source, target]);
+  }
+
+  private setPanel(body: HTMLElement): void {
     replace(this.panel, h('button', { type: 'button', class: 'close', 'aria-label': 'close', onclick: () => this.selectElement(undefined) }, '×'), body);
     this.panel.hidden = false;
   }
 
+  /**
+   * The selected edge's response time, throughput and mTLS, which the
+   * graph was not asked for: from the graph of one of its ends (a query of
+   * that node's edges, cheap on any mesh), where the same edge has the
+   * same id.
+   */
+  private async fillEdgeDetails(id: string, d: EdgeData, ends: (NodeData | undefined)[]): Promise<void> {
+    const ctrl = new AbortController();
+    this.details = ctrl;
+    const q = apiQuery(this.state);
+    q.delete('appenders'); // the API's default: every appender
+    const nodeById = new Map(this.answer?.elements.nodes.map((n) => [n.data.id, n.data]));
+    let detailed: EdgeData | undefined;
+    for (const end of ends) {
+      const ref = end && nodeRef(end);
+      if (!ref) continue;
+      try {
+        const answer = await this.host.api.nodeGraph(ref, q, ctrl.signal);
+        detailed = answer.elements.edges.find((e) => e.data.id === id)?.data;
+      } catch (e) {
+        if (ctrl.signal.aborted) return;
+        // The panel says the details are unavailable below.
+      }
+      if (detailed) break;
+    }
+    if (ctrl.signal.aborted || this.state.selected !== id) return;
+    this.details = undefined;
+    const merged: EdgeData = detailed
+      ? { ...d, responseTime: detailed.responseTime, throughput: detailed.throughput, isMTLS: detailed.isMTLS, sourcePrincipal: detailed.sourcePrincipal, destPrincipal: detailed.destPrincipal }
+      : d;
+    this.setPanel(edgePanel(merged, nodeById.get(d.source), nodeById.get(d.target), detailed ? 'ready' : 'unavailable'));
+  }
+
   private links(d: NodeData): { nodeGraph?: string; details?: string } {
-    const kind = d.nodeType === 'service' ? 'services' : d.nodeType === 'workload' ? 'workloads' : d.nodeType === 'app' ? 'applications' : undefined;
-    const name = d.nodeType === 'service' ? d.service : d.nodeType === 'workload' ? d.workload : d.app;
-    if (!kind || !name) return {};
+    const ref = nodeRef(d);
+    if (!ref) return {};
     const q = new URLSearchParams({ graphType: this.state.graphType, duration: String(this.state.duration) });
-    return {
-      nodeGraph: this.host.href(`namespaces/${encodeURIComponent(d.namespace)}/${kind}/${encodeURIComponent(name)}/graph`, q),
-      details: this.host.href(`namespaces/${encodeURIComponent(d.namespace)}/${kind}/${encodeURIComponent(name)}`),
-    };
+    const path = `namespaces/${encodeURIComponent(ref.namespace)}/${ref.kind}/${encodeURIComponent(ref.name)}`;
+    return { nodeGraph: this.host.href(`${path}/graph`, q), details: this.host.href(path) };
   }
 
   // --- animation ---
@@ -985,4 +1033,11 @@ export class GraphPage {
   private sheet() {
     return stylesheet(palettes[this.host.theme()]);
   }
+}
+
+/** The API's name of a node that has a graph and a details page of its own. */
+function nodeRef(d: NodeData): NodeRef | undefined {
+  const kind = d.nodeType === 'service' ? 'services' : d.nodeType === 'workload' ? 'workloads' : d.nodeType === 'app' ? 'applications' : undefined;
+  const name = d.nodeType === 'service' ? d.service : d.nodeType === 'workload' ? d.workload : d.app;
+  return kind && name ? { namespace: d.namespace, kind, name } : undefined;
 }

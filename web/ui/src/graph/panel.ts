@@ -110,7 +110,14 @@ function codeClass(code: string): string {
   return 'healthy';
 }
 
-export function edgePanel(e: EdgeData, source: NodeData | undefined, target: NodeData | undefined): HTMLElement {
+/**
+ * Whether an edge's response time, throughput and mTLS are known: asked
+ * with the graph or for the panel (ready), still being asked (pending), or
+ * not to be had (unavailable).
+ */
+export type EdgeDetails = 'ready' | 'pending' | 'unavailable';
+
+export function edgePanel(e: EdgeData, source: NodeData | undefined, target: NodeData | undefined, details: EdgeDetails): HTMLElement {
   const r = e.traffic.rates;
   const proto = e.traffic.protocol;
   const shares = responseShares(e);
@@ -122,9 +129,11 @@ export function edgePanel(e: EdgeData, source: NodeData | undefined, target: Nod
   for (const s of shares) codes.appendChild(h('tr', {}, h('td', {}, s.code), h('td', {}, s.flag), h('td', {}, `${s.percent.toFixed(1)}%`)));
   const total = proto === 'tcp' ? fmt.bytesPerSecond(num(r.tcp)) : fmt.rate(num(proto === 'grpc' ? r.grpc : r.http));
   const errShare = proto === 'grpc' ? r.grpcPercentErr : proto === 'http' ? r.httpPercentErr : undefined;
+  const known = details === 'ready';
+  const unknown = details === 'pending' ? '…' : 'n/a';
   return h(
     'div',
-    { class: 'panel-body', 'data-test': 'edge-panel' },
+    { class: 'panel-body', 'data-test': 'edge-panel', 'data-details': details },
     h('h3', {}, `${source ? nodeName(source) : e.source} → ${target ? nodeName(target) : e.target}`),
     h('p', { class: 'muted' }, `${proto.toUpperCase()} edge`),
     h(
@@ -133,9 +142,9 @@ export function edgePanel(e: EdgeData, source: NodeData | undefined, target: Nod
       row('rate', total),
       proto !== 'tcp' ? row('error share', fmt.percent(num(errShare) ?? 0)) : undefined,
       proto !== 'tcp' ? row('share of caller', fmt.percent(num(proto === 'grpc' ? r.grpcPercentReq : r.httpPercentReq))) : undefined,
-      e.responseTime ? row('response time', fmt.millis(num(e.responseTime))) : undefined,
-      e.throughput ? row('throughput', fmt.bytesPerSecond(num(e.throughput))) : undefined,
-      row('mTLS', e.isMTLS ? `${e.isMTLS}%` : 'none'),
+      e.responseTime ? row('response time', fmt.millis(num(e.responseTime))) : known ? undefined : row('response time', unknown),
+      e.throughput ? row('throughput', fmt.bytesPerSecond(num(e.throughput))) : known ? undefined : row('throughput', unknown),
+      row('mTLS', e.isMTLS ? `${e.isMTLS}%` : known ? 'none' : unknown),
       e.sourcePrincipal ? row('source principal', e.sourcePrincipal) : undefined,
       e.destPrincipal ? row('destination principal', e.destPrincipal) : undefined,
       e.healthStatus ? row('health', e.healthStatus) : undefined,

@@ -137,6 +137,24 @@ export function stateQuery(s: GraphState): URLSearchParams {
   return q;
 }
 
+/**
+ * The graph API's appenders a state shows, as Kiali's UI asks for them:
+ * response times, throughput and mTLS only when edge labels, compare,
+ * animation (its dots' speed) or security badges show them. On a large
+ * mesh each is a query of a row per edge, most of a graph's bytes; the
+ * side panel asks for them for the one element selected.
+ */
+export function appenders(s: GraphState): string[] {
+  const out = ['deadNode', 'serviceEntry', 'sidecarsCheck'];
+  if (s.edgeLabels.startsWith('rt') || s.compareTo || s.animation) out.push('responseTime');
+  if (s.security) out.push('securityPolicy');
+  if (s.edgeLabels === 'throughput') out.push('throughput');
+  return out;
+}
+
+/** The appenders the side panel shows, beyond those every graph asks for. */
+export const detailAppenders = ['responseTime', 'securityPolicy', 'throughput'];
+
 /** The graph API's parameters for a state. */
 export function apiQuery(s: GraphState): URLSearchParams {
   const q = new URLSearchParams();
@@ -144,6 +162,7 @@ export function apiQuery(s: GraphState): URLSearchParams {
   q.set('graphType', s.graphType);
   q.set('duration', `${s.duration}s`);
   q.set('injectServiceNodes', String(s.injectServiceNodes));
+  q.set('appenders', appenders(s).join(','));
   if (s.idleNodes) q.set('idleNodes', 'true');
   if (s.boxBy.length) q.set('boxBy', s.boxBy.join(','));
   const rt = { rt50: '50', rt95: '95', rt99: '99', rtAvg: 'avg' } as Record<string, string>;
