@@ -4,7 +4,7 @@
 # appenders, service nodes) whose metrics `meshlens simulate --metrics-only`
 # emits and `meshlens store` scrapes. Prints a Markdown table.
 # Environment: SIZES (services:namespaces ...), REQUESTS, INTERVAL, SIM_NICE,
-# STORE_KIND (meshlens or Debian's prometheus), RULES (1: the store runs the
+# STORE_KIND (meshlens or Debian's prometheus), STORE_FLAGS (see lib.sh), RULES (1: the store runs the
 # graph's recording rules; 0: raw series only), RULES_INTERVAL (see lib.sh),
 # DURATION (the graphs' window, default 60s) and
 # BIN (another build to measure, e.g. an older commit's) and
@@ -31,7 +31,7 @@ WEB=127.0.0.1:${WEB_PORT:-17001}
 
 echo "store: ${STORE_KIND:-meshlens}, rules: ${RULES:-1} (every ${RULES_INTERVAL:-$INTERVAL}), scrape interval: $INTERVAL, duration: ${DURATION:-60s}"
 echo
-echo "| workloads | namespaces | nodes | edges | queries/graph | response times, throughput | p50 s | p95 s | cached p50 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB | rule group s | recorded series |"
+echo "| workloads | namespaces | nodes | edges | queries/graph | response times, throughput | p50 s | p95 s | cached p50 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB | rule group s, median (p99) | recorded series |"
 echo "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
   services=${size%%:*}; namespaces=${size##*:}
@@ -64,13 +64,13 @@ for size in $SIZES; do
   [ "$(metric "http://$WEB/metrics" 'meshlens_graph_throughput_total{source="raw"}')" = "" ] || throughput=raw
   [ "$(metric "http://$WEB/metrics" 'meshlens_graph_throughput_total{source="recorded+raw"}')" = "" ] || throughput=mixed
   source="$times, $throughput"
-  read -r group_secs recorded_series < <(rule_group_stats)
+  read -r group_median group_p99 recorded_series < <(rule_group_stats)
   printf "| %d | %d | %d | %d | %s | %s | %s | %s | %s | %.0f (%.0f) | %.1f | %s | %s | %s |\n" \
     "$(( services + services / 4 ))" "$namespaces" "$nodes" "$edges" "$queries" "$source" \
     "$(percentile 50 <"$work/times")" "$(percentile 95 <"$work/times")" "$(percentile 50 <"$work/cached")" \
     "$(awk -v b="$(wc -c <"$work/graph.json")" 'BEGIN { print b / 1024 }')" "$(awk -v b="$gz" 'BEGIN { print b / 1024 }')" \
     "$(awk -v a="$a0" -v b="$a1" -v n="$REQUESTS" 'BEGIN { print (b - a) / n / 1048576 }')" \
-    "$(rss_mib "$serve" VmHWM)" "$group_secs" "$recorded_series"
+    "$(rss_mib "$serve" VmHWM)" "$group_median ($group_p99)" "$recorded_series"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()

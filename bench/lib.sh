@@ -22,7 +22,8 @@ rss_mib() { awk -v k="$2:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$1/stat
 # recording rules every interval, RULES=0 leaves them out (raw series, as
 # AMP or Mimir on day one); RULES_INTERVAL (default INTERVAL) evaluates them
 # less often, for a ruler too slow to keep up.
-# SIM_NICE (default 0) runs the simulated sidecars at a lower priority:
+# STORE_FLAGS adds flags to `meshlens store` (say
+# --rules.max-concurrent-evals=1). SIM_NICE (default 0) runs the simulated sidecars at a lower priority:
 # they stand for proxies that run on other machines, yet share these cores.
 start_mesh() {
   nice -n "${SIM_NICE:-0}" "$BIN" --log.level=warn simulate --metrics-only --services "$1" --namespaces "$2" \
@@ -34,8 +35,9 @@ start_mesh() {
     "$BIN" demo --print-prometheus-config --web.listen-address "$SIM" --scrape-interval "$INTERVAL"; } >"$work/prometheus.yml"
   case "${STORE_KIND:-meshlens}" in
     meshlens)
+      # shellcheck disable=SC2086 # STORE_FLAGS: more flags, split on spaces
       "$BIN" --log.level=warn store --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/data-$1" \
-        --web.listen-address "$STORE" >"$work/store.log" 2>&1 & ;;
+        --web.listen-address "$STORE" ${STORE_FLAGS:-} >"$work/store.log" 2>&1 & ;;
     prometheus)
       prometheus --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/data-$1" \
         --web.listen-address "$STORE" --log.level=warn >"$work/store.log" 2>&1 & ;;
@@ -70,15 +72,19 @@ wait_recorded() {
   return 1
 }
 
-# rule_group_stats: the graph's rule group's last evaluation time (s; the
-# group's comes after its rules') and
-# the series the rules wrote, from the store at $STORE.
+# rule_group_stats: the graph's rule group's evaluation time (s) as the
+# store at $STORE reports it: the median and the 99th percentile over its
+# last ten minutes (prometheus_rule_group_duration_seconds, which both
+# `meshlens store` and Prometheus export; the last evaluation's, from
+# /api/v1/rules, where that is missing), then the series the rules wrote.
 rule_group_stats() {
-  local secs series
-  secs=$(curl -fsS "http://$STORE/api/v1/rules" | grep -o '"evaluationTime":[0-9.e+-]*' | tail -1 | cut -d: -f2 || true)
+  local last median p99 series
+  last=$(curl -fsS "http://$STORE/api/v1/rules" | grep -o '"evaluationTime":[0-9.e+-]*' | tail -1 | cut -d: -f2 || true)
+  p99=$(curl -fsS "http://$STORE/metrics" | awk '$1 == "prometheus_rule_group_duration_seconds{quantile=\"0.99\"}" { print $2 }' || true)
+  median=$(curl -fsS "http://$STORE/metrics" | awk '$1 == "prometheus_rule_group_duration_seconds{quantile=\"0.5\"}" { print $2 }' || true)
   series=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count({__name__=~"meshlens_.+"})' \
     | grep -o '"value":\[[^]]*\]' | grep -o '"[0-9]*"' | tr -d '"' || true)
-  printf "%.2f %s\n" "${secs:-0}" "${series:-0}"
+  printf "%.2f %.2f %s\n" "${median:-${last:-0}}" "${p99:-${last:-0}}" "${series:-0}"
 }
 
 # Processes started by a script, stopped and reaped on exit with its work dir.

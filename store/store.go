@@ -46,6 +46,14 @@ type Options struct {
 	ListenAddress string
 	// QueryTimeout bounds each PromQL query. Default 2m.
 	QueryTimeout time.Duration
+	// RuleConcurrency is how many rules of a group that read none of each
+	// other's series are evaluated at once, besides the group's own
+	// goroutine (Prometheus's concurrent-rule-eval feature, and its
+	// --rules.max-concurrent-evals). The graph's rule group is such rules,
+	// one of them most of the group's work: evaluated one after the other,
+	// the others wait behind it. Default 4, as Prometheus's; 1 or less
+	// evaluates every rule in turn (negative values mean 1).
+	RuleConcurrency int
 	// Flags are shown by /api/v1/status/flags.
 	Flags   map[string]string
 	Version string
@@ -53,6 +61,9 @@ type Options struct {
 	// Registerer takes meshlens's own metrics about the store (meshlens_store_*).
 	Registerer prometheus.Registerer
 }
+
+// DefaultRuleConcurrency is Options.RuleConcurrency's default.
+const DefaultRuleConcurrency = 4
 
 // Store is a running embedded Prometheus.
 type Store struct {
@@ -143,8 +154,12 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if opts.RuleConcurrency == 0 {
+		opts.RuleConcurrency = DefaultRuleConcurrency
+	}
 	s.rules = rules.NewManager(&rules.ManagerOptions{
 		AppendableV2: db, Queryable: db,
+		ConcurrentEvalsEnabled: opts.RuleConcurrency > 1, MaxConcurrentEvals: int64(max(opts.RuleConcurrency, 1)),
 		QueryFunc:  rules.EngineQueryFunc(s.engine, db),
 		NotifyFunc: func(context.Context, string, ...*rules.Alert) {}, // no Alertmanager: alerts only show in /api/v1/alerts
 		Context:    context.Background(),

@@ -23,11 +23,19 @@ import (
 // API on a random port.
 func startStore(t *testing.T, yml string, reg prometheus.Registerer) string {
 	t.Helper()
+	return startStoreWith(t, yml, Options{Registerer: reg})
+}
+
+// startStoreWith is startStore with the options o (its data directory,
+// configuration and remote write receiver set here).
+func startStoreWith(t *testing.T, yml string, o Options) string {
+	t.Helper()
 	cfg, err := config.Load(yml, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(Options{DataDir: t.TempDir(), Config: cfg, RemoteWriteReceiver: true, Registerer: reg})
+	o.DataDir, o.Config, o.RemoteWriteReceiver = t.TempDir(), cfg, true
+	s, err := Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,6 +270,64 @@ func TestAPIEndpointsAnswerLikePrometheus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The rules of a group that read none of each other's series are evaluated
+// at once by default: the second begins before the first ends. With a
+// concurrency of 1 each waits for the one before it, the order Prometheus
+// keeps without its concurrent-rule-eval feature.
+func TestIndependentRulesOfAGroupAreEvaluatedAtOnce(t *testing.T) {
+	// Each rule sums a subquery of 600,000 steps: long enough for the
+	// other to start meanwhile, and reading no series at all.
+	const slow = "sum_over_time(vector(1)[10m:1ms])"
+	dir := t.TempDir()
+	rules := "groups:\n  - name: g\n    interval: 1s\n    rules:\n" +
+		"      - record: first\n        expr: " + slow + "\n" +
+		"      - record: second\n        expr: " + slow + "\n"
+	if err := os.WriteFile(dir+"/rules.yml", []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type evaluation struct {
+		Name           string    `json:"name"`
+		LastEvaluation time.Time `json:"lastEvaluation"`
+		EvaluationTime float64   `json:"evaluationTime"`
+	}
+	// evaluations are the two rules' last evaluations, once both have one
+	// of the same turn of the group.
+	evaluations := func(base string) (first, second evaluation) {
+		waitFor(t, "both rules evaluated", 20*time.Second, func() bool {
+			_, r := get(t, base, "/api/v1/rules", nil)
+			var d struct {
+				Groups []struct {
+					Rules []evaluation `json:"rules"`
+				} `json:"groups"`
+			}
+			if err := json.Unmarshal(r.Data, &d); err != nil || len(d.Groups) != 1 || len(d.Groups[0].Rules) != 2 {
+				return false
+			}
+			first, second = d.Groups[0].Rules[0], d.Groups[0].Rules[1]
+			return !first.LastEvaluation.IsZero() && !second.LastEvaluation.IsZero() &&
+				second.LastEvaluation.Sub(first.LastEvaluation).Abs() < 900*time.Millisecond
+		})
+		return first, second
+	}
+	ends := func(e evaluation) time.Time {
+		return e.LastEvaluation.Add(time.Duration(e.EvaluationTime * float64(time.Second)))
+	}
+	yml := "global:\n  evaluation_interval: 1s\nrule_files: [" + dir + "/*.yml]\n"
+
+	t.Run("by default", func(t *testing.T) {
+		first, second := evaluations(startStoreWith(t, yml, Options{}))
+		if !second.LastEvaluation.Before(ends(first)) {
+			t.Errorf("the second rule began at %s, after the first ended at %s: evaluated in turn", second.LastEvaluation, ends(first))
+		}
+	})
+	t.Run("with a concurrency of 1", func(t *testing.T) {
+		first, second := evaluations(startStoreWith(t, yml, Options{RuleConcurrency: 1}))
+		if second.LastEvaluation.Before(ends(first)) {
+			t.Errorf("the second rule began at %s, before the first ended at %s", second.LastEvaluation, ends(first))
+		}
+	})
 }
 
 func TestRuleFilesAreEvaluated(t *testing.T) {

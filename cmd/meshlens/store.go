@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -22,6 +23,7 @@ type storeConfig struct {
 	retention   time.Duration
 	listenAddr  string
 	remoteWrite bool
+	ruleEvals   int
 }
 
 func registerStore(app *kingpin.Application, commands map[string]func(context.Context, *slog.Logger, io.Writer) error) {
@@ -32,6 +34,8 @@ func registerStore(app *kingpin.Application, commands map[string]func(context.Co
 	cmd.Flag("storage.tsdb.retention.time", "How long samples are kept.").Default("15d").SetValue(&durationValue{&c.retention})
 	cmd.Flag("web.listen-address", "Address of the Prometheus HTTP API.").Default("127.0.0.1:9090").StringVar(&c.listenAddr)
 	cmd.Flag("web.enable-remote-write-receiver", "Accept remote write on /api/v1/write.").Default("true").BoolVar(&c.remoteWrite)
+	cmd.Flag("rules.max-concurrent-evals", "How many rules of a group that do not read each other's series are evaluated at once, besides the group's own turn (Prometheus's concurrent-rule-eval); 1 evaluates them one after the other.").
+		Default(strconv.Itoa(store.DefaultRuleConcurrency)).IntVar(&c.ruleEvals)
 	commands["store"] = func(ctx context.Context, logger *slog.Logger, out io.Writer) error {
 		return runStore(ctx, c, logger, out)
 	}
@@ -56,8 +60,10 @@ func runStore(ctx context.Context, c storeConfig, logger *slog.Logger, out io.Wr
 	s, err := store.Open(store.Options{
 		DataDir: c.dataDir, Retention: c.retention, Config: cfg,
 		RemoteWriteReceiver: c.remoteWrite, ListenAddress: l.Addr().String(), Version: version,
-		Logger: logger, Registerer: reg,
-		Flags: map[string]string{"config.file": c.configFile, "storage.tsdb.path": c.dataDir, "storage.tsdb.retention.time": c.retention.String()},
+		RuleConcurrency: max(c.ruleEvals, 1),
+		Logger:          logger, Registerer: reg,
+		Flags: map[string]string{"config.file": c.configFile, "storage.tsdb.path": c.dataDir, "storage.tsdb.retention.time": c.retention.String(),
+			"rules.max-concurrent-evals": strconv.Itoa(c.ruleEvals)},
 	})
 	if err != nil {
 		l.Close()
