@@ -60,8 +60,7 @@ func runStore(ctx context.Context, c storeConfig, logger *slog.Logger, out io.Wr
 	s, err := store.Open(store.Options{
 		DataDir: c.dataDir, Retention: c.retention, Config: cfg,
 		RemoteWriteReceiver: c.remoteWrite, ListenAddress: l.Addr().String(), Version: version,
-		RuleConcurrency: max(c.ruleEvals, 1),
-		Logger:          logger, Registerer: reg,
+		Logger: logger, Registerer: reg, RuleConcurrency: max(c.ruleEvals, 1),
 		Flags: map[string]string{"config.file": c.configFile, "storage.tsdb.path": c.dataDir, "storage.tsdb.retention.time": c.retention.String(),
 			"rules.max-concurrent-evals": strconv.Itoa(c.ruleEvals)},
 	})
