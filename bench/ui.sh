@@ -10,8 +10,10 @@
 # second while panning and zooming, traffic animation off and on (the
 # store and the simulator paused meanwhile: in production they run on other
 # machines than the browser); the tab's JavaScript heap. Prints a Markdown table.
-# Environment: SIZES (services:namespaces ...), INTERVAL, BIN, RULES (see
-# lib.sh), WARMUP (seconds to wait once the rules have run, default 30).
+# The browser is started and left idle (SETTLE ms, default 3000) before it
+# opens the page, as a user's is. Environment: SIZES (services:namespaces
+# ...), INTERVAL, BIN, RULES (see lib.sh), WARMUP (seconds to wait once the
+# rules have run, default 30), REPEAT (runs per mesh, a row each; default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${BIN:-}" ]; then make -s build; BIN=./bin/meshlens; fi
@@ -44,6 +46,11 @@ for size in $SIZES; do
   # several times longer), WARMUP seconds later.
   [ "$RULES" = 1 ] && wait_recorded
   sleep "${WARMUP:-30}"
-  PAUSE_PIDS="$sim $store" node web/ui/bench/ui.mjs "$workloads workloads" "http://$WEB/graph?namespaces=$ns&graphType=versionedApp&refresh=0&duration=$((2 * ${INTERVAL%s}))"
+  for run in $(seq 1 "${REPEAT:-1}"); do
+    # Each run a graph the console has not answered (it keeps one for a
+    # scrape interval), two scrapes after the last run's pause.
+    [ "$run" = 1 ] || sleep $((3 * ${INTERVAL%s}))
+    PAUSE_PIDS="$sim $store" node web/ui/bench/ui.mjs "$workloads workloads" "http://$WEB/graph?namespaces=$ns&graphType=versionedApp&refresh=0&duration=$((2 * ${INTERVAL%s}))"
+  done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()
 done
