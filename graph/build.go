@@ -762,6 +762,12 @@ func (b *Builder) run(ctx context.Context, jobs []*job, at time.Time) (int, erro
 		return sent, err
 	}
 	for i, j := range jobs {
+		if len(parts[i]) == 1 {
+			// Most jobs are one query: its rows as they are, not a copy
+			// (a recorded series' rows are megabytes on a large mesh).
+			j.rows = parts[i][0]
+			continue
+		}
 		j.rows = slices.Concat(parts[i]...)
 	}
 	return sent, nil
