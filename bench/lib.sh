@@ -84,7 +84,11 @@ rule_group_stats() {
   median=$(curl -fsS "http://$STORE/metrics" | awk '$1 == "prometheus_rule_group_duration_seconds{quantile=\"0.5\"}" { print $2 }' || true)
   series=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count({__name__=~"meshlens_.+"})' \
     | grep -o '"value":\[[^]]*\]' | grep -o '"[0-9]*"' | tr -d '"' || true)
-  printf "%.2f %.2f %s\n" "${median:-${last:-0}}" "${p99:-${last:-0}}" "${series:-0}"
+  if [ -z "$last" ]; then
+    echo "- - ${series:-0}"   # no rule group: a store without the rules
+    return
+  fi
+  printf "%.2f %.2f %s\n" "${median:-$last}" "${p99:-$last}" "${series:-0}"
 }
 
 # Processes started by a script, stopped and reaped on exit with its work dir.
