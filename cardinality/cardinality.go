@@ -136,10 +136,10 @@ func Measure(ctx context.Context, src Source, o Options) (*Report, error) {
 		// The report is several queries at one time; what a store writes
 		// about that time arrives for up to a scrape (a target's samples)
 		// or a rule evaluation after it. Two intervals back, everything
-		// is in, and every query counts the same series: at "now", a
-		// rule group's first evaluation landing between two queries made
-		// the preset that drops nothing count 74 series more than the
-		// total.
+		// is in, and every query counts the same series: at "now", the
+		// preset that drops nothing once counted 74 series more than the
+		// total, written between the two queries (most likely a rule
+		// group's first evaluation).
 		o.At = time.Now().Add(-2 * o.ScrapeInterval)
 	}
 	if o.Top <= 0 {
