@@ -157,6 +157,24 @@ describe('the graph page', () => {
     assert.ok(cells.some((c) => /^response time[\d.]+m?s$/.test(c)), `response time row in ${cells.join(' | ')}`);
     assert.ok(cells.some((c) => (full.data.isMTLS ? /^mTLS[\d.]+%$/ : /^mTLSnone$/).test(c)), `mTLS row in ${cells.join(' | ')}`);
     await shot(page, 'side-panel-edge-details');
+    // A refresh keeps the details shown while it asks for them again.
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { detailsSeen: string[] }).detailsSeen = seen;
+      new MutationObserver((records) => {
+        for (const r of records) {
+          for (const n of r.addedNodes) {
+            if (n instanceof HTMLElement && n.dataset.test === 'edge-panel') seen.push(n.dataset.details ?? '');
+          }
+        }
+      }).observe(document.querySelector('[data-test=side-panel]')!, { childList: true, subtree: true });
+    });
+    const asked = page.waitForResponse((r) => /\/api\/namespaces\/[^/]+\/[^/]+\/[^/]+\/graph\?/.test(r.url()));
+    await page.locator('button[title="Refresh now"]').click();
+    await asked;
+    await waitFor('the refreshed panel', 5000, async () => (await page.evaluate(() => (window as unknown as { detailsSeen: string[] }).detailsSeen.length)) >= 2);
+    const seen = await page.evaluate(() => (window as unknown as { detailsSeen: string[] }).detailsSeen);
+    assert.deepEqual([...new Set(seen)], ['ready'], `the panel's states during a refresh: ${seen.join(', ')}`);
     const relabelled = page.waitForResponse((r) => r.url().includes('/api/namespaces/graph?') && /appenders=[^&]*responseTime/.test(r.url()) && r.status() === 200);
     await page.selectOption('select[name=edges]', 'rt95');
     const withTimes = (await (await relabelled).json()) as GraphAnswer;

@@ -87,6 +87,8 @@ export class GraphPage {
   private inflight: AbortController | undefined;
   /** The side panel's request for what the graph was not asked (see detailAppenders). */
   private details: AbortController | undefined;
+  /** The last details fetched, shown while a refresh asks for them again. */
+  private lastDetails: { id: string; edge: EdgeData } | undefined;
   private animation: TrafficAnimation | undefined;
   private namespaces: string[] = [];
   private replay: { window: number; playing: boolean; speed: number; timer?: number; dataSince?: number } | undefined;
@@ -806,7 +808,8 @@ export class GraphPage {
       this.setPanel(edgePanel(d, source, target, 'ready'));
       return;
     }
-    this.setPanel(edgePanel(d, source, target, 'pending'));
+    const last = this.lastDetails?.id === id ? this.lastDetails.edge : undefined;
+    this.setPanel(last ? edgePanel(withDetails(d, last), source, target, 'ready') : edgePanel(d, source, target, 'pending'));
     void this.fillEdgeDetails(id, d, [source, target]);
   }
 
@@ -842,10 +845,8 @@ export class GraphPage {
     }
     if (ctrl.signal.aborted || this.state.selected !== id) return;
     this.details = undefined;
-    const merged: EdgeData = detailed
-      ? { ...d, responseTime: detailed.responseTime, throughput: detailed.throughput, isMTLS: detailed.isMTLS, sourcePrincipal: detailed.sourcePrincipal, destPrincipal: detailed.destPrincipal }
-      : d;
-    this.setPanel(edgePanel(merged, nodeById.get(d.source), nodeById.get(d.target), detailed ? 'ready' : 'unavailable'));
+    this.lastDetails = detailed ? { id, edge: detailed } : undefined;
+    this.setPanel(edgePanel(detailed ? withDetails(d, detailed) : d, nodeById.get(d.source), nodeById.get(d.target), detailed ? 'ready' : 'unavailable'));
   }
 
   private links(d: NodeData): { nodeGraph?: string; details?: string } {
@@ -1033,6 +1034,11 @@ export class GraphPage {
   private sheet() {
     return stylesheet(palettes[this.host.theme()]);
   }
+}
+
+/** Edge d with the response time, throughput and mTLS of the same edge from a graph asked for them. */
+function withDetails(d: EdgeData, detailed: EdgeData): EdgeData {
+  return { ...d, responseTime: detailed.responseTime, throughput: detailed.throughput, isMTLS: detailed.isMTLS, sourcePrincipal: detailed.sourcePrincipal, destPrincipal: detailed.destPrincipal };
 }
 
 /** The API's name of a node that has a graph and a details page of its own. */
