@@ -290,17 +290,15 @@ func binary(op parser.ItemType, a, b Expr) Expr {
 }
 
 // Below keeps the series of e whose value is < v; NaN is never kept.
-func Below(e Expr, v float64) Expr {
-	if e.err != nil {
-		return e
-	}
-	return Expr{node: &parser.BinaryExpr{Op: parser.LSS, LHS: e.node, RHS: &parser.NumberLiteral{Val: v}}}
-}
+func Below(e Expr, v float64) Expr { return filter(parser.LSS, e, v) }
 
 // AtLeast keeps the series of e whose value is >= v; NaN is never kept.
-func AtLeast(e Expr, v float64) Expr {
+func AtLeast(e Expr, v float64) Expr { return filter(parser.GTE, e, v) }
+
+// filter is "e op v", a comparison that keeps the series of e it holds for.
+func filter(op parser.ItemType, e Expr, v float64) Expr {
 	if e.err != nil {
 		return e
 	}
-	return Expr{node: &parser.BinaryExpr{Op: parser.GTE, LHS: e.node, RHS: &parser.NumberLiteral{Val: v}}}
+	return Expr{node: &parser.BinaryExpr{Op: op, LHS: e.node, RHS: &parser.NumberLiteral{Val: v}}}
 }
