@@ -144,15 +144,17 @@ export class GraphPage {
     this.view?.destroy();
   }
 
-  private update(patch: Partial<GraphState>, refetch: boolean): void {
+  /** Applies patch to the state and its URL; asks for the graph again when told or when the API's answer depends on the change. Says whether it asked. */
+  private update(patch: Partial<GraphState>, refetch: boolean): boolean {
     const asked = apiQuery(this.state).toString();
     this.state = { ...this.state, ...patch };
     // A change the graph's answer depends on (an appender turned on by an
-    // edge label, security badges, animation) asks again.
+    // edge label, security badges, animation; the quantile asked) asks again.
     refetch ||= apiQuery(this.state).toString() !== asked;
     this.host.setQuery(stateQuery(this.state));
     this.renderToolbar();
     if (refetch) this.refresh();
+    return refetch;
   }
 
   private async loadNamespaces(): Promise<void> {
@@ -227,9 +229,9 @@ export class GraphPage {
       select('duration', durationOptions, String(s.duration), (v) => this.update({ duration: Number(v) }, true), 'rate window'),
       select('refresh', refreshes.map((r) => [String(r), r === 0 ? 'Pause' : `Every ${fmt.duration(r / 1000)}`]), String(s.refresh), (v) => this.update({ refresh: Number(v) }, true), 'refresh'),
       select('edges', edgeLabelModes.map((m) => [m, edgeLabelNames[m] ?? m]), s.edgeLabels, (v) => {
-        const rtChanged = v.startsWith('rt') && v !== s.edgeLabels;
-        this.update({ edgeLabels: v as GraphState['edgeLabels'] }, rtChanged);
-        if (!rtChanged) this.restyle();
+        // Labels of response times another graph answers (its quantile,
+        // its appenders) ask again; the others restyle what is drawn.
+        if (!this.update({ edgeLabels: v as GraphState['edgeLabels'] }, false)) this.restyle();
       }, 'edge labels'),
       display,
       select('layout', layouts.map((l) => [l, layoutNames[l] ?? l]), s.layout, (v) => {
@@ -810,7 +812,7 @@ export class GraphPage {
     }
     const last = this.lastDetails?.id === id ? this.lastDetails.edge : undefined;
     this.setPanel(last ? edgePanel(withDetails(d, last), source, target, 'ready') : edgePanel(d, source, target, 'pending'));
-    void this.fillEdgeDetails(id, d, [source, target]);
+    void this.fillEdgeDetails(id, d, source, target);
   }
 
   private setPanel(body: HTMLElement): void {
@@ -824,14 +826,13 @@ export class GraphPage {
    * that node's edges, cheap on any mesh), where the same edge has the
    * same id.
    */
-  private async fillEdgeDetails(id: string, d: EdgeData, ends: (NodeData | undefined)[]): Promise<void> {
+  private async fillEdgeDetails(id: string, d: EdgeData, source: NodeData | undefined, target: NodeData | undefined): Promise<void> {
     const ctrl = new AbortController();
     this.details = ctrl;
     const q = apiQuery(this.state);
     q.delete('appenders'); // the API's default: every appender
-    const nodeById = new Map(this.answer?.elements.nodes.map((n) => [n.data.id, n.data]));
     let detailed: EdgeData | undefined;
-    for (const end of ends) {
+    for (const end of [source, target]) {
       const ref = end && nodeRef(end);
       if (!ref) continue;
       try {
@@ -846,7 +847,7 @@ export class GraphPage {
     if (ctrl.signal.aborted || this.state.selected !== id) return;
     this.details = undefined;
     this.lastDetails = detailed ? { id, edge: detailed } : undefined;
-    this.setPanel(edgePanel(detailed ? withDetails(d, detailed) : d, nodeById.get(d.source), nodeById.get(d.target), detailed ? 'ready' : 'unavailable'));
+    this.setPanel(edgePanel(detailed ? withDetails(d, detailed) : d, source, target, detailed ? 'ready' : 'unavailable'));
   }
 
   private links(d: NodeData): { nodeGraph?: string; details?: string } {
