@@ -80,8 +80,10 @@ wait_recorded() {
 rule_group_stats() {
   local last median p99 series
   last=$(curl -fsS "http://$STORE/api/v1/rules" | grep -o '"evaluationTime":[0-9.e+-]*' | tail -1 | cut -d: -f2 || true)
-  p99=$(curl -fsS "http://$STORE/metrics" | awk '$1 == "prometheus_rule_group_duration_seconds{quantile=\"0.99\"}" { print $2 }' || true)
-  median=$(curl -fsS "http://$STORE/metrics" | awk '$1 == "prometheus_rule_group_duration_seconds{quantile=\"0.5\"}" { print $2 }' || true)
+  read -r median p99 < <(curl -fsS "http://$STORE/metrics" | awk '
+    $1 == "prometheus_rule_group_duration_seconds{quantile=\"0.5\"}" { m = $2 }
+    $1 == "prometheus_rule_group_duration_seconds{quantile=\"0.99\"}" { p = $2 }
+    END { print m, p }' || true)
   series=$(curl -fsS "http://$STORE/api/v1/query" --data-urlencode 'query=count({__name__=~"meshlens_.+"})' \
     | grep -o '"value":\[[^]]*\]' | grep -o '"[0-9]*"' | tr -d '"' || true)
   if [ -z "$last" ]; then
