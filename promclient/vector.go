@@ -1,12 +1,15 @@
 package promclient
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
+	"unsafe"
 
-	jsoniter "github.com/json-iterator/go"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/valyala/fastjson"
 )
 
 // Sample is one series of an instant vector: its labels and value at the
@@ -33,97 +36,101 @@ type answer struct {
 
 // decodeAnswer reads a /api/v1/query answer. A result that is not a vector
 // leaves vector empty and says so in resultType.
+//
+// The answer is read whole and parsed by fastjson, whose values point into
+// its own copy of the body: label names and values reach the labels'
+// builder without a string of their own each. A large graph's answers are
+// tens of megabytes of labels, and a string per name and value was most of
+// their decoding time and garbage.
 func decodeAnswer(body io.Reader) (answer, error) {
 	var a answer
-	it := jsoniter.Parse(jsoniter.ConfigFastest, body, 64<<10)
-	for field := it.ReadObject(); field != ""; field = it.ReadObject() {
-		switch field {
-		case "status":
-			a.status = it.ReadString()
-		case "errorType":
-			a.errorType = it.ReadString()
-		case "error":
-			a.errorText = it.ReadString()
-		case "data":
-			decodeData(it, &a)
-		default:
-			it.Skip()
-		}
+	buf := bodies.Get().(*bytes.Buffer)
+	defer bodies.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(body); err != nil {
+		return a, err
 	}
-	if it.Error != nil {
-		// io.EOF included: the answer was cut short.
-		return a, it.Error
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(buf.Bytes())
+	if err != nil {
+		return a, err
+	}
+	a.status = string(v.GetStringBytes("status"))
+	a.errorType = string(v.GetStringBytes("errorType"))
+	a.errorText = string(v.GetStringBytes("error"))
+	data := v.Get("data")
+	if data == nil {
+		return a, nil
+	}
+	a.resultType = string(data.GetStringBytes("resultType"))
+	a.samples = data.GetInt64("stats", "samples", "totalQueryableSamples")
+	result := data.Get("result")
+	if a.resultType != "vector" || result == nil || result.Type() != fastjson.TypeArray {
+		return a, nil
+	}
+	items := result.GetArray()
+	a.vector = make(Vector, 0, len(items))
+	var b labels.ScratchBuilder
+	for _, item := range items {
+		s, err := decodeSample(item, &b)
+		if err != nil {
+			return a, err
+		}
+		a.vector = append(a.vector, s)
 	}
 	return a, nil
 }
 
-func decodeData(it *jsoniter.Iterator, a *answer) {
-	for field := it.ReadObject(); field != ""; field = it.ReadObject() {
-		switch field {
-		case "resultType":
-			a.resultType = it.ReadString()
-		case "result":
-			if it.WhatIsNext() != jsoniter.ArrayValue || (a.resultType != "" && a.resultType != "vector") {
-				it.Skip()
-				continue
-			}
-			var b labels.ScratchBuilder
-			for it.ReadArray() {
-				if it.WhatIsNext() != jsoniter.ObjectValue {
-					// A scalar's [time, value]: not a vector.
-					it.Skip()
-					continue
-				}
-				a.vector = append(a.vector, decodeSample(it, &b))
-			}
-		case "stats":
-			for field := it.ReadObject(); field != ""; field = it.ReadObject() {
-				if field != "samples" {
-					it.Skip()
-					continue
-				}
-				for field := it.ReadObject(); field != ""; field = it.ReadObject() {
-					if field == "totalQueryableSamples" {
-						a.samples = it.ReadInt64()
-						continue
-					}
-					it.Skip()
-				}
-			}
-		default:
-			it.Skip()
-		}
+var (
+	bodies  = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	parsers fastjson.ParserPool
+)
+
+// decodeSample reads {"metric": {...}, "value": [<unix seconds>, "<value>"]}.
+func decodeSample(item *fastjson.Value, b *labels.ScratchBuilder) (Sample, error) {
+	var s Sample
+	metric, err := item.Get("metric").Object()
+	if err != nil {
+		return s, fmt.Errorf("sample metric: %w", err)
 	}
+	b.Reset()
+	var bad error
+	// Prometheus writes a series' labels sorted: sorting them again is
+	// needed only when a store did not.
+	sorted, last := true, ""
+	metric.Visit(func(name []byte, v *fastjson.Value) {
+		value, err := v.StringBytes()
+		if err != nil {
+			bad = fmt.Errorf("label %q: %w", name, err)
+			return
+		}
+		// Strings over the parser's memory, copied by Labels below
+		// before the parser is used again.
+		n := unsafeString(name)
+		sorted = sorted && n > last
+		last = n
+		b.Add(n, unsafeString(value))
+	})
+	if bad != nil {
+		return s, bad
+	}
+	if !sorted {
+		b.Sort()
+	}
+	s.Metric = b.Labels()
+	pair := item.GetArray("value")
+	if len(pair) != 2 {
+		return s, fmt.Errorf("sample value: want [time, value], got %d elements", len(pair))
+	}
+	text, err := pair[1].StringBytes()
+	if err != nil {
+		return s, fmt.Errorf("sample value: %w", err)
+	}
+	if s.Value, err = strconv.ParseFloat(unsafeString(text), 64); err != nil {
+		return s, fmt.Errorf("sample value: %q is not a number", text)
+	}
+	return s, nil
 }
 
-func decodeSample(it *jsoniter.Iterator, b *labels.ScratchBuilder) Sample {
-	var s Sample
-	for field := it.ReadObject(); field != ""; field = it.ReadObject() {
-		switch field {
-		case "metric":
-			b.Reset()
-			for name := it.ReadObject(); name != ""; name = it.ReadObject() {
-				b.Add(name, it.ReadString())
-			}
-			b.Sort()
-			s.Metric = b.Labels()
-		case "value":
-			// [<unix seconds>, "<value>"]
-			it.ReadArray()
-			it.Skip()
-			it.ReadArray()
-			v := it.ReadString()
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				it.ReportError("sample value", fmt.Sprintf("%q is not a number", v))
-			}
-			s.Value = f
-			for it.ReadArray() {
-				it.Skip()
-			}
-		default:
-			it.Skip()
-		}
-	}
-	return s
-}
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

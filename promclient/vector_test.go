@@ -92,7 +92,7 @@ func TestDecodeAnswer(t *testing.T) {
 }
 
 // graphAnswer is an answer like a graph's requests query at 1,000
-// workloads: n series of 22 labels.
+// workloads: n series of 21 labels, sorted as Prometheus writes them.
 func graphAnswer(n int) []byte {
 	var b strings.Builder
 	b.WriteString(`{"status":"success","data":{"resultType":"vector","result":[`)
@@ -100,7 +100,7 @@ func graphAnswer(n int) []byte {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"metric":{"reporter":"destination","source_cluster":"Kubernetes","source_workload_namespace":"mesh-%02[1]d","source_workload":"svc-%[2]d-v1","source_canonical_service":"svc-%[2]d","source_canonical_revision":"v1","destination_cluster":"Kubernetes","destination_service_namespace":"mesh-%02[1]d","destination_service":"svc-%[3]d.mesh-%02[1]d.svc.cluster.local","destination_service_name":"svc-%[3]d","destination_workload_namespace":"mesh-%02[1]d","destination_workload":"svc-%[3]d-v1","destination_canonical_service":"svc-%[3]d","destination_canonical_revision":"v1","request_protocol":"http","response_code":"200","grpc_response_status":"","response_flags":"-","connection_security_policy":"mutual_tls","source_principal":"spiffe://cluster.local/ns/mesh-%02[1]d/sa/svc-%[2]d","destination_principal":"spiffe://cluster.local/ns/mesh-%02[1]d/sa/svc-%[3]d"},"value":[1700000000.123,"%[4]g"]}`,
+		fmt.Fprintf(&b, `{"metric":{"connection_security_policy":"mutual_tls","destination_canonical_revision":"v1","destination_canonical_service":"svc-%[3]d","destination_cluster":"Kubernetes","destination_principal":"spiffe://cluster.local/ns/mesh-%02[1]d/sa/svc-%[3]d","destination_service":"svc-%[3]d.mesh-%02[1]d.svc.cluster.local","destination_service_name":"svc-%[3]d","destination_service_namespace":"mesh-%02[1]d","destination_workload":"svc-%[3]d-v1","destination_workload_namespace":"mesh-%02[1]d","grpc_response_status":"","reporter":"destination","request_protocol":"http","response_code":"200","response_flags":"-","source_canonical_revision":"v1","source_canonical_service":"svc-%[2]d","source_cluster":"Kubernetes","source_principal":"spiffe://cluster.local/ns/mesh-%02[1]d/sa/svc-%[2]d","source_workload":"svc-%[2]d-v1","source_workload_namespace":"mesh-%02[1]d"},"value":[1700000000.123,"%[4]g"]}`,
 			i%20, i, i+1, float64(i)/7)
 	}
 	b.WriteString(`]}}`)
