@@ -17,10 +17,11 @@ func requestProtocol(r row) string {
 func appendQuantile(b *builder, quantiles []row) {
 	type acc struct{ sum, weight float64 }
 	accs := map[*Edge]*acc{}
+	b.number(quantiles)
 	for _, r := range quantiles {
 		// Only an edge key that carried requests has a weight, and then
 		// addRequests found its edges.
-		ke := b.byEdgeKey[r.edgeKey()]
+		ke := b.keyEdges(r.edge)
 		if ke == nil || ke.requests <= 0 {
 			continue
 		}
@@ -42,6 +43,8 @@ func appendQuantile(b *builder, quantiles []row) {
 
 // appendAverage sets each edge's response time to its mean duration.
 func appendAverage(b *builder, sums, counts []row) {
+	b.number(sums)
+	b.number(counts)
 	for _, r := range sums {
 		for _, e := range b.requestEdges(r) {
 			e.durationSum += r.value

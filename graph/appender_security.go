@@ -11,6 +11,7 @@ func appendSecurity(b *builder, rows []row) {
 		src, dst    Shares
 	}
 	accs := map[*Edge]*acc{}
+	b.number(rows)
 	for _, r := range rows {
 		if r.reporter != telemetry.ReporterDestination {
 			continue

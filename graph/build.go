@@ -315,6 +315,8 @@ type plan struct {
 	partialTimes       *job
 	requests, coverage *job
 	tcp, grpcMessages  []*job
+	// edges numbers the edge keys of the rows.
+	edges edgeIndex
 }
 
 // plan finds the window and the recorded series the store holds, and
@@ -475,20 +477,20 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 	// over them yet, or not at all): those take the raw series, asked of
 	// their callers and destinations only when they are a few; the others
 	// keep their recorded ones.
-	requestKeys := requestEdgeKeys(p.requests.rows)
+	requestKeys := p.edgeKeys(p.requests, true)
 	var more jobList
-	var timesHave, bytesHave map[edgeKey]bool
+	var timesHave, bytesHave keySet
 	var timesMissing, bytesMissing bool
 	if p.recordedTimes != nil {
-		timesHave = edgeKeys(p.recordedTimes.rows)
-		if missing := missingKeys(requestKeys, timesHave); len(missing) > 0 {
+		timesHave = p.edgeKeys(p.recordedTimes, false)
+		if missing := p.missingKeys(requestKeys, timesHave); len(missing) > 0 {
 			p.fromBuckets(more.add, narrowTo(p.sc, missing))
 			timesMissing = true
 		}
 	}
 	if p.recordedBytes != nil {
-		bytesHave = edgeKeys(p.recordedBytes.rows)
-		if missing := missingKeys(requestKeys, bytesHave); len(missing) > 0 {
+		bytesHave = p.edgeKeys(p.recordedBytes, false)
+		if missing := p.missingKeys(requestKeys, bytesHave); len(missing) > 0 {
 			p.rawThroughput(more.add, narrowTo(p.sc, missing))
 			bytesMissing = true
 		}
@@ -505,13 +507,13 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 	if timesMissing {
 		for _, j := range []*job{p.quantile, p.durationSum, p.durationCount} {
 			if j != nil {
-				j.rows = without(j.rows, timesHave)
+				j.rows = p.without(j.rows, timesHave)
 			}
 		}
 	}
 	if p.recordedBytes != nil {
 		if bytesMissing {
-			p.recordedBytes.rows = append(p.recordedBytes.rows, without(p.throughput.rows, bytesHave)...)
+			p.recordedBytes.rows = append(p.recordedBytes.rows, p.without(p.throughput.rows, bytesHave)...)
 		}
 		p.throughput = p.recordedBytes
 	}
@@ -525,7 +527,7 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 // those edges.
 func (p *plan) assemble() *assembled {
 	g, o := p.g, &p.o
-	bld := &builder{g: g, inject: o.InjectServiceNodes}
+	bld := &builder{g: g, inject: o.InjectServiceNodes, edges: &p.edges}
 	requestRows := o.Focus.rows(o.keepRequests(p.requests.rows))
 	var tcpRows []row
 	for _, j := range p.tcp {
@@ -646,32 +648,25 @@ func source(wanted bool, recorded *job, missing bool, raw string) string {
 	return "recorded"
 }
 
-// requestEdgeKeys are the edge keys of the HTTP and gRPC request rows.
-func requestEdgeKeys(rows []row) map[edgeKey]bool {
-	out := make(map[edgeKey]bool, len(rows)/4)
-	for _, r := range rows {
-		if r.value > 0 {
-			out[r.edgeKey()] = true
+// edgeKeys numbers the edge keys of j's rows and returns them as a set,
+// of the rows with traffic only when traffic is true.
+func (p *plan) edgeKeys(j *job, traffic bool) keySet {
+	p.edges.number(j.rows)
+	out := make(keySet, p.edges.len()+1)
+	for _, r := range j.rows {
+		if !traffic || r.value > 0 {
+			out[r.edge] = true
 		}
 	}
 	return out
 }
 
-// edgeKeys are the edge keys of rows.
-func edgeKeys(rows []row) map[edgeKey]bool {
-	out := make(map[edgeKey]bool, len(rows))
-	for _, r := range rows {
-		out[r.edgeKey()] = true
-	}
-	return out
-}
-
-// missingKeys are the keys of want that have lacks.
-func missingKeys(want, have map[edgeKey]bool) []edgeKey {
-	var out []edgeKey
-	for k := range want {
-		if !have[k] {
-			out = append(out, k)
+// missingKeys are, by a row of each, the keys in want that have lacks.
+func (p *plan) missingKeys(want, have keySet) []*row {
+	var out []*row
+	for id, ok := range want {
+		if ok && !have.has(int32(id)) {
+			out = append(out, p.edges.first[id-1])
 		}
 	}
 	return out
@@ -685,10 +680,10 @@ const maxNarrowed = 1000
 
 // narrowTo is sc narrowed to the callers and destination workloads of the
 // edges missing: a query of their series reads a fraction of the scope's.
-func narrowTo(sc traffic.Scope, missing []edgeKey) traffic.Scope {
+func narrowTo(sc traffic.Scope, missing []*row) traffic.Scope {
 	sources, destinations := map[string]bool{}, map[string]bool{}
-	for _, k := range missing {
-		sources[k.src.workload], destinations[k.dst.workload] = true, true
+	for _, r := range missing {
+		sources[r.src.workload], destinations[r.dst.workload] = true, true
 	}
 	if len(sources) > maxNarrowed {
 		return sc
@@ -698,10 +693,11 @@ func narrowTo(sc traffic.Scope, missing []edgeKey) traffic.Scope {
 }
 
 // without are the rows whose edge key have lacks.
-func without(rows []row, have map[edgeKey]bool) []row {
+func (p *plan) without(rows []row, have keySet) []row {
+	p.edges.number(rows)
 	var out []row
 	for _, r := range rows {
-		if !have[r.edgeKey()] {
+		if !have.has(r.edge) {
 			out = append(out, r)
 		}
 	}

@@ -31,6 +31,10 @@ type row struct {
 	policy, srcPrincipal, dstPrincipal string
 	le                                 float64
 	value                              float64
+	// edge is the number of the row's edge key in the edgeIndex
+	// numberedBy.
+	edge       int32
+	numberedBy *edgeIndex
 }
 
 // parseRow reads a sample's labels in one pass over them.
@@ -114,11 +118,14 @@ type builder struct {
 	byKey      map[string]*Node
 	byEndpoint map[endpoint]*Node
 	edgesByRef map[edgeRef]*Edge
-	// byEdgeKey are the edges each workload-to-workload edge of the
-	// requests flows along, as addRequests found them, and its request
-	// rate: the appenders that run right after read rows of the same edges,
-	// and find them with one lookup instead of walking the path again.
-	byEdgeKey map[edgeKey]*keyEdges
+	// edges numbers the rows' edge keys.
+	edges *edgeIndex
+	// byEdgeKey are, by edge key number, the edges each
+	// workload-to-workload edge of the requests flows along, as addRequests
+	// found them, and its request rate: the appenders that run right after
+	// read rows of the same edges, and find them with one lookup instead of
+	// walking the path again.
+	byEdgeKey []*keyEdges
 	// pathBuf backs what path returns, one path at a time.
 	pathBuf []*Node
 }
@@ -316,24 +323,20 @@ func (b *builder) reserve(rows int) {
 	b.byKey = make(map[string]*Node, rows/2)
 	b.byEndpoint = make(map[endpoint]*Node, rows/2)
 	b.edgesByRef = make(map[edgeRef]*Edge, rows)
-	b.byEdgeKey = make(map[edgeKey]*keyEdges, rows)
 }
 
 // addRequests adds HTTP and gRPC request rates.
 func (b *builder) addRequests(rows []row) {
-	if b.byEdgeKey == nil {
-		b.byEdgeKey = make(map[edgeKey]*keyEdges, len(rows))
-	}
+	b.number(rows)
 	for _, r := range rows {
 		if r.value <= 0 {
 			continue
 		}
 		protocol := requestProtocol(r)
-		k := r.edgeKey()
-		ke := b.byEdgeKey[k]
+		ke := b.keyEdges(r.edge)
 		if ke == nil {
 			ke = &keyEdges{edges: b.edgesOf(r, protocol)}
-			b.byEdgeKey[k] = ke
+			b.byEdgeKey[r.edge] = ke
 		}
 		ke.requests += r.value
 		rates := requestRates(r, protocol)
@@ -344,6 +347,27 @@ func (b *builder) addRequests(rows []row) {
 			e.codes.add(code, r.value)
 		}
 	}
+}
+
+// number numbers the edge keys of rows, in the plan's index when the
+// builder has one.
+func (b *builder) number(rows []row) {
+	if b.edges == nil {
+		b.edges = &edgeIndex{}
+	}
+	b.edges.number(rows)
+	if n := b.edges.len() + 1; len(b.byEdgeKey) < n {
+		b.byEdgeKey = append(b.byEdgeKey, make([]*keyEdges, n-len(b.byEdgeKey))...)
+	}
+}
+
+// keyEdges are the edges of the edge key numbered id, nil when no request
+// row had it.
+func (b *builder) keyEdges(id int32) *keyEdges {
+	if int(id) < len(b.byEdgeKey) {
+		return b.byEdgeKey[id]
+	}
+	return nil
 }
 
 func requestRates(r row, protocol string) Rates {
@@ -402,9 +426,9 @@ func (b *builder) addStreams(rows []row, protocol string, add func(*Rates, float
 // requestEdges returns the edges r's HTTP or gRPC requests flow along that
 // already carry traffic; appenders use it so that they never create an
 // edge of their own. It holds for the appenders that run right after the
-// traffic is in, before nodes are merged or removed.
+// traffic is in, before nodes are merged or removed, on rows numbered.
 func (b *builder) requestEdges(r row) []*Edge {
-	if ke, ok := b.byEdgeKey[r.edgeKey()]; ok {
+	if ke := b.keyEdges(r.edge); ke != nil {
 		return ke.edges
 	}
 	return b.existingEdges(r, requestProtocol(r))
@@ -447,3 +471,49 @@ type edgeKey struct {
 func (r row) edgeKey() edgeKey {
 	return edgeKey{reporter: r.reporter, host: r.host, protocol: requestProtocol(r), src: r.src, dst: r.dst, service: r.service}
 }
+
+// edgeIndex numbers the edge keys of a graph's rows, hashing each row's
+// key once: a key is sixteen strings, and the rows of one edge are looked
+// up in several sets (which edges have requests, which recorded series)
+// and in the edges addRequests found, which numbered are slices.
+type edgeIndex struct {
+	ids map[edgeKey]int32
+	// first is, by number less one, the first row of each key.
+	first []*row
+}
+
+// number gives each row of rows not numbered by x yet its edge key's
+// number.
+func (x *edgeIndex) number(rows []row) {
+	if x.ids == nil {
+		x.ids = make(map[edgeKey]int32, len(rows))
+	}
+	for i := range rows {
+		if rows[i].numberedBy == x {
+			continue
+		}
+		k := rows[i].edgeKey()
+		id, ok := x.ids[k]
+		if !ok {
+			x.first = append(x.first, &rows[i])
+			id = int32(len(x.first))
+			x.ids[k] = id
+		}
+		rows[i].edge, rows[i].numberedBy = id, x
+	}
+}
+
+// len is how many keys x numbered.
+func (x *edgeIndex) len() int { return len(x.first) }
+
+// keySet is a set of edge key numbers.
+type keySet []bool
+
+func (s *keySet) add(id int32) {
+	if n := int(id) + 1; len(*s) < n {
+		*s = append(*s, make([]bool, n-len(*s))...)
+	}
+	(*s)[id] = true
+}
+
+func (s keySet) has(id int32) bool { return int(id) < len(s) && s[id] }
