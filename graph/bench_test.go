@@ -20,10 +20,15 @@ import (
 // console's share of a graph, without a store or JSON decoding.
 type meshAnswers struct {
 	requests, tcp, bytes, p95 promclient.Vector
+	// namespaces are the values of the namespace labels.
+	namespaces []string
 }
 
 func newMeshAnswers(m *simulate.Mesh) *meshAnswers {
-	a := &meshAnswers{}
+	a := &meshAnswers{namespaces: []string{telemetry.Unknown}}
+	for _, n := range m.Namespaces {
+		a.namespaces = append(a.namespaces, n.Name)
+	}
 	for _, w := range m.Workloads {
 		for _, c := range w.Calls {
 			backends := m.Backends(c.Service)
@@ -64,25 +69,43 @@ func newMeshAnswers(m *simulate.Mesh) *meshAnswers {
 	return a
 }
 
+// Query answers each part of a query with the series of its reporter, as
+// a store would: a query of the destinations' reports has none of the
+// sources'.
 func (a *meshAnswers) Query(_ context.Context, q string, _ time.Time) (promclient.Vector, error) {
+	var all promclient.Vector
 	switch {
 	case strings.Contains(q, recordedDuration):
-		return a.p95, nil
+		all = a.p95
 	case strings.Contains(q, telemetry.RequestsTotal):
-		return a.requests, nil
+		all = a.requests
 	case strings.Contains(q, "istio_tcp"):
-		return a.tcp, nil
+		all = a.tcp
 	case strings.Contains(q, telemetry.RequestBytes):
-		return a.bytes, nil
+		all = a.bytes
 	}
-	return nil, nil
+	for _, reporter := range []string{telemetry.ReporterSource, telemetry.ReporterDestination} {
+		if strings.Contains(q, telemetry.Reporter+`="`+reporter+`"`) {
+			var out promclient.Vector
+			for _, s := range all {
+				if s.Metric.Get(telemetry.Reporter) == reporter {
+					out = append(out, s)
+				}
+			}
+			return out, nil
+		}
+	}
+	return all, nil
 }
 
 func (a *meshAnswers) ScrapeInterval(context.Context) (time.Duration, error) {
 	return 30 * time.Second, nil
 }
 
-func (a *meshAnswers) LabelValues(context.Context, string, time.Time, time.Time) ([]string, error) {
+func (a *meshAnswers) LabelValues(_ context.Context, name string, _, _ time.Time) ([]string, error) {
+	if name == telemetry.SourceWorkloadNamespace || name == telemetry.DestinationServiceNamespace {
+		return a.namespaces, nil
+	}
 	return nil, nil
 }
 
