@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync"
 	"unsafe"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -44,15 +43,13 @@ type answer struct {
 // their decoding time and garbage.
 func decodeAnswer(body io.Reader) (answer, error) {
 	var a answer
-	buf := bodies.Get().(*bytes.Buffer)
-	defer bodies.Put(buf)
-	buf.Reset()
-	if _, err := buf.ReadFrom(body); err != nil {
+	d := takeDecoder()
+	defer d.release()
+	d.body.Reset()
+	if _, err := d.body.ReadFrom(body); err != nil {
 		return a, err
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
-	v, err := p.ParseBytes(buf.Bytes())
+	v, err := d.parser.ParseBytes(d.body.Bytes())
 	if err != nil {
 		return a, err
 	}
@@ -82,10 +79,37 @@ func decodeAnswer(body io.Reader) (answer, error) {
 	return a, nil
 }
 
-var (
-	bodies  = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	parsers fastjson.ParserPool
-)
+// decoder is a body's buffer and a parser, both grown to the largest
+// answer they read. A few are kept for the next answers: a sync.Pool
+// would drop them at every garbage collection, several a large graph, and
+// each answer would grow its buffers again from nothing, copying them
+// over and over. What stays is at most keptDecoders of the largest
+// answers' size.
+type decoder struct {
+	body   bytes.Buffer
+	parser fastjson.Parser
+}
+
+// keptDecoders is as many as a graph's queries run at once.
+const keptDecoders = 4
+
+var decoders = make(chan *decoder, keptDecoders)
+
+func takeDecoder() *decoder {
+	select {
+	case d := <-decoders:
+		return d
+	default:
+		return &decoder{}
+	}
+}
+
+func (d *decoder) release() {
+	select {
+	case decoders <- d:
+	default:
+	}
+}
 
 // decodeSample reads {"metric": {...}, "value": [<unix seconds>, "<value>"]}.
 func decodeSample(item *fastjson.Value, b *labels.ScratchBuilder) (Sample, error) {
