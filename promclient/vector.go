@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"unsafe"
 
@@ -84,7 +85,8 @@ func decodeAnswer(body io.Reader) (answer, error) {
 // would drop them at every garbage collection, several a large graph, and
 // each answer would grow its buffers again from nothing, copying them
 // over and over. What stays is at most keptDecoders of the largest
-// answers' size.
+// answers' size, and none of an answer over maxKeptBody: an odd huge
+// answer is not held for good.
 type decoder struct {
 	body   bytes.Buffer
 	parser fastjson.Parser
@@ -92,6 +94,10 @@ type decoder struct {
 
 // keptDecoders is as many as a graph's queries run at once.
 const keptDecoders = 4
+
+// maxKeptBody is the largest body a kept decoder has read: a graph of
+// 5,000 workloads' answers are about 10 MiB each.
+const maxKeptBody = 32 << 20
 
 var decoders = make(chan *decoder, keptDecoders)
 
@@ -105,6 +111,9 @@ func takeDecoder() *decoder {
 }
 
 func (d *decoder) release() {
+	if d.body.Cap() > maxKeptBody {
+		return
+	}
 	select {
 	case decoders <- d:
 	default:
@@ -112,11 +121,43 @@ func (d *decoder) release() {
 }
 
 // decodeSample reads {"metric": {...}, "value": [<unix seconds>, "<value>"]}.
+//
+// A sample without "metric" has no labels; one without "value" (a native
+// histogram's has "histogram") is NaN, which no graph counts.
 func decodeSample(item *fastjson.Value, b *labels.ScratchBuilder) (Sample, error) {
-	var s Sample
-	metric, err := item.Get("metric").Object()
+	s := Sample{Metric: labels.EmptyLabels(), Value: math.NaN()}
+	if item.Type() != fastjson.TypeObject {
+		return s, fmt.Errorf("sample: want an object, got %s", item.Type())
+	}
+	if m := item.Get("metric"); m != nil {
+		if err := decodeMetric(m, b); err != nil {
+			return s, err
+		}
+		s.Metric = b.Labels()
+	}
+	pair := item.Get("value")
+	if pair == nil {
+		return s, nil
+	}
+	elems, err := pair.Array()
+	if err != nil || len(elems) != 2 {
+		return s, fmt.Errorf("sample value: want [time, \"value\"], got %s", cut(pair.String()))
+	}
+	text, err := elems[1].StringBytes()
 	if err != nil {
-		return s, fmt.Errorf("sample metric: %w", err)
+		return s, fmt.Errorf("sample value: %w", err)
+	}
+	if s.Value, err = strconv.ParseFloat(unsafeString(text), 64); err != nil {
+		return s, fmt.Errorf("sample value: %q is not a number", cut(string(text)))
+	}
+	return s, nil
+}
+
+// decodeMetric reads a series' labels into b.
+func decodeMetric(m *fastjson.Value, b *labels.ScratchBuilder) error {
+	metric, err := m.Object()
+	if err != nil {
+		return fmt.Errorf("sample metric: %w", err)
 	}
 	b.Reset()
 	var bad error
@@ -126,7 +167,7 @@ func decodeSample(item *fastjson.Value, b *labels.ScratchBuilder) (Sample, error
 	metric.Visit(func(name []byte, v *fastjson.Value) {
 		value, err := v.StringBytes()
 		if err != nil {
-			bad = fmt.Errorf("label %q: %w", name, err)
+			bad = fmt.Errorf("label %q: %w", cut(string(name)), err)
 			return
 		}
 		// Strings over the parser's memory, copied by Labels below
@@ -137,24 +178,21 @@ func decodeSample(item *fastjson.Value, b *labels.ScratchBuilder) (Sample, error
 		b.Add(n, unsafeString(value))
 	})
 	if bad != nil {
-		return s, bad
+		return bad
 	}
 	if !sorted {
 		b.Sort()
 	}
-	s.Metric = b.Labels()
-	pair := item.GetArray("value")
-	if len(pair) != 2 {
-		return s, fmt.Errorf("sample value: want [time, value], got %d elements", len(pair))
+	return nil
+}
+
+// cut is s, at most 64 bytes of it: an answer's bad part is quoted, not
+// copied whole into an error.
+func cut(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
 	}
-	text, err := pair[1].StringBytes()
-	if err != nil {
-		return s, fmt.Errorf("sample value: %w", err)
-	}
-	if s.Value, err = strconv.ParseFloat(unsafeString(text), 64); err != nil {
-		return s, fmt.Errorf("sample value: %q is not a number", text)
-	}
-	return s, nil
+	return s
 }
 
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -49,6 +49,16 @@ func TestDecodeAnswer(t *testing.T) {
 		{name: "not JSON", body: `<html>502 Bad Gateway</html>`, wantErr: true},
 		{name: "cut short", body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"b"},"val`, wantErr: true},
 		{name: "a value that is no number", body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"many"]}]}}`, wantErr: true},
+		{name: "a value that is no pair", body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1]}]}}`, wantErr: true},
+		{name: "a sample that is no object", body: `{"status":"success","data":{"resultType":"vector","result":[[1,"2"]]}}`, wantErr: true},
+		{name: "labels that are no object", body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":["a"],"value":[1,"2"]}]}}`, wantErr: true},
+		{name: "a label value that is no string", body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":1},"value":[1,"2"]}]}}`, wantErr: true},
+		{
+			name:     "a sample without labels has none; one without a value (a native histogram) is NaN",
+			body:     `{"status":"success","data":{"resultType":"vector","result":[{"value":[1,"3"]},{"metric":{"a":"b"},"histogram":[1,{"count":"2"}]}]}}`,
+			wantType: "vector", wantStatus: "success",
+			want: Vector{{Metric: labels.EmptyLabels(), Value: 3}, {Metric: labels.FromStrings("a", "b"), Value: math.NaN()}},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,5 +139,32 @@ func TestDecodeAnswerReadsTheSamplesAQueryReadWhenTheServerSaysThem(t *testing.T
 	a, err = decodeAnswer(strings.NewReader(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
 	if err != nil || a.samples != 0 {
 		t.Errorf("without stats: %+v %v", a, err)
+	}
+}
+
+// The labels' builder gets names and values over the decoder's memory,
+// which the next answers overwrite: a decoded vector must own its labels.
+func TestDecodedLabelsOutliveTheDecodersNextAnswers(t *testing.T) {
+	first, err := decodeAnswer(bytes.NewReader(graphAnswer(50)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, len(first.vector))
+	for i, s := range first.vector {
+		want[i] = s.Metric.String()
+	}
+	other := bytes.ReplaceAll(graphAnswer(50), []byte("mesh-"), []byte("XXXX-"))
+	for range 2 * keptDecoders {
+		if _, err := decodeAnswer(bytes.NewReader(other)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, s := range first.vector {
+		if got := s.Metric.String(); got != want[i] {
+			t.Fatalf("sample %d's labels changed after other answers: %s, was %s", i, got, want[i])
+		}
+	}
+	if !strings.Contains(want[0], `source_workload_namespace="mesh-00"`) {
+		t.Errorf("first sample %s, want namespace mesh-00", want[0])
 	}
 }
