@@ -141,30 +141,3 @@ func TestDecodeAnswerReadsTheSamplesAQueryReadWhenTheServerSaysThem(t *testing.T
 		t.Errorf("without stats: %+v %v", a, err)
 	}
 }
-
-// The labels' builder gets names and values over the decoder's memory,
-// which the next answers overwrite: a decoded vector must own its labels.
-func TestDecodedLabelsOutliveTheDecodersNextAnswers(t *testing.T) {
-	first, err := decodeAnswer(bytes.NewReader(graphAnswer(50)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := make([]string, len(first.vector))
-	for i, s := range first.vector {
-		want[i] = s.Metric.String()
-	}
-	other := bytes.ReplaceAll(graphAnswer(50), []byte("mesh-"), []byte("XXXX-"))
-	for range 2 * keptDecoders {
-		if _, err := decodeAnswer(bytes.NewReader(other)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i, s := range first.vector {
-		if got := s.Metric.String(); got != want[i] {
-			t.Fatalf("sample %d's labels changed after other answers: %s, was %s", i, got, want[i])
-		}
-	}
-	if !strings.Contains(want[0], `source_workload_namespace="mesh-00"`) {
-		t.Errorf("first sample %s, want namespace mesh-00", want[0])
-	}
-}
