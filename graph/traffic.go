@@ -509,11 +509,4 @@ func (x *edgeIndex) len() int { return len(x.first) }
 // keySet is a set of edge key numbers.
 type keySet []bool
 
-func (s *keySet) add(id int32) {
-	if n := int(id) + 1; len(*s) < n {
-		*s = append(*s, make([]bool, n-len(*s))...)
-	}
-	(*s)[id] = true
-}
-
 func (s keySet) has(id int32) bool { return int(id) < len(s) && s[id] }
