@@ -12,9 +12,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/meshlens/meshlens/health"
+	"github.com/meshlens/meshlens/promclient"
 )
 
 // Type is the kind of graph: what a node stands for.
@@ -41,21 +41,10 @@ func ParseType(s string) (Type, error) {
 // console answers it with 400.
 var ErrBadRequest = errors.New("invalid parameter")
 
-// maxEcho is how much of a bad value an error repeats.
-const maxEcho = 64
-
-// Cut is s as an error message repeats it: whole when short, else its
-// start and its length, so that a 100 KB parameter is not echoed back.
-func Cut(s string) string {
-	if len(s) <= maxEcho {
-		return s
-	}
-	end := maxEcho
-	for end > 0 && !utf8.RuneStart(s[end]) {
-		end--
-	}
-	return fmt.Sprintf("%s... (%d bytes)", s[:end], len(s))
-}
+// Cut is s as an error message repeats it (promclient.Cut): whole when
+// short, else its start and its length, so that a 100 KB parameter is not
+// echoed back.
+func Cut(s string) string { return promclient.Cut(s) }
 
 // NodeKind is what a node is, Kiali's nodeType.
 type NodeKind string

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"unicode/utf8"
 
 	jsoniter "github.com/json-iterator/go"
 	"github.com/prometheus/prometheus/model/labels"
@@ -136,7 +137,7 @@ func decodeSample(it *jsoniter.Iterator, b *labels.ScratchBuilder) Sample {
 			v := it.ReadString()
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
-				it.ReportError("sample value", fmt.Sprintf("%q is not a number", cut(v)))
+				it.ReportError("sample value", fmt.Sprintf("%q is not a number", Cut(v)))
 			}
 			s.Value = f
 			for it.ReadArray() {
@@ -149,11 +150,18 @@ func decodeSample(it *jsoniter.Iterator, b *labels.ScratchBuilder) Sample {
 	return s
 }
 
-// cut is s, at most 64 bytes of it: an answer's bad part is quoted, not
-// copied whole into an error.
-func cut(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+// maxEcho is how much of a bad value an error repeats.
+const maxEcho = 64
+
+// Cut is s as an error message repeats it: whole when short, else its
+// start and its length, so that a 100 KB value is not echoed back.
+func Cut(s string) string {
+	if len(s) <= maxEcho {
+		return s
 	}
-	return s
+	end := maxEcho
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", s[:end], len(s))
 }
