@@ -111,17 +111,10 @@ func decodeSample(it *jsoniter.Iterator, b *labels.ScratchBuilder) Sample {
 				return s
 			}
 			b.Reset()
-			// Prometheus writes a series' labels sorted: sorting them
-			// again is needed only when a store did not.
-			sorted, last := true, ""
 			for name := it.ReadObject(); name != ""; name = it.ReadObject() {
-				sorted = sorted && name > last
-				last = name
 				b.Add(name, it.ReadString())
 			}
-			if !sorted {
-				b.Sort()
-			}
+			b.Sort()
 			s.Metric = b.Labels()
 		case "value":
 			// [<unix seconds>, "<value>"]
