@@ -52,6 +52,22 @@ func TestDecodeAnswer(t *testing.T) {
 		{name: "a value that is no pair", body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1]}]}}`, wantErr: true},
 		{name: "a sample that is no object", body: `{"status":"success","data":{"resultType":"vector","result":[[1,"2"]]}}`, wantErr: true},
 		{name: "labels that are no object", body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":["a"],"value":[1,"2"]}]}}`, wantErr: true},
+		{name: "a label value with a raw control character", body: "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"a\":\"b\x01\"},\"value\":[1,\"2\"]}]}}", wantErr: true},
+		{
+			name: "labels laid out with spaces and lines, values repeated across series and escaped in one",
+			body: `{"status":"success","data":{"resultType":"vector","result":[
+  { "metric" : { "job" : "x" , "ns" : "a" } , "value" : [ 1 , "1" ] },
+  {"metric":{"job":"x","ns":"b"},"value":[1,"2"]},
+  {"metric":{"job":"x\u0041","ns":"a"},"value":[1,"3"]},
+  {"metric":{ },"value":[1,"4"]}]}}`,
+			wantType: "vector", wantStatus: "success",
+			want: Vector{
+				{Metric: labels.FromStrings("job", "x", "ns", "a"), Value: 1},
+				{Metric: labels.FromStrings("job", "x", "ns", "b"), Value: 2},
+				{Metric: labels.FromStrings("job", "xA", "ns", "a"), Value: 3},
+				{Metric: labels.EmptyLabels(), Value: 4},
+			},
+		},
 		{name: "a label value that is no string", body: `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":1},"value":[1,"2"]}]}}`, wantErr: true},
 		{
 			name:     "a sample without labels has none; one without a value (a native histogram) is NaN",
