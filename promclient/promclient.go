@@ -43,6 +43,8 @@ var ErrBadQuery = errors.New("prometheus rejected the query")
 
 // HTTP queries a Prometheus HTTP API.
 type HTTP struct {
+	// shown is the server's URL as messages show it: without a password.
+	shown  string
 	client api.Client
 	api    promv1.API
 	// http sends queries itself, so that answers are decoded as they
@@ -89,6 +91,14 @@ type HTTPOptions struct {
 
 // NewHTTP builds a querier for the Prometheus API at o.URL.
 func NewHTTP(o HTTPOptions) (*HTTP, error) {
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		// url.Parse's error repeats the URL, password included.
+		return nil, errors.New("prometheus url: not a URL; want one such as http://127.0.0.1:9090")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("prometheus url %q: want an http:// or https:// URL with a host, such as http://127.0.0.1:9090", u.Redacted())
+	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
@@ -97,14 +107,18 @@ func NewHTTP(o HTTPOptions) (*HTTP, error) {
 	}
 	c, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: o.RoundTripper})
 	if err != nil {
-		return nil, fmt.Errorf("prometheus url %q: %w", o.URL, err)
+		return nil, fmt.Errorf("prometheus url %q: %w", u.Redacted(), err)
 	}
 	rt := o.RoundTripper
 	if rt == nil {
 		rt = api.DefaultRoundTripper
 	}
-	return &HTTP{client: c, api: promv1.NewAPI(c), http: &http.Client{Transport: rt}, timeout: o.Timeout, interval: o.ScrapeInterval, readRetry: time.Minute}, nil
+	return &HTTP{shown: u.Redacted(), client: c, api: promv1.NewAPI(c), http: &http.Client{Transport: rt}, timeout: o.Timeout, interval: o.ScrapeInterval, readRetry: time.Minute}, nil
 }
+
+// URL is the server's URL as messages may show it: a password in it is
+// replaced by "xxxxx".
+func (h *HTTP) URL() string { return h.shown }
 
 // uncompressed asks for answers as they are: over loopback, gzip costs
 // both ends CPU (a fifth of a large graph's) and saves nothing.

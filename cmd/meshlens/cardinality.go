@@ -80,18 +80,18 @@ func runCardinality(ctx context.Context, c cardinalityConfig, logger *slog.Logge
 	case errors.Is(err, promclient.ErrIntervalAssumed):
 		intervalFrom = "assumed: the store does not say it; set --prometheus.scrape-interval"
 	case err != nil:
-		return fmt.Errorf("scrape interval of %s: %w", c.prometheusURL, err)
+		return fmt.Errorf("scrape interval of %s: %w", q.URL(), err)
 	}
 	prices.QueryUSDPerBillion = c.queryPrice
 	var refresh cardinality.GraphRefresh
 	if c.graphEvery > 0 {
 		if refresh, err = cardinality.MeasureGraph(ctx, q, q, c.graphDuration, c.graphEvery); err != nil {
-			return fmt.Errorf("the graph's query cost on %s: %w", c.prometheusURL, err)
+			return fmt.Errorf("the graph's query cost on %s: %w", q.URL(), err)
 		}
 	}
 	r, err := cardinality.Measure(ctx, q, cardinality.Options{ScrapeInterval: interval, Top: c.top, Prices: prices, Graph: refresh})
 	if err != nil {
-		return fmt.Errorf("cardinality of %s: %w", c.prometheusURL, err)
+		return fmt.Errorf("cardinality of %s: %w", q.URL(), err)
 	}
 	if c.thinning != "" {
 		r.Presets = slices.DeleteFunc(r.Presets, func(p cardinality.Preset) bool {
@@ -103,7 +103,7 @@ func runCardinality(ctx context.Context, c cardinalityConfig, logger *slog.Logge
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(out, "%d active series at %s in %s, scraped every %s (%s)\n\n", r.Series, r.At.UTC().Format("2006-01-02 15:04:05Z"), c.prometheusURL, r.ScrapeInterval, intervalFrom)
+	fmt.Fprintf(out, "%d active series at %s in %s, scraped every %s (%s)\n\n", r.Series, r.At.UTC().Format("2006-01-02 15:04:05Z"), q.URL(), r.ScrapeInterval, intervalFrom)
 	fmt.Fprintf(out, "%-14s %12s %12s %18s %14s  %s\n", "THINNING", "SERIES", "SAMPLES/S", "SAMPLES/MONTH", "AMP $/MONTH", "LABELS DROPPED")
 	for _, p := range r.Presets {
 		fmt.Fprintf(out, "%-14s %12d %12.0f %18.0f %14.2f  %s\n", p.Name, p.Series, p.SamplesPerSecond, p.SamplesPerMonth, p.MonthlyUSD, strings.Join(p.DroppedLabels, ","))

@@ -75,7 +75,7 @@ func registerGraph(app *kingpin.Application, commands map[string]func(context.Co
 			return usageError{err}
 		}
 		if err != nil {
-			return fmt.Errorf("graph from %s: %w", c.prometheusURL, err)
+			return fmt.Errorf("graph from %s: %w", q.URL(), err)
 		}
 		for _, w := range g.Warnings {
 			logger.Warn(w)

@@ -111,7 +111,7 @@ func runServe(ctx context.Context, c serveConfig, logger *slog.Logger, out io.Wr
 		return err
 	}
 	prefix, _ := console.NormalizePrefix(c.web.routePrefix)
-	fmt.Fprintf(out, "meshlens serve: console on http://%s%s/ against %s\n", l.Addr(), prefix, c.prometheusURL)
+	fmt.Fprintf(out, "meshlens serve: console on http://%s%s/ against %s\n", l.Addr(), prefix, httpQ.URL())
 	var g run.Group
 	addContext(&g, ctx)
 	addServer(&g, l, web)

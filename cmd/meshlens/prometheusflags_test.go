@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestPrometheusURLIsCheckedAndItsPasswordNeverShown: a --prometheus.url
+// that is no http(s) URL is refused at once, saying what is wanted, and
+// a password in the URL appears in no message, whether the URL is refused
+// or the server is down.
+func TestPrometheusURLIsCheckedAndItsPasswordNeverShown(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"another scheme", []string{"graph", "--namespaces", "x", "--prometheus.url", "ftp://u:s3cret@127.0.0.1:1"}, `want an http:// or https:// URL`},
+		{"no scheme", []string{"graph", "--namespaces", "x", "--prometheus.url", "localhost:9090"}, `want an http:// or https:// URL`},
+		{"no host", []string{"cardinality", "--prometheus.url", "http://u:s3cret@"}, `want an http:// or https:// URL`},
+		{"not a URL", []string{"graph", "--namespaces", "x", "--prometheus.url", "http://u:s3cret@[::1"}, "not a URL"},
+		{"the graph's server down", []string{"graph", "--namespaces", "x", "--prometheus.url", "http://u:s3cret@127.0.0.1:1"}, "graph from http://u:xxxxx@127.0.0.1:1"},
+		{"the cardinality's server down", []string{"cardinality", "--prometheus.url", "http://u:s3cret@127.0.0.1:1"}, "127.0.0.1:1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errw bytes.Buffer
+			if code := meshlens(tc.args, &out, &errw); code == 0 {
+				t.Fatalf("exit 0: %s", out.String())
+			}
+			msg := errw.String() + out.String()
+			if !strings.Contains(msg, tc.want) {
+				t.Errorf("the message lacks %q: %s", tc.want, msg)
+			}
+			if strings.Contains(msg, "s3cret") {
+				t.Errorf("the password is in the message: %s", msg)
+			}
+		})
+	}
+}
