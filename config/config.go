@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -249,6 +250,14 @@ func (c *Config) validate() error {
 		}
 		if _, err := model.ParseDuration(d.v); err != nil {
 			return fmt.Errorf("%s %q is not a duration like 30s", d.name, d.v)
+		}
+	}
+	// The browsers' Grafana URL goes into every link the console serves;
+	// the console's own (in_cluster_url) may carry credentials.
+	g := c.ExternalServices.Grafana
+	for _, u := range []struct{ key, v string }{{"external_services.grafana.url", g.URL}, {"external_services.grafana.external_url", g.ExternalURL}} {
+		if parsed, err := url.Parse(u.v); err == nil && parsed.User != nil {
+			return fmt.Errorf("%s %q has a user or password in it, which every browser would get in its links: give it without them, and the console's credentials in external_services.grafana.auth", u.key, parsed.Redacted())
 		}
 	}
 	if _, err := health.NewConfig(c.HealthConfig.Rate); err != nil {

@@ -110,11 +110,16 @@ func TestBadConfigsAreClearErrors(t *testing.T) {
 		{"a tolerance pattern that does not compile names the rate", "health_config:\n  rate:\n    - name: 'a('\n", "health_config.rate[0].name"},
 		{"a scrape interval that is not a duration names the key", "external_services:\n  prometheus:\n    thanos_proxy: {scrape_interval: often}\n", "scrape_interval"},
 		{"YAML that does not parse", "external_services: [\n", "yaml"},
+		{"a password in the browsers' Grafana URL", "external_services:\n  grafana:\n    url: https://admin:pw-secret@grafana.example.com\n", "external_services.grafana.url \"https://admin:xxxxx@grafana.example.com\" has a user or password"},
+		{"a user in newer Kiali's name for it", "external_services:\n  grafana:\n    external_url: https://admin@grafana.example.com\n", "external_services.grafana.external_url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := Parse([]byte(tc.yaml))
 			if err == nil || !strings.Contains(err.Error(), tc.says) {
 				t.Errorf("error %v, want one saying %q", err, tc.says)
+			}
+			if err != nil && strings.Contains(err.Error(), "pw-secret") {
+				t.Errorf("the error repeats the password: %v", err)
 			}
 		})
 	}
