@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPrometheusURLIsCheckedAndItsPasswordNeverShown: a --prometheus.url
@@ -37,5 +40,28 @@ func TestPrometheusURLIsCheckedAndItsPasswordNeverShown(t *testing.T) {
 				t.Errorf("the password is in the message: %s", msg)
 			}
 		})
+	}
+}
+
+// TestServeShowsThePrometheusURLWithoutItsPassword: the line `meshlens
+// serve` prints on start names the Prometheus without the password.
+func TestServeShowsThePrometheusURLWithoutItsPassword(t *testing.T) {
+	var out, logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, serveConfig{prometheusFlags: prometheusFlags{timeout: time.Second, prometheusURL: "http://u:s3cret@127.0.0.1:1"},
+			web: webFlags{listenAddr: "127.0.0.1:0", listenSet: true}}, slog.New(slog.NewTextHandler(&logs, nil)), &out)
+	}()
+	waitFor(t, "serve to say where it listens", 10*time.Second, func() bool { return strings.Contains(out.String(), "console on") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "against http://u:xxxxx@127.0.0.1:1") {
+		t.Errorf("serve's first line: %s", out.String())
+	}
+	if s := out.String() + logs.String(); strings.Contains(s, "s3cret") {
+		t.Errorf("the password is in serve's output or logs: %s", s)
 	}
 }
