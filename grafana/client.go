@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/meshlens/meshlens/endpoint"
 )
 
 // Client speaks Grafana's HTTP API: dashboards by uid, search by title.
@@ -23,9 +25,9 @@ type Client struct {
 // NewClient calls the Grafana at rawURL through rt (auth, TLS; nil for
 // plain HTTP).
 func NewClient(rawURL string, rt http.RoundTripper) (*Client, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("grafana URL %q: want http(s)://host[:port][/path]", rawURL)
+	u, err := endpoint.Parse("grafana URL", rawURL)
+	if err != nil {
+		return nil, err
 	}
 	if rt == nil {
 		rt = http.DefaultTransport

@@ -20,6 +20,8 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/meshlens/meshlens/endpoint"
 )
 
 // Querier answers instant PromQL queries with a vector.
@@ -91,18 +93,14 @@ type HTTPOptions struct {
 
 // NewHTTP builds a querier for the Prometheus API at o.URL.
 func NewHTTP(o HTTPOptions) (*HTTP, error) {
-	u, err := url.Parse(o.URL)
+	u, err := endpoint.Parse("prometheus url", o.URL)
 	if err != nil {
-		// url.Parse's error repeats the URL, password included.
-		return nil, errors.New("prometheus url: not a URL; want one such as http://127.0.0.1:9090")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("prometheus url %q: want an http:// or https:// URL with a host, such as http://127.0.0.1:9090", u.Redacted())
+		return nil, err
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
-	if o.RoundTripper == nil && onThisMachine(o.URL) {
+	if o.RoundTripper == nil && onThisMachine(u) {
 		o.RoundTripper = uncompressed
 	}
 	c, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: o.RoundTripper})
@@ -128,12 +126,8 @@ var uncompressed http.RoundTripper = func() *http.Transport {
 	return t
 }()
 
-// onThisMachine tells whether rawURL names a loopback host.
-func onThisMachine(rawURL string) bool {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return false
-	}
+// onThisMachine tells whether u names a loopback host.
+func onThisMachine(u *url.URL) bool {
 	if u.Hostname() == "localhost" {
 		return true
 	}
