@@ -90,7 +90,7 @@ func (s *Server) apiMux(m *routeMetrics) *http.ServeMux {
 		{"GET /api/namespaces/{namespace}/{kind}/{name}/dashboard", s.entityDashboard},
 		{"GET /api/namespaces/{namespace}/customdashboard/{dashboard}", s.customDashboard},
 		{"/api/", func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, graph.Cut(r.URL.Path)))
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no API at %s %s", r.Method, promclient.Cut(r.URL.Path)))
 		}},
 	} {
 		mux.Handle(r.pattern, s.wrap(m, r.pattern, r.h))
@@ -130,7 +130,7 @@ func (s *Server) checkNamespaces(ns ...string) error {
 	snap := s.inventory.Snapshot()
 	for _, n := range ns {
 		if !snap.HasNamespace(n) {
-			return fmt.Errorf("%w: namespace %s (known: %s)", errNotFound, n, graph.Cut(strings.Join(snap.Namespaces(), ", ")))
+			return fmt.Errorf("%w: namespace %s (known: %s)", errNotFound, n, promclient.Cut(strings.Join(snap.Namespaces(), ", ")))
 		}
 	}
 	return nil
@@ -173,7 +173,7 @@ func graphOptions(q url.Values) (graph.Options, error) {
 	if v := q.Get("duration"); v != "" {
 		d, err := model.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return o, badRequest("duration %q is not a duration like 600s or 10m", graph.Cut(v))
+			return o, badRequest("duration %q is not a duration like 600s or 10m", promclient.Cut(v))
 		}
 		o.Duration = time.Duration(d)
 	}
@@ -191,7 +191,7 @@ func graphOptions(q url.Values) (graph.Options, error) {
 	if v := q.Get("injectServiceNodes"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return o, badRequest("injectServiceNodes %q is not true or false", graph.Cut(v))
+			return o, badRequest("injectServiceNodes %q is not true or false", promclient.Cut(v))
 		}
 		o.InjectServiceNodes = b
 	}
@@ -205,7 +205,7 @@ func graphOptions(q url.Values) (graph.Options, error) {
 	if v := q.Get("idleNodes"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return o, badRequest("idleNodes %q is not true or false", graph.Cut(v))
+			return o, badRequest("idleNodes %q is not true or false", promclient.Cut(v))
 		}
 		o.IdleNodes = b
 	}
@@ -220,7 +220,7 @@ func queryTime(q url.Values) (time.Time, error) {
 	}
 	secs, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || secs <= 0 {
-		return time.Time{}, badRequest("queryTime %q is not a Unix time in seconds", graph.Cut(v))
+		return time.Time{}, badRequest("queryTime %q is not a Unix time in seconds", promclient.Cut(v))
 	}
 	t := time.Unix(secs, 0)
 	if t.After(time.Now().Add(5 * time.Minute)) {
@@ -245,7 +245,7 @@ func compareOptions(q url.Values, at time.Time) (before time.Time, th graph.Thre
 	if v := q.Get("compareThreshold"); v != "" {
 		pct, perr := strconv.ParseFloat(v, 64)
 		if perr != nil || pct <= 0 || pct > 1000 {
-			return before, th, false, badRequest("compareThreshold %q is not a percentage like 20", graph.Cut(v))
+			return before, th, false, badRequest("compareThreshold %q is not a percentage like 20", promclient.Cut(v))
 		}
 		th = graph.Thresholds{Rate: pct / 100, ResponseTime: pct / 100, ErrorShare: max(1, pct/10)}
 	}
@@ -257,7 +257,7 @@ func compareOptions(q url.Values, at time.Time) (before time.Time, th graph.Thre
 // which have no place for them.
 func warningHeaders(w http.ResponseWriter, warnings []string) {
 	for _, warn := range warnings {
-		w.Header().Add("Warning", "299 meshlens "+strconv.Quote(graph.Cut(warn)))
+		w.Header().Add("Warning", "299 meshlens "+strconv.Quote(promclient.Cut(warn)))
 	}
 }
 

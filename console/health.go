@@ -14,6 +14,7 @@ import (
 	"github.com/meshlens/meshlens/grafana"
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/health"
+	"github.com/meshlens/meshlens/promclient"
 )
 
 // WithHealth serves health, computed by c.
@@ -39,7 +40,7 @@ func healthOptions(q url.Values, kind health.Kind) (health.Options, error) {
 	if v := q.Get("rateInterval"); v != "" {
 		d, err := model.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return o, badRequest("rateInterval %q is not a duration like 60s or 10m", graph.Cut(v))
+			return o, badRequest("rateInterval %q is not a duration like 60s or 10m", promclient.Cut(v))
 		}
 		o.RateInterval = time.Duration(d)
 	}
@@ -129,7 +130,7 @@ func (s *Server) entityHealth(w http.ResponseWriter, r *http.Request) {
 	e := a.Entities[ns][name]
 	if e == nil {
 		if s.inventory != nil {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no %s %s in namespace %s", kind, graph.Cut(name), ns))
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no %s %s in namespace %s", kind, promclient.Cut(name), ns))
 			return
 		}
 		// Without an inventory only traffic tells what exists: none in

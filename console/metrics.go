@@ -15,6 +15,7 @@ import (
 	"github.com/meshlens/meshlens/grafana"
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/metrics"
+	"github.com/meshlens/meshlens/promclient"
 )
 
 // WithMetrics serves entity metrics, read by r.
@@ -31,7 +32,7 @@ func seconds(name, v string) (time.Duration, error) {
 	}
 	d, err := model.ParseDuration(v)
 	if err != nil || d <= 0 {
-		return 0, badRequest("%s %q is not a number of seconds or a duration like 30m", name, graph.Cut(v))
+		return 0, badRequest("%s %q is not a number of seconds or a duration like 30m", name, promclient.Cut(v))
 	}
 	return time.Duration(d), nil
 }
@@ -77,7 +78,7 @@ var entityKinds = map[string]string{"apps": "app", "workloads": "workload", "ser
 func entityKind(r *http.Request, what string) (string, error) {
 	kind, ok := entityKinds[r.PathValue("kind")]
 	if !ok {
-		return "", fmt.Errorf("%w: no API at %s (apps, workloads or services have %s)", errNotFound, graph.Cut(r.URL.Path), what)
+		return "", fmt.Errorf("%w: no API at %s (apps, workloads or services have %s)", errNotFound, promclient.Cut(r.URL.Path), what)
 	}
 	return kind, nil
 }
@@ -189,14 +190,14 @@ func (s *Server) customDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	o, err := metricsOptions(r.URL.Query())
 	if err == nil && d == nil {
-		err = fmt.Errorf("%w: no custom dashboard %q (external_services.custom_dashboards holds %v)", errNotFound, graph.Cut(name), known)
+		err = fmt.Errorf("%w: no custom dashboard %q (external_services.custom_dashboards holds %v)", errNotFound, promclient.Cut(name), known)
 	}
 	o.Namespace = r.PathValue("namespace")
 	pods := map[string]string{}
 	for _, f := range list(r.URL.Query(), "labelsFilters") {
 		k, v, ok := strings.Cut(f, ":")
 		if !ok && err == nil {
-			err = badRequest("labelsFilters %q: use label:value, e.g. app:reviews", graph.Cut(f))
+			err = badRequest("labelsFilters %q: use label:value, e.g. app:reviews", promclient.Cut(f))
 		}
 		pods[k] = v
 	}

@@ -84,7 +84,7 @@ var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 // ValidNamespace tells whether s can be a Kubernetes namespace name.
 func ValidNamespace(s string) error {
 	if len(s) > 63 || !dns1123.MatchString(s) {
-		return fmt.Errorf("%w: namespace %q is not a Kubernetes namespace name (lowercase letters, digits and '-', at most 63)", ErrBadRequest, Cut(s))
+		return fmt.Errorf("%w: namespace %q is not a Kubernetes namespace name (lowercase letters, digits and '-', at most 63)", ErrBadRequest, promclient.Cut(s))
 	}
 	return nil
 }
@@ -113,47 +113,47 @@ func (o *Options) validate() error {
 	switch o.ResponseTime {
 	case "", "avg", "50", "95", "99":
 	default:
-		return fmt.Errorf("%w: responseTime %q; use avg, 50, 95 or 99", ErrBadRequest, Cut(o.ResponseTime))
+		return fmt.Errorf("%w: responseTime %q; use avg, 50, 95 or 99", ErrBadRequest, promclient.Cut(o.ResponseTime))
 	}
 	switch o.Throughput {
 	case "", "request", "response":
 	default:
-		return fmt.Errorf("%w: throughputType %q; use request or response", ErrBadRequest, Cut(o.Throughput))
+		return fmt.Errorf("%w: throughputType %q; use request or response", ErrBadRequest, promclient.Cut(o.Throughput))
 	}
 	switch o.RateHTTP {
 	case "", RateRequests, RateNone:
 	default:
-		return fmt.Errorf("%w: rateHttp %q; use requests or none", ErrBadRequest, Cut(o.RateHTTP))
+		return fmt.Errorf("%w: rateHttp %q; use requests or none", ErrBadRequest, promclient.Cut(o.RateHTTP))
 	}
 	if _, ok := grpcRates[o.RateGRPC]; !ok {
-		return fmt.Errorf("%w: rateGrpc %q; use requests, sent, received, total or none", ErrBadRequest, Cut(o.RateGRPC))
+		return fmt.Errorf("%w: rateGrpc %q; use requests, sent, received, total or none", ErrBadRequest, promclient.Cut(o.RateGRPC))
 	}
 	if _, ok := tcpRates[o.RateTCP]; !ok {
-		return fmt.Errorf("%w: rateTcp %q; use sent, received, total or none", ErrBadRequest, Cut(o.RateTCP))
+		return fmt.Errorf("%w: rateTcp %q; use sent, received, total or none", ErrBadRequest, promclient.Cut(o.RateTCP))
 	}
 	for _, a := range o.Appenders {
 		if !slices.Contains(knownAppenders, a) {
-			return fmt.Errorf("%w: appender %q; known: %s", ErrBadRequest, Cut(a), strings.Join(knownAppenders, ", "))
+			return fmt.Errorf("%w: appender %q; known: %s", ErrBadRequest, promclient.Cut(a), strings.Join(knownAppenders, ", "))
 		}
 	}
 	for _, b := range o.BoxBy {
 		switch b {
 		case "cluster", "namespace", "app":
 		default:
-			return fmt.Errorf("%w: boxBy %q; use cluster, namespace or app", ErrBadRequest, Cut(b))
+			return fmt.Errorf("%w: boxBy %q; use cluster, namespace or app", ErrBadRequest, promclient.Cut(b))
 		}
 	}
 	if f := o.Focus; f != nil {
 		switch f.Kind {
 		case "applications", "workloads", "services":
 		default:
-			return fmt.Errorf("%w: node kind %q; use applications, workloads or services", ErrBadRequest, Cut(f.Kind))
+			return fmt.Errorf("%w: node kind %q; use applications, workloads or services", ErrBadRequest, promclient.Cut(f.Kind))
 		}
 		if err := ValidNamespace(f.Namespace); err != nil {
 			return err
 		}
 		if f.Name == "" || len(f.Name) > 253 {
-			return fmt.Errorf("%w: node name %q (%d bytes; at most 253)", ErrBadRequest, Cut(f.Name), len(f.Name))
+			return fmt.Errorf("%w: node name %q (%d bytes; at most 253)", ErrBadRequest, promclient.Cut(f.Name), len(f.Name))
 		}
 	}
 	return nil

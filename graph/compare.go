@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/meshlens/meshlens/promclient"
 	"github.com/meshlens/meshlens/telemetry"
 )
 
@@ -61,7 +62,7 @@ func CompareTime(v string, at time.Time) (time.Time, error) {
 	} else if d, err := model.ParseDuration(v); err == nil && d > 0 {
 		before = at.Add(-time.Duration(d))
 	} else {
-		return before, fmt.Errorf("%w: compare time %q is neither a Unix time in seconds nor a duration back like 1h", ErrBadRequest, Cut(v))
+		return before, fmt.Errorf("%w: compare time %q is neither a Unix time in seconds nor a duration back like 1h", ErrBadRequest, promclient.Cut(v))
 	}
 	if !before.Before(at) || before.Unix() <= 0 {
 		return before, fmt.Errorf("%w: compare time %s is not before the graph's time %s", ErrBadRequest, before.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))

@@ -34,17 +34,12 @@ func ParseType(s string) (Type, error) {
 	case TypeApp, TypeVersionedApp, TypeWorkload, TypeService:
 		return t, nil
 	}
-	return "", fmt.Errorf("%w: graph type %q; use app, versionedApp, workload or service", ErrBadRequest, Cut(s))
+	return "", fmt.Errorf("%w: graph type %q; use app, versionedApp, workload or service", ErrBadRequest, promclient.Cut(s))
 }
 
 // ErrBadRequest wraps every error caused by the caller's options; the
 // console answers it with 400.
 var ErrBadRequest = errors.New("invalid parameter")
-
-// Cut is s as an error message repeats it (promclient.Cut): whole when
-// short, else its start and its length, so that a 100 KB parameter is not
-// echoed back.
-func Cut(s string) string { return promclient.Cut(s) }
 
 // NodeKind is what a node is, Kiali's nodeType.
 type NodeKind string
