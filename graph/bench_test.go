@@ -109,22 +109,28 @@ func (a *meshAnswers) LabelValues(_ context.Context, name string, _, _ time.Time
 	return nil, nil
 }
 
+// synthetic are the answers of a synthetic mesh's store and its
+// namespaces.
+func synthetic(b *testing.B, services, namespaces int) (*meshAnswers, []string, int) {
+	m, err := simulate.Synthetic(simulate.SyntheticOptions{Services: services, Namespaces: namespaces, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ns []string
+	for _, n := range m.Namespaces {
+		ns = append(ns, n.Name)
+	}
+	return newMeshAnswers(m), ns, len(m.Workloads)
+}
+
 // BenchmarkGraph is the console's work for one graph of a synthetic mesh
 // (versionedApp, service nodes, default appenders), answer encoded, from
 // query results already decoded (BenchmarkDecodeAnswer in promclient
 // measures that part).
 func BenchmarkGraph(b *testing.B) {
 	for _, size := range []struct{ services, namespaces int }{{800, 20}, {4000, 50}} {
-		m, err := simulate.Synthetic(simulate.SyntheticOptions{Services: size.services, Namespaces: size.namespaces, Seed: 1})
-		if err != nil {
-			b.Fatal(err)
-		}
-		a := newMeshAnswers(m)
-		var ns []string
-		for _, n := range m.Namespaces {
-			ns = append(ns, n.Name)
-		}
-		b.Run(fmt.Sprintf("workloads=%d", len(m.Workloads)), func(b *testing.B) {
+		a, ns, workloads := synthetic(b, size.services, size.namespaces)
+		b.Run(fmt.Sprintf("workloads=%d", workloads), func(b *testing.B) {
 			b.ReportAllocs()
 			builder := NewBuilder(a, nil)
 			o := Options{Namespaces: ns, Type: TypeVersionedApp, InjectServiceNodes: true, Duration: time.Minute}
@@ -142,4 +148,30 @@ func BenchmarkGraph(b *testing.B) {
 			b.ReportMetric(float64(edges), "edges")
 		})
 	}
+}
+
+// BenchmarkWriteJSON is the encoding alone of BenchmarkGraph's larger
+// graph, the API's answer.
+func BenchmarkWriteJSON(b *testing.B) {
+	a, ns, _ := synthetic(b, 4000, 50)
+	g, err := NewBuilder(a, nil).Build(context.Background(), Options{Namespaces: ns, Type: TypeVersionedApp, InjectServiceNodes: true, Duration: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out countingWriter
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := g.WriteJSON(&out, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(out)/float64(b.N), "answer-bytes")
+}
+
+// countingWriter counts what is written to it.
+type countingWriter int
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
 }

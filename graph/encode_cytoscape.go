@@ -2,40 +2,28 @@ package graph
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
-	"unsafe"
 
 	jsoniter "github.com/json-iterator/go"
 
-	"github.com/meshlens/meshlens/health"
 	"github.com/meshlens/meshlens/telemetry"
 )
 
 // The Cytoscape JSON answer has the shape of Kiali's graph API, so that
 // scripts written against Kiali keep working: rates as strings with two
-// decimals, percentages with one, zero rates left out.
-
-// cyGraph is the answer; its elements are cyElements, or the same as JSON
-// encoded already (rawElements).
-type cyGraph[E any] struct {
-	Timestamp int64  `json:"timestamp"`
-	Duration  int64  `json:"duration"`
-	GraphType string `json:"graphType"`
-	Elements  E      `json:"elements"`
-	// meshlens additions; Kiali clients ignore them.
-	Queries   int      `json:"queries"`
-	Warnings  []string `json:"warnings,omitempty"`
-	CompareTo int64    `json:"compareTo,omitempty"`
-}
+// decimals, percentages with one, zero rates left out. It is written by
+// hand, field by field, as encoding/json would write the same structs
+// (omitempty, object keys sorted, HTML escaped): a large graph is
+// megabytes, and encoding them by reflection through intermediate
+// structs, a string per rate, took most of the time it took to build.
 
 // cyDelta is an element's Delta: pairs of before, now.
 type cyDelta struct {
@@ -61,366 +49,416 @@ func rounded(p *[2]float64) *[2]float64 {
 	return &[2]float64{r(p[0]), r(p[1])}
 }
 
-type cyElements struct {
-	Nodes []cyNode `json:"nodes"`
-	Edges []cyEdge `json:"edges"`
-}
-
-type rawElements struct {
-	Nodes rawJSON `json:"nodes"`
-	Edges rawJSON `json:"edges"`
-}
-
-// rawJSON is written as it is: jsoniter's RawMessage is decoded and
-// encoded again to check it.
-type rawJSON []byte
-
-type cyNode struct {
-	Data cyNodeData `json:"data"`
-}
-
-type cyNodeData struct {
-	ID             string          `json:"id"`
-	Parent         string          `json:"parent,omitempty"`
-	Cluster        string          `json:"cluster,omitempty"`
-	Namespace      string          `json:"namespace"`
-	NodeType       string          `json:"nodeType"`
-	Workload       string          `json:"workload,omitempty"`
-	App            string          `json:"app,omitempty"`
-	Version        string          `json:"version,omitempty"`
-	Service        string          `json:"service,omitempty"`
-	DestServices   []cyService     `json:"destServices,omitempty"`
-	Traffic        []cyNodeTraffic `json:"traffic,omitempty"`
-	IsBox          string          `json:"isBox,omitempty"`
-	IsRoot         bool            `json:"isRoot,omitempty"`
-	IsOutside      bool            `json:"isOutside,omitempty"`
-	IsIdle         bool            `json:"isIdle,omitempty"`
-	HasMissingSC   bool            `json:"hasMissingSC,omitempty"`
-	Validation     string          `json:"validation,omitempty"`
-	IsServiceEntry *cyServiceEntry `json:"isServiceEntry,omitempty"`
-	HealthData     *health.Entity  `json:"healthData,omitempty"`
-	HealthStatus   string          `json:"healthStatus,omitempty"`
-	Compare        *cyDelta        `json:"compare,omitempty"`
-}
-
-type cyService struct {
-	Cluster   string `json:"cluster"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-}
-
-type cyServiceEntry struct {
-	Location string   `json:"location"`
-	Hosts    []string `json:"hosts"`
-}
-
-type cyNodeTraffic struct {
-	Protocol string `json:"protocol"`
-	Rates    object `json:"rates"`
-}
-
-type cyEdge struct {
-	Data cyEdgeData `json:"data"`
-}
-
-type cyEdgeData struct {
-	ID              string        `json:"id"`
-	Source          string        `json:"source"`
-	Target          string        `json:"target"`
-	DestPrincipal   string        `json:"destPrincipal,omitempty"`
-	SourcePrincipal string        `json:"sourcePrincipal,omitempty"`
-	IsMTLS          string        `json:"isMTLS,omitempty"`
-	ResponseTime    string        `json:"responseTime,omitempty"`
-	Throughput      string        `json:"throughput,omitempty"`
-	HealthStatus    string        `json:"healthStatus,omitempty"`
-	Traffic         cyEdgeTraffic `json:"traffic"`
-	Compare         *cyDelta      `json:"compare,omitempty"`
-}
-
-type cyEdgeTraffic struct {
-	Protocol  string      `json:"protocol"`
-	Rates     object      `json:"rates"`
-	Responses cyResponses `json:"responses,omitempty"`
-}
-
-// cyResponses are the responses by code, an object keyed by code.
-type cyResponses []cyResponse
-
-type cyResponse struct {
-	code         string
-	Flags, Hosts object
-}
-
-// object is a JSON object of strings written with its keys sorted, as
-// encoding/json writes a map, without a map per edge: a large graph has
-// tens of thousands of them.
-type object []field
-
-type field struct{ key, value string }
-
-func (o *object) put(key, value string) { *o = append(*o, field{key, value}) }
-
-// The encoders of object and cyResponses write HTML-escaped strings, as
-// encoding/json and cytoscapeJSON do everywhere else.
-func init() {
-	jsoniter.RegisterTypeEncoderFunc("graph.rawJSON", func(ptr unsafe.Pointer, s *jsoniter.Stream) {
-		s.Write(*(*rawJSON)(ptr))
-	}, func(ptr unsafe.Pointer) bool { return len(*(*rawJSON)(ptr)) == 0 })
-	jsoniter.RegisterTypeEncoderFunc("graph.object", func(ptr unsafe.Pointer, s *jsoniter.Stream) {
-		writeObject(*(*object)(ptr), s)
-	}, func(ptr unsafe.Pointer) bool { return len(*(*object)(ptr)) == 0 })
-	jsoniter.RegisterTypeEncoderFunc("graph.cyResponses", func(ptr unsafe.Pointer, s *jsoniter.Stream) {
-		rs := *(*cyResponses)(ptr)
-		slices.SortFunc(rs, func(a, b cyResponse) int { return strings.Compare(a.code, b.code) })
-		s.WriteObjectStart()
-		for i, r := range rs {
-			if i > 0 {
-				s.WriteMore()
-			}
-			s.WriteStringWithHTMLEscaped(r.code)
-			s.WriteRaw(`:{"flags":`)
-			writeObject(r.Flags, s)
-			s.WriteRaw(`,"hosts":`)
-			writeObject(r.Hosts, s)
-			s.WriteRaw("}")
-		}
-		s.WriteObjectEnd()
-	}, func(ptr unsafe.Pointer) bool { return len(*(*cyResponses)(ptr)) == 0 })
-}
-
-func writeObject(o object, s *jsoniter.Stream) {
-	slices.SortFunc(o, func(a, b field) int { return strings.Compare(a.key, b.key) })
-	s.WriteObjectStart()
-	for i, f := range o {
-		if i > 0 {
-			s.WriteMore()
-		}
-		s.WriteStringWithHTMLEscaped(f.key)
-		s.WriteRaw(":")
-		s.WriteStringWithHTMLEscaped(f.value)
-	}
-	s.WriteObjectEnd()
-}
-
 func rate(v float64) string    { return strconv.FormatFloat(v, 'f', 2, 64) }
 func percent(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
-// put sets key to the rate v when v rounds to something; always when base.
-func put(o *object, key string, v float64, base bool) {
+// cyWriter appends the JSON of a graph's elements to b; the first error
+// (a value encoding/json refuses, such as NaN in health data) stays in err.
+type cyWriter struct {
+	b   []byte
+	err error
+	// codes and keys order an edge's responses and their shares.
+	codes, keys []int
+}
+
+func (w *cyWriter) raw(s string) { w.b = append(w.b, s...) }
+
+// plainJSON are the bytes a JSON string holds as they are: printable
+// ASCII but for the quote, the backslash and what HTML escapes.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = !strings.ContainsRune(`"\<>&`, rune(c))
+	}
+	return t
+}()
+
+// str writes s as encoding/json does, HTML escaped.
+func (w *cyWriter) str(s string) {
+	for i := 0; i < len(s); i++ {
+		if !plainJSON[s[i]] {
+			// Rare in names: encoding/json's own escaping (invalid
+			// UTF-8, U+2028 and U+2029 included).
+			q, _ := json.Marshal(s)
+			w.b = append(w.b, q...)
+			return
+		}
+	}
+	w.b = append(w.b, '"')
+	w.b = append(w.b, s...)
+	w.b = append(w.b, '"')
+}
+
+// field writes ,"key":value; key is a constant of this file, safe as it is.
+func (w *cyWriter) field(key, value string) {
+	w.b = append(w.b, ',', '"')
+	w.b = append(w.b, key...)
+	w.b = append(w.b, '"', ':')
+	w.str(value)
+}
+
+// optional writes the field unless value is empty (omitempty).
+func (w *cyWriter) optional(key, value string) {
+	if value != "" {
+		w.field(key, value)
+	}
+}
+
+// flag writes key: true when set (a bool with omitempty).
+func (w *cyWriter) flag(key string, set bool) {
+	if set {
+		w.b = append(w.b, ',', '"')
+		w.b = append(w.b, key...)
+		w.b = append(w.b, `":true`...)
+	}
+}
+
+// value writes key: v as cytoscapeJSON encodes it, for the few fields of
+// nested structs (health, comparisons, service entries).
+func (w *cyWriter) value(key string, v any) {
+	b, err := cytoscapeJSON.Marshal(v)
+	if err != nil {
+		w.err = cmp.Or(w.err, err)
+		return
+	}
+	w.b = append(w.b, ',', '"')
+	w.b = append(w.b, key...)
+	w.b = append(w.b, '"', ':')
+	w.b = append(w.b, b...)
+}
+
+// rates writes the members of a rates object: a key per rate, in
+// sorted order (the order callers give them in), as strings.
+type ratesWriter struct {
+	w     *cyWriter
+	empty bool
+}
+
+func (w *cyWriter) startRates() ratesWriter {
+	w.raw(`{`)
+	return ratesWriter{w: w, empty: true}
+}
+
+func (r *ratesWriter) put(key string, v float64, decimals int) {
+	if !r.empty {
+		r.w.b = append(r.w.b, ',')
+	}
+	r.empty = false
+	r.w.b = append(r.w.b, '"')
+	r.w.b = append(r.w.b, key...)
+	r.w.b = append(r.w.b, '"', ':', '"')
+	r.w.b = strconv.AppendFloat(r.w.b, v, 'f', decimals, 64)
+	r.w.b = append(r.w.b, '"')
+}
+
+// rate sets key to the rate v when v rounds to something; always when base.
+func (r *ratesWriter) rate(key string, v float64, base bool) {
 	if base || v >= 0.005 {
-		o.put(key, rate(v))
+		r.put(key, v, 2)
 	}
 }
 
-func putPercent(o *object, key string, v float64) {
+// percent sets key to the percentage v when it rounds to something.
+func (r *ratesWriter) percent(key string, v float64) {
 	if v >= 0.05 {
-		o.put(key, percent(v))
+		r.put(key, v, 1)
 	}
 }
 
-func nodeTraffic(n *Node) []cyNodeTraffic {
-	var out []cyNodeTraffic
+func (r *ratesWriter) end() { r.w.raw(`}`) }
+
+func (w *cyWriter) node(n *Node) {
+	w.raw(`{"data":{"id":`)
+	w.str(n.ID)
+	w.optional("parent", n.Parent)
+	w.optional("cluster", n.Cluster)
+	w.field("namespace", n.Namespace)
+	w.field("nodeType", string(n.Kind))
+	w.optional("workload", n.Workload)
+	w.optional("app", n.App)
+	w.optional("version", n.Version)
+	w.optional("service", n.Service)
+	if len(n.DestServices) > 0 {
+		services := slices.Clone(n.DestServices)
+		slices.SortStableFunc(services, func(a, b ServiceName) int {
+			return cmp.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+		})
+		w.raw(`,"destServices":[`)
+		for i, s := range services {
+			if i > 0 {
+				w.raw(",")
+			}
+			w.raw(`{"cluster":`)
+			w.str(s.Cluster)
+			w.field("namespace", s.Namespace)
+			w.field("name", s.Name)
+			w.raw("}")
+		}
+		w.raw("]")
+	}
+	w.nodeTraffic(n)
+	w.optional("isBox", n.Box)
+	w.flag("isRoot", n.IsRoot && n.Kind != KindBox)
+	w.flag("isOutside", n.IsOutside && n.Kind != KindBox)
+	w.flag("isIdle", n.IsIdle)
+	w.flag("hasMissingSC", n.HasMissingSidecar)
+	w.optional("validation", n.Validation)
+	if se := n.IsServiceEntry; se != nil {
+		w.value("isServiceEntry", struct {
+			Location string   `json:"location"`
+			Hosts    []string `json:"hosts"`
+		}{se.Location, se.Hosts})
+	}
+	if n.Health != nil {
+		w.value("healthData", n.Health)
+		w.optional("healthStatus", string(n.Health.Status.Status))
+	}
+	if d := cyDeltaOf(n.Compare); d != nil {
+		w.value("compare", d)
+	}
+	w.raw("}}")
+}
+
+// nodeTraffic writes a node's traffic, a rates object per protocol.
+func (w *cyWriter) nodeTraffic(n *Node) {
+	started := false
+	protocol := func(name string) ratesWriter {
+		if started {
+			w.raw(`,{"protocol":`)
+		} else {
+			w.raw(`,"traffic":[{"protocol":`)
+			started = true
+		}
+		w.str(name)
+		w.raw(`,"rates":`)
+		return w.startRates()
+	}
 	if n.In.HTTP > 0 || n.Out.HTTP > 0 {
-		var r object
+		r := protocol(telemetry.ProtocolHTTP)
 		if n.In.HTTP > 0 {
-			put(&r, "httpIn", n.In.HTTP, true)
-			put(&r, "httpIn3xx", n.In.HTTP3xx, false)
-			put(&r, "httpIn4xx", n.In.HTTP4xx, false)
-			put(&r, "httpIn5xx", n.In.HTTP5xx, false)
-			put(&r, "httpInNoResponse", n.In.HTTPNoResponse, false)
+			r.rate("httpIn", n.In.HTTP, true)
+			r.rate("httpIn3xx", n.In.HTTP3xx, false)
+			r.rate("httpIn4xx", n.In.HTTP4xx, false)
+			r.rate("httpIn5xx", n.In.HTTP5xx, false)
+			r.rate("httpInNoResponse", n.In.HTTPNoResponse, false)
 		}
 		if n.Out.HTTP > 0 {
-			put(&r, "httpOut", n.Out.HTTP, true)
+			r.rate("httpOut", n.Out.HTTP, true)
 		}
-		out = append(out, cyNodeTraffic{Protocol: telemetry.ProtocolHTTP, Rates: r})
+		r.end()
+		w.raw("}")
 	}
 	if n.In.GRPC > 0 || n.Out.GRPC > 0 {
-		var r object
+		r := protocol(telemetry.ProtocolGRPC)
 		if n.In.GRPC > 0 {
-			put(&r, "grpcIn", n.In.GRPC, true)
-			put(&r, "grpcInErr", n.In.GRPCErr, false)
-			put(&r, "grpcInNoResponse", n.In.GRPCNoResponse, false)
+			r.rate("grpcIn", n.In.GRPC, true)
+			r.rate("grpcInErr", n.In.GRPCErr, false)
+			r.rate("grpcInNoResponse", n.In.GRPCNoResponse, false)
 		}
 		if n.Out.GRPC > 0 {
-			put(&r, "grpcOut", n.Out.GRPC, true)
+			r.rate("grpcOut", n.Out.GRPC, true)
 		}
-		out = append(out, cyNodeTraffic{Protocol: telemetry.ProtocolGRPC, Rates: r})
+		r.end()
+		w.raw("}")
 	}
 	if n.In.TCP > 0 || n.Out.TCP > 0 {
-		var r object
+		r := protocol(telemetry.ProtocolTCP)
 		if n.In.TCP > 0 {
-			put(&r, "tcpIn", n.In.TCP, true)
+			r.rate("tcpIn", n.In.TCP, true)
 		}
 		if n.Out.TCP > 0 {
-			put(&r, "tcpOut", n.Out.TCP, true)
+			r.rate("tcpOut", n.Out.TCP, true)
 		}
-		out = append(out, cyNodeTraffic{Protocol: telemetry.ProtocolTCP, Rates: r})
+		r.end()
+		w.raw("}")
 	}
-	return out
+	if started {
+		w.raw("]")
+	}
 }
 
-func edgeTraffic(e *Edge) cyEdgeTraffic {
-	var r object
+func (w *cyWriter) edge(e *Edge) {
+	w.raw(`{"data":{"id":`)
+	w.str(e.ID)
+	w.field("source", e.Source.ID)
+	w.field("target", e.Dest.ID)
+	if e.HasMTLS {
+		w.optional("destPrincipal", e.DestPrincipal)
+		w.optional("sourcePrincipal", e.SourcePrincipal)
+		w.field("isMTLS", percent(e.MTLS))
+	}
+	if e.HasResponseTime {
+		w.field("responseTime", rate(e.ResponseTime))
+	}
+	if e.HasThroughput {
+		w.field("throughput", rate(e.Throughput))
+	}
+	w.optional("healthStatus", e.HealthStatus)
+	w.edgeTraffic(e)
+	if d := cyDeltaOf(e.Compare); d != nil {
+		w.value("compare", d)
+	}
+	w.raw("}}")
+}
+
+// edgeTraffic writes an edge's rates and, as shares of them, its
+// responses by code, flags and host.
+func (w *cyWriter) edgeTraffic(e *Edge) {
+	w.raw(`,"traffic":{"protocol":`)
+	w.str(e.Protocol)
+	w.raw(`,"rates":`)
+	r := w.startRates()
 	var total float64
 	switch e.Protocol {
 	case telemetry.ProtocolTCP:
 		total = e.Rates.TCP
-		put(&r, "tcp", total, true)
+		r.rate("tcp", total, true)
 	case telemetry.ProtocolGRPC:
 		total = e.Rates.GRPC
-		put(&r, "grpc", total, true)
-		put(&r, "grpcErr", e.Rates.GRPCErr, false)
-		put(&r, "grpcNoResponse", e.Rates.GRPCNoResponse, false)
+		r.rate("grpc", total, true)
+		r.rate("grpcErr", e.Rates.GRPCErr, false)
+		r.rate("grpcNoResponse", e.Rates.GRPCNoResponse, false)
 		if total > 0 {
-			putPercent(&r, "grpcPercentErr", 100*(e.Rates.GRPCErr+e.Rates.GRPCNoResponse)/total)
+			r.percent("grpcPercentErr", 100*(e.Rates.GRPCErr+e.Rates.GRPCNoResponse)/total)
 		}
 		if out := e.Source.Out.GRPC; out > 0 {
-			putPercent(&r, "grpcPercentReq", 100*total/out)
+			r.percent("grpcPercentReq", 100*total/out)
 		}
 	default:
 		total = e.Rates.HTTP
-		put(&r, "http", total, true)
-		put(&r, "http3xx", e.Rates.HTTP3xx, false)
-		put(&r, "http4xx", e.Rates.HTTP4xx, false)
-		put(&r, "http5xx", e.Rates.HTTP5xx, false)
-		put(&r, "httpNoResponse", e.Rates.HTTPNoResponse, false)
+		r.rate("http", total, true)
+		r.rate("http3xx", e.Rates.HTTP3xx, false)
+		r.rate("http4xx", e.Rates.HTTP4xx, false)
+		r.rate("http5xx", e.Rates.HTTP5xx, false)
+		r.rate("httpNoResponse", e.Rates.HTTPNoResponse, false)
 		if total > 0 {
-			putPercent(&r, "httpPercentErr", 100*(e.Rates.HTTP4xx+e.Rates.HTTP5xx+e.Rates.HTTPNoResponse)/total)
+			r.percent("httpPercentErr", 100*(e.Rates.HTTP4xx+e.Rates.HTTP5xx+e.Rates.HTTPNoResponse)/total)
 		}
 		if out := e.Source.Out.HTTP; out > 0 {
-			putPercent(&r, "httpPercentReq", 100*total/out)
+			r.percent("httpPercentReq", 100*total/out)
 		}
 	}
-	t := cyEdgeTraffic{Protocol: e.Protocol, Rates: r}
+	r.end()
 	if total > 0 && len(e.Responses) > 0 {
-		t.Responses = make(cyResponses, 0, len(e.Responses))
-		for _, resp := range e.Responses {
-			cr := cyResponse{code: resp.Code, Flags: make(object, 0, len(resp.Flags)), Hosts: make(object, 0, len(resp.Hosts))}
-			for _, f := range resp.Flags {
-				cr.Flags.put(f.Key, percent(100*f.Value/total))
+		w.raw(`,"responses":{`)
+		w.codes = sortedBy(w.codes, len(e.Responses), func(i int) string { return e.Responses[i].Code })
+		for i, k := range w.codes {
+			if i > 0 {
+				w.raw(",")
 			}
-			for _, h := range resp.Hosts {
-				cr.Hosts.put(h.Key, percent(100*h.Value/total))
-			}
-			t.Responses = append(t.Responses, cr)
+			resp := &e.Responses[k]
+			w.str(resp.Code)
+			w.raw(`:{"flags":`)
+			w.shares(resp.Flags, total)
+			w.raw(`,"hosts":`)
+			w.shares(resp.Hosts, total)
+			w.raw("}")
 		}
+		w.raw("}")
 	}
-	return t
+	w.raw("}")
 }
 
-func cytoscapeGraph[E any](g *Graph, elements E) cyGraph[E] {
-	return cyGraph[E]{
-		Timestamp: g.Timestamp.Unix(), Duration: int64(g.Duration.Seconds()), GraphType: string(g.Type),
-		Queries: g.Queries, Warnings: g.Warnings, Elements: elements, CompareTo: unixOrZero(g.ComparedTo),
+// shares writes s as an object of percentages of total, keys sorted.
+func (w *cyWriter) shares(s Shares, total float64) {
+	w.keys = sortedBy(w.keys, len(s), func(i int) string { return s[i].Key })
+	w.raw("{")
+	for i, k := range w.keys {
+		if i > 0 {
+			w.raw(",")
+		}
+		w.str(s[k].Key)
+		w.raw(":")
+		w.str(percent(100 * s[k].Value / total))
 	}
+	w.raw("}")
 }
 
-func unixOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
+// sortedBy fills order with 0..n-1 sorted by key.
+func sortedBy(order []int, n int, key func(int) string) []int {
+	order = order[:0]
+	for i := range n {
+		order = append(order, i)
 	}
-	return t.Unix()
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(key(a), key(b)) })
+	return order
 }
 
-func (g *Graph) cytoscape() cyGraph[cyElements] {
-	nodes := g.Nodes()
-	return cytoscapeGraph(g, cyElements{Nodes: g.cyNodes(nodes), Edges: g.cyEdges(g.edgesAlong(nodes))})
-}
-
-func (g *Graph) cyNodes(nodes []*Node) []cyNode {
-	out := make([]cyNode, 0, len(nodes))
-	for _, n := range nodes {
-		d := cyNodeData{
-			ID: n.ID, Parent: n.Parent, Cluster: n.Cluster, Namespace: n.Namespace, NodeType: string(n.Kind),
-			Workload: n.Workload, App: n.App, Version: n.Version, Service: n.Service,
-			Traffic: nodeTraffic(n), IsBox: n.Box, IsRoot: n.IsRoot && n.Kind != KindBox, IsOutside: n.IsOutside && n.Kind != KindBox,
-			IsIdle: n.IsIdle, HasMissingSC: n.HasMissingSidecar, Validation: n.Validation, Compare: cyDeltaOf(n.Compare),
+// elements writes a list of elements, each by one, into a buffer of
+// about its size: growing it by doubling copied megabytes.
+func elements[E any](list []E, one func(*cyWriter, E)) ([]byte, error) {
+	w := &cyWriter{b: make([]byte, 0, 512*len(list)+64)}
+	w.raw("[")
+	for i, e := range list {
+		if i > 0 {
+			w.raw(",")
 		}
-		if n.Health != nil {
-			d.HealthData, d.HealthStatus = n.Health, string(n.Health.Status.Status)
-		}
-		services := append([]ServiceName(nil), n.DestServices...)
-		sort.Slice(services, func(i, j int) bool {
-			return services[i].Namespace+"/"+services[i].Name < services[j].Namespace+"/"+services[j].Name
-		})
-		for _, s := range services {
-			d.DestServices = append(d.DestServices, cyService{Cluster: s.Cluster, Namespace: s.Namespace, Name: s.Name})
-		}
-		if se := n.IsServiceEntry; se != nil {
-			d.IsServiceEntry = &cyServiceEntry{Location: se.Location, Hosts: se.Hosts}
-		}
-		out = append(out, cyNode{Data: d})
+		one(w, e)
 	}
-	return out
-}
-
-func (g *Graph) cyEdges(edges []*Edge) []cyEdge {
-	out := make([]cyEdge, 0, len(edges))
-	for _, e := range edges {
-		d := cyEdgeData{ID: e.ID, Source: e.Source.ID, Target: e.Dest.ID, Traffic: edgeTraffic(e), HealthStatus: e.HealthStatus, Compare: cyDeltaOf(e.Compare)}
-		if e.HasMTLS {
-			d.IsMTLS = percent(e.MTLS)
-			d.SourcePrincipal, d.DestPrincipal = e.SourcePrincipal, e.DestPrincipal
-		}
-		if e.HasResponseTime {
-			d.ResponseTime = rate(e.ResponseTime)
-		}
-		if e.HasThroughput {
-			d.Throughput = rate(e.Throughput)
-		}
-		out = append(out, cyEdge{Data: d})
-	}
-	return out
+	w.raw("]")
+	return w.b, w.err
 }
 
 // WriteJSON writes the graph as Cytoscape elements, in the shape of Kiali's
 // graph API; indent "" writes it compact, as an API should.
 func (g *Graph) WriteJSON(w io.Writer, indent string) error {
+	// The nodes and the edges of a large graph are megabytes each: they
+	// are encoded at once, each into its own buffer.
+	var (
+		wg    sync.WaitGroup
+		nodes []byte
+		err   error
+	)
+	sorted := g.Nodes()
+	wg.Go(func() { nodes, err = elements(sorted, (*cyWriter).node) })
+	edges, edgesErr := elements(g.edgesAlong(sorted), (*cyWriter).edge)
+	wg.Wait()
+	if err := errors.Join(err, edgesErr); err != nil {
+		return err
+	}
+	// The answer around them is written apart: copying megabytes into
+	// one buffer only to write it would cost as much again.
+	head := &cyWriter{}
+	head.raw(`{"timestamp":`)
+	head.b = strconv.AppendInt(head.b, g.Timestamp.Unix(), 10)
+	head.raw(`,"duration":`)
+	head.b = strconv.AppendInt(head.b, int64(g.Duration.Seconds()), 10)
+	head.field("graphType", string(g.Type))
+	head.raw(`,"elements":{"nodes":`)
+	tail := &cyWriter{}
+	tail.raw(`},"queries":`)
+	tail.b = strconv.AppendInt(tail.b, int64(g.Queries), 10)
+	if len(g.Warnings) > 0 {
+		tail.raw(`,"warnings":[`)
+		for i, s := range g.Warnings {
+			if i > 0 {
+				tail.raw(",")
+			}
+			tail.str(s)
+		}
+		tail.raw("]")
+	}
+	if !g.ComparedTo.IsZero() && g.ComparedTo.Unix() != 0 {
+		tail.raw(`,"compareTo":`)
+		tail.b = strconv.AppendInt(tail.b, g.ComparedTo.Unix(), 10)
+	}
+	tail.raw("}\n")
+	parts := [][]byte{head.b, nodes, []byte(`,"edges":`), edges, tail.b}
 	if indent == "" {
-		// The nodes and the edges of a large graph are megabytes each:
-		// they are built and encoded at once, each into its own buffer.
-		var (
-			wg    sync.WaitGroup
-			nodes []byte
-			err   error
-		)
-		sorted := g.Nodes()
-		wg.Go(func() { nodes, err = compactJSON(g.cyNodes(sorted), len(g.nodes)) })
-		edges, edgesErr := compactJSON(g.cyEdges(g.edgesAlong(sorted)), len(g.edges))
-		wg.Wait()
-		if err := errors.Join(err, edgesErr); err != nil {
-			return err
+		for _, p := range parts {
+			if _, err := w.Write(p); err != nil {
+				return err
+			}
 		}
-		st := jsoniter.NewStream(cytoscapeJSON, w, len(nodes)+len(edges)+1024)
-		st.WriteVal(cytoscapeGraph(g, rawElements{Nodes: nodes, Edges: edges}))
-		st.WriteRaw("\n")
-		if st.Error != nil {
-			return st.Error
-		}
-		return st.Flush()
+		return nil
 	}
-	b, err := cytoscapeJSON.Marshal(g.cytoscape())
-	if err != nil {
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, bytes.Join(parts, nil), "", indent); err != nil {
 		return err
 	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", indent); err != nil {
-		return err
-	}
-	out.WriteByte('\n')
-	_, err = w.Write(out.Bytes())
+	_, err = w.Write(indented.Bytes())
 	return err
 }
 
-// compactJSON encodes v, a list of n elements, into one buffer of about
-// its size: growing it by doubling copied megabytes.
-func compactJSON(v any, n int) ([]byte, error) {
-	st := jsoniter.NewStream(cytoscapeJSON, nil, 512*n+64)
-	st.WriteVal(v)
-	return st.Buffer(), st.Error
-}
-
 // cytoscapeJSON writes what encoding/json writes (map keys sorted, HTML
-// escaped), in half the time: large graphs are megabytes. Its own
-// indentation of nested maps is off, so encoding/json indents.
+// escaped), for the nested structs of a few elements.
 var cytoscapeJSON = jsoniter.ConfigCompatibleWithStandardLibrary
