@@ -21,9 +21,9 @@ import (
 // scripts written against Kiali keep working: rates as strings with two
 // decimals, percentages with one, zero rates left out. It is written by
 // hand, field by field, as encoding/json would write the same structs
-// (omitempty, object keys sorted, HTML escaped): a large graph is
-// megabytes, and encoding them by reflection through intermediate
-// structs, a string per rate, took most of the time it took to build.
+// (omitempty, object keys sorted, HTML escaped): a large graph's answer is
+// megabytes, and encoding it by reflection, through a struct per element
+// and a string per rate, was a large share of the console's work.
 
 // cyDelta is an element's Delta: pairs of before, now.
 type cyDelta struct {
@@ -126,8 +126,8 @@ func (w *cyWriter) value(key string, v any) {
 	w.b = append(w.b, b...)
 }
 
-// rates writes the members of a rates object: a key per rate, in
-// sorted order (the order callers give them in), as strings.
+// ratesWriter writes a rates object: a key per rate, in sorted order
+// (the order callers give them in), each rate as a string.
 type ratesWriter struct {
 	w     *cyWriter
 	empty bool
