@@ -9,17 +9,6 @@ import (
 // as encoding/json does.
 var hostile = []string{"b", "a", "del\x7f", "~", `q"uote`, `back\slash`, "<script>&", "\u2028line\u2029", "tab\t", "nl\n", "\x01", "é", "\xff invalid", ""}
 
-func TestStringsAreWrittenAsEncodingJSONWritesThem(t *testing.T) {
-	for _, s := range hostile {
-		var w cyWriter
-		w.str(s)
-		want, _ := json.Marshal(s)
-		if string(w.b) != string(want) {
-			t.Errorf("%q: got %s, want %s", s, w.b, want)
-		}
-	}
-}
-
 func TestEdgesAreWrittenAsEncodingJSONWritesTheirMaps(t *testing.T) {
 	src := &Node{ID: "a<", Out: Rates{HTTP: 20}}
 	e := &Edge{ID: "e", Source: src, Dest: &Node{ID: "b"}, Protocol: "http", Rates: Rates{HTTP: 10, HTTP5xx: 1}}
@@ -58,4 +47,20 @@ func TestEdgesAreWrittenAsEncodingJSONWritesTheirMaps(t *testing.T) {
 	if want := `{"data":{"id":"i","source":"a","target":"b","traffic":{"protocol":"tcp","rates":{"tcp":"0.00"}}}}`; string(w.b) != want {
 		t.Errorf("an edge without traffic: got %s, want %s", w.b, want)
 	}
+}
+
+// FuzzStringsAreWrittenAsEncodingJSONWritesThem runs its seeds with go
+// test, and searches for more with -fuzz.
+func FuzzStringsAreWrittenAsEncodingJSONWritesThem(f *testing.F) {
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var w cyWriter
+		w.str(s)
+		want, _ := json.Marshal(s)
+		if string(w.b) != string(want) {
+			t.Errorf("%q: got %s, want %s", s, w.b, want)
+		}
+	})
 }
