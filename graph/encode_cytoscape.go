@@ -88,11 +88,16 @@ func (w *cyWriter) str(s string) {
 	w.b = append(w.b, '"')
 }
 
-// field writes ,"key":value; key is a constant of this file, safe as it is.
-func (w *cyWriter) field(key, value string) {
+// key writes ,"key": ; key is a constant of this file, safe as it is.
+func (w *cyWriter) key(key string) {
 	w.b = append(w.b, ',', '"')
 	w.b = append(w.b, key...)
 	w.b = append(w.b, '"', ':')
+}
+
+// field writes ,"key":"value".
+func (w *cyWriter) field(key, value string) {
+	w.key(key)
 	w.str(value)
 }
 
@@ -106,9 +111,8 @@ func (w *cyWriter) optional(key, value string) {
 // flag writes key: true when set (a bool with omitempty).
 func (w *cyWriter) flag(key string, set bool) {
 	if set {
-		w.b = append(w.b, ',', '"')
-		w.b = append(w.b, key...)
-		w.b = append(w.b, `":true`...)
+		w.key(key)
+		w.raw("true")
 	}
 }
 
@@ -120,9 +124,7 @@ func (w *cyWriter) value(key string, v any) {
 		w.err = cmp.Or(w.err, err)
 		return
 	}
-	w.b = append(w.b, ',', '"')
-	w.b = append(w.b, key...)
-	w.b = append(w.b, '"', ':')
+	w.key(key)
 	w.b = append(w.b, b...)
 }
 
