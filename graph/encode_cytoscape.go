@@ -116,6 +116,14 @@ func (w *cyWriter) flag(key string, set bool) {
 	}
 }
 
+// decimal writes v with that many decimals, as a string: how Kiali's
+// answer gives rates (2) and percentages (1). Digits need no escaping.
+func (w *cyWriter) decimal(v float64, decimals int) {
+	w.b = append(w.b, '"')
+	w.b = strconv.AppendFloat(w.b, v, 'f', decimals, 64)
+	w.b = append(w.b, '"')
+}
+
 // value writes key: v as cytoscapeJSON encodes it, for the few fields of
 // nested structs (health, comparisons, service entries).
 func (w *cyWriter) value(key string, v any) {
@@ -147,9 +155,8 @@ func (r *ratesWriter) put(key string, v float64, decimals int) {
 	r.empty = false
 	r.w.b = append(r.w.b, '"')
 	r.w.b = append(r.w.b, key...)
-	r.w.b = append(r.w.b, '"', ':', '"')
-	r.w.b = strconv.AppendFloat(r.w.b, v, 'f', decimals, 64)
-	r.w.b = append(r.w.b, '"')
+	r.w.b = append(r.w.b, '"', ':')
+	r.w.decimal(v, decimals)
 }
 
 // rate sets key to the rate v when v rounds to something; always when base.
@@ -286,13 +293,16 @@ func (w *cyWriter) edge(e *Edge) {
 	if e.HasMTLS {
 		w.optional("destPrincipal", e.DestPrincipal)
 		w.optional("sourcePrincipal", e.SourcePrincipal)
-		w.field("isMTLS", percent(e.MTLS))
+		w.key("isMTLS")
+		w.decimal(e.MTLS, 1)
 	}
 	if e.HasResponseTime {
-		w.field("responseTime", rate(e.ResponseTime))
+		w.key("responseTime")
+		w.decimal(e.ResponseTime, 2)
 	}
 	if e.HasThroughput {
-		w.field("throughput", rate(e.Throughput))
+		w.key("throughput")
+		w.decimal(e.Throughput, 2)
 	}
 	w.optional("healthStatus", e.HealthStatus)
 	w.edgeTraffic(e)
@@ -370,7 +380,7 @@ func (w *cyWriter) shares(s Shares, total float64) {
 		}
 		w.str(s[k].Key)
 		w.raw(":")
-		w.str(percent(100 * s[k].Value / total))
+		w.decimal(100*s[k].Value/total, 1)
 	}
 	w.raw("}")
 }
