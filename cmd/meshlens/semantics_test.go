@@ -2,20 +2,14 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/meshlens/meshlens/graph/graphtest"
 )
@@ -32,29 +26,19 @@ func TestGraphCommandOnHandWrittenSeries(t *testing.T) {
 	}
 	// Far enough back to be in blocks, near enough for the retention.
 	base := time.Now().Add(-time.Duration(len(graphtest.Cases)+3) * time.Hour).Truncate(time.Hour)
-	var om bytes.Buffer
 	var cases []graphtest.Case
-	var offsets []time.Time
-	families := map[string][]string{}
 	for _, c := range graphtest.Cases {
-		if c.Options.Focus != nil {
-			continue
-		}
-		start := base.Add(time.Duration(len(cases)) * time.Hour)
-		cases, offsets = append(cases, c), append(offsets, start)
-		if err := openMetrics(families, c.Load, start); err != nil {
-			t.Fatalf("%s: %v", c.Name, err)
+		if c.Options.Focus == nil {
+			cases = append(cases, c)
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(families)) {
-		for _, line := range families[name] {
-			om.WriteString(line)
-		}
+	om, offsets, err := graphtest.OpenMetrics(cases, base)
+	if err != nil {
+		t.Fatal(err)
 	}
-	om.WriteString("# EOF\n")
 	dir := t.TempDir()
 	input, data := filepath.Join(dir, "series.om"), filepath.Join(dir, "data")
-	if err := os.WriteFile(input, om.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(input, om, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", input, data).CombinedOutput(); err != nil {
@@ -97,47 +81,4 @@ func TestGraphCommandOnHandWrittenSeries(t *testing.T) {
 			}
 		})
 	}
-}
-
-// openMetrics adds the series of a case's load block, from start, to the
-// OpenMetrics lines of their families (by metric name).
-func openMetrics(families map[string][]string, load string, start time.Time) error {
-	expanded, err := graphtest.ExpandSeries(load)
-	if err != nil {
-		return err
-	}
-	step := graphtest.Interval
-	for _, line := range strings.Split(expanded, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if strings.HasPrefix(line, "load ") {
-			d, err := time.ParseDuration(strings.TrimPrefix(line, "load "))
-			if err != nil || d != graphtest.Interval {
-				return fmt.Errorf("%q: the cases load every %s", line, graphtest.Interval)
-			}
-			continue
-		}
-		ls, values, err := parser.NewParser(parser.Options{}).ParseSeriesDesc(line)
-		if err != nil {
-			return fmt.Errorf("%q: %w", line, err)
-		}
-		name := ls.Get(labels.MetricName)
-		var pairs []string
-		ls.Range(func(l labels.Label) {
-			if l.Name != labels.MetricName {
-				pairs = append(pairs, l.Name+"="+strconv.Quote(l.Value))
-			}
-		})
-		for i, v := range values {
-			if v.Omitted {
-				continue
-			}
-			ts := start.Add(time.Duration(i) * step)
-			families[name] = append(families[name], fmt.Sprintf("%s{%s} %s %d\n", name, strings.Join(pairs, ","),
-				strconv.FormatFloat(v.Value, 'g', -1, 64), ts.Unix()))
-		}
-	}
-	return nil
 }
