@@ -2,21 +2,19 @@ package graph
 
 import "github.com/meshlens/meshlens/telemetry"
 
-// appendSecurity sets the share of each edge's requests that used mutual
+// appendSecurity sets the share of each edge's traffic that used mutual
 // TLS, as the destination sidecars report it, and the principals that
-// carried most of the traffic.
-func appendSecurity(b *builder, rows []row) {
+// carried most of it: of the requests whose rate the edge shows, and of
+// the streams (rows by protocol) whose rate it shows instead, TCP bytes
+// or gRPC messages, weighed by what they count, as Kiali weighs them.
+func appendSecurity(b *builder, requests []row, streams map[string][]row) {
 	type acc struct {
 		total, mtls float64
 		src, dst    Shares
 	}
 	accs := map[*Edge]*acc{}
-	b.number(rows)
-	for _, r := range rows {
-		if r.reporter != telemetry.ReporterDestination {
-			continue
-		}
-		for _, e := range b.requestEdges(r) {
+	add := func(r row, edges []*Edge) {
+		for _, e := range edges {
 			a := accs[e]
 			if a == nil {
 				a = &acc{}
@@ -27,6 +25,19 @@ func appendSecurity(b *builder, rows []row) {
 				a.mtls += r.value
 				a.src.add(r.srcPrincipal, r.value)
 				a.dst.add(r.dstPrincipal, r.value)
+			}
+		}
+	}
+	b.number(requests)
+	for _, r := range requests {
+		if r.reporter == telemetry.ReporterDestination {
+			add(r, b.requestEdges(r))
+		}
+	}
+	for protocol, rows := range streams {
+		for _, r := range rows {
+			if r.reporter == telemetry.ReporterDestination && r.value > 0 {
+				add(r, b.existingEdges(r, protocol))
 			}
 		}
 	}

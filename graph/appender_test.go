@@ -66,7 +66,7 @@ func TestAppenders(t *testing.T) {
 		secure, plain := fineRow("v1", 3), fineRow("v2", 1)
 		secure.policy, plain.policy = telemetry.SecurityMutualTLS, telemetry.SecurityNone
 		secure.srcPrincipal, secure.dstPrincipal = "spiffe://cluster.local/ns/ns/sa/a", "spiffe://cluster.local/ns/ns/sa/b"
-		appendSecurity(b, []row{secure, plain})
+		appendSecurity(b, []row{secure, plain}, nil)
 		e := b.g.Edges()[0]
 		if e.MTLS != 75 || e.SourcePrincipal != "spiffe://cluster.local/ns/ns/sa/a" {
 			t.Errorf("mTLS %v, principals %q %q", e.MTLS, e.SourcePrincipal, e.DestPrincipal)

@@ -406,10 +406,10 @@ func (b *Builder) plan(ctx context.Context, o Options) (*plan, error) {
 	// sum in one query, but Prometheus 2 rejects rate over two metrics
 	// whose series differ by name only.
 	for _, metric := range tcpRates[o.RateTCP] {
-		p.tcp = append(p.tcp, add("tcp "+metric, streamQuery(sc, window, metric)))
+		p.tcp = append(p.tcp, add("tcp "+metric, streamQuery(sc, window, metric, p.security)))
 	}
 	for _, metric := range grpcRates[o.RateGRPC] {
-		p.grpcMessages = append(p.grpcMessages, add("grpc "+metric, streamQuery(sc, window, metric)))
+		p.grpcMessages = append(p.grpcMessages, add("grpc "+metric, streamQuery(sc, window, metric, p.security)))
 	}
 	p.coverage = add("coverage", parts(coverageQuery(window)))
 	return p, nil
@@ -564,7 +564,14 @@ func (p *plan) assemble() *assembled {
 		appendThroughput(bld, p.throughput.rows)
 	}
 	if p.security {
-		appendSecurity(bld, p.requests.rows)
+		streams := map[string][]row{}
+		for _, j := range p.tcp {
+			streams[telemetry.ProtocolTCP] = append(streams[telemetry.ProtocolTCP], j.rows...)
+		}
+		for _, j := range p.grpcMessages {
+			streams[telemetry.ProtocolGRPC] = append(streams[telemetry.ProtocolGRPC], j.rows...)
+		}
+		appendSecurity(bld, o.keepRequests(p.requests.rows), streams)
 	}
 	// From here on nodes merge and go: the edges found per edge key no
 	// longer hold.

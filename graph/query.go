@@ -47,16 +47,22 @@ func one(metric string) telemetry.Selector { return telemetry.Select(metric) }
 // the security appender reads the same rows instead of asking again.
 func requestsQuery(sc traffic.Scope, w time.Duration, security bool) union {
 	by := with(edgeLabels, telemetry.RequestProtocol, telemetry.ResponseCode, telemetry.GRPCResponseStatus, telemetry.ResponseFlags)
-	if security {
-		by = with(by, telemetry.ConnectionSecurityPolicy, telemetry.SourcePrincipal, telemetry.DestinationPrincipal)
-	}
-	return rateOf(one(telemetry.RequestsTotal), sc, w, by)
+	return rateOf(one(telemetry.RequestsTotal), sc, w, withSecurity(by, security))
 }
 
 // streamQuery is the rate per edge of a counter without response codes:
-// TCP bytes, gRPC messages.
-func streamQuery(sc traffic.Scope, w time.Duration, metric string) union {
-	return rateOf(telemetry.Select(metric), sc, w, with(edgeLabels, telemetry.ResponseFlags))
+// TCP bytes, gRPC messages; with security, as requestsQuery.
+func streamQuery(sc traffic.Scope, w time.Duration, metric string, security bool) union {
+	return rateOf(telemetry.Select(metric), sc, w, withSecurity(with(edgeLabels, telemetry.ResponseFlags), security))
+}
+
+// withSecurity is by, and with security the labels the security appender
+// reads.
+func withSecurity(by []string, security bool) []string {
+	if !security {
+		return by
+	}
+	return with(by, telemetry.ConnectionSecurityPolicy, telemetry.SourcePrincipal, telemetry.DestinationPrincipal)
 }
 
 // durationQuantileQuery is quantile q of the request durations of every

@@ -240,13 +240,17 @@ load 15s
 		// Only the caller's bytes: a stream that sends and gets nothing
 		// back. rateTcp=sent (the default) reads what the destination
 		// received.
+		// The mTLS share weighs the bytes the edge's rate counts, as the
+		// destination reports them. (Kiali's security appender reads the
+		// other counter than its rate, istio_tcp_sent_bytes_total for
+		// rateTcp=sent, and so shows no mTLS on a one-way stream.)
 		Name: "a one-way TCP stream shows with the bytes the caller sent",
 		Load: `
 load 15s
   istio_tcp_received_bytes_total{reporter="destination", src="bookinfo/ratings-v1", dst="bookinfo/mongodb/mongodb-v1"} 0+1500x40
   istio_tcp_received_bytes_total{reporter="source", src="bookinfo/ratings-v1", dst="bookinfo/mongodb/mongodb-v1"} 0+1500x40
 `,
-		Want: `ratings-v1 -> mongodb-v1 tcp tcp=100`,
+		Want: `ratings-v1 -> mongodb-v1 tcp tcp=100 mtls=100`,
 	},
 	{
 		Name: "rateTcp=received reads the bytes the destination sent",
@@ -256,7 +260,7 @@ load 15s
   istio_tcp_sent_bytes_total{reporter="destination", src="bookinfo/ratings-v1", dst="bookinfo/mongodb/mongodb-v1"} 0+3000x40
 `,
 		Options: graph.Options{RateTCP: graph.RateReceived},
-		Want:    `ratings-v1 -> mongodb-v1 tcp tcp=200`,
+		Want:    `ratings-v1 -> mongodb-v1 tcp tcp=200 mtls=100`,
 	},
 	{
 		Name: "rateTcp=total adds both directions, even where one has no series",
@@ -267,8 +271,8 @@ load 15s
   istio_tcp_received_bytes_total{reporter="destination", src="bookinfo/reviews-v1", dst="bookinfo/mongodb/mongodb-v1"} 0+150x40
 `,
 		Options: graph.Options{RateTCP: graph.RateTotal},
-		Want: `ratings-v1 -> mongodb-v1 tcp tcp=300
-reviews-v1 -> mongodb-v1 tcp tcp=10`,
+		Want: `ratings-v1 -> mongodb-v1 tcp tcp=300 mtls=100
+reviews-v1 -> mongodb-v1 tcp tcp=10 mtls=100`,
 	},
 	{
 		Name: "rateHttp=none leaves HTTP edges out, gRPC in",
