@@ -13,6 +13,13 @@
 # 127.0.0.1 and creates Istio's custom resource definitions and the cases'
 # namespaces. Kiali answers only for times after a namespace was created,
 # so the comparison waits until ten minutes after that (the cases' span).
+# With SIZE (services:namespaces, such as 800:20) it measures speed
+# instead: a synthetic mesh (`meshlens simulate --metrics-only`) scraped by
+# Debian's prometheus every INTERVAL (default 15s), with the graph's
+# recording rules when RULES=1 (default 0: raw series, as Kiali reads),
+# and REQUESTS (default 10) graphs of all its namespaces (versionedApp,
+# service nodes, a minute) asked of each console in turn, each about a
+# second of its own; it prints p50 and p95 per console.
 # Environment: KIALI_VERSION (v1.82.0), KUBE_VERSION (v1.31.4),
 # ETCD_VERSION (v3.5.15), ISTIO_API_VERSION (v1.22.3), CACHE.
 # Needs prometheus, promtool (apt-get install prometheus) and openssl.
@@ -126,7 +133,11 @@ users: [{name: kiali, user: {token: "$token"}}]
 contexts: [{name: local, context: {cluster: local, user: kiali}}]
 current-context: local
 YAML
-go run ./bench/kialicompare setup -kubeconfig "$work/kubeconfig" -crds "$crds"
+mesh_ns=
+if [ -n "${SIZE:-}" ]; then
+  mesh_ns=$(seq -f "mesh-%02g" 0 $(( ${SIZE#*:} - 1 )) | paste -sd, -)
+fi
+go run ./bench/kialicompare setup -kubeconfig "$work/kubeconfig" -crds "$crds" -namespaces "$mesh_ns"
 
 # Kiali reads the cluster through the kubeconfig (its remote_secret_path)
 # and its own token from the service account's path, as in a pod.
@@ -162,6 +173,26 @@ YAML
 "$kiali" -config "$work/kiali.yaml" >"$work/kiali.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$KIALI_PORT/kiali/api/namespaces"
+if [ -n "${SIZE:-}" ]; then
+  BIN=./bin/meshlens STORE=$PROMETHEUS STORE_KIND=prometheus RULES=${RULES:-0} INTERVAL=${INTERVAL:-15s}
+  SIM=127.0.0.1:${SIM_PORT:-17000} WEB=127.0.0.1:${WEB_PORT:-17001}
+  start_mesh_and_console "${SIZE%:*}" "${SIZE#*:}"
+  [ "$RULES" = 1 ] && wait_recorded
+  params="namespaces=$ns&graphType=versionedApp&duration=60s&injectServiceNodes=true"
+  : >"$work/kiali.times"; : >"$work/meshlens.times"
+  last=0
+  for _ in $(seq 1 "${REQUESTS:-10}"); do
+    at=$(( $(date +%s) - 31 )); [ "$at" -gt "$last" ] || at=$(( last + 1 )); last=$at
+    curl -fsS -o "$work/kiali.json" -w '%{time_total}\n' "http://127.0.0.1:$KIALI_PORT/kiali/api/namespaces/graph?$params&queryTime=$at" >>"$work/kiali.times"
+    curl -fsS -o "$work/meshlens.json" -w '%{time_total}\n' "http://$WEB/api/namespaces/graph?$params&queryTime=$at" >>"$work/meshlens.times"
+  done
+  echo "| console | workloads | namespaces | store | rules | requests | nodes | edges | p50 s | p95 s |"
+  echo "|---|---:|---:|---|---|---:|---:|---:|---:|---:|"
+  for c in kiali meshlens; do
+    echo "| $c | $(( ${SIZE%:*} + ${SIZE%:*} / 4 )) | ${SIZE#*:} | Debian prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') | $([ "$RULES" = 1 ] && echo yes || echo no) | ${REQUESTS:-10} | $(grep -o '"nodeType"' "$work/$c.json" | wc -l) | $(grep -o '"source"' "$work/$c.json" | wc -l) | $(percentile 50 <"$work/$c.times") | $(percentile 95 <"$work/$c.times") |"
+  done
+  exit 0
+fi
 echo "Kiali $KIALI_VERSION and meshlens $(./bin/meshlens --version 2>&1 | head -1) on the graph's semantics cases, Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}'):"
 echo
 go run ./bench/kialicompare compare -kubeconfig "$work/kubeconfig" -kiali "http://127.0.0.1:$KIALI_PORT/kiali" -prometheus "$PROMETHEUS" -meshlens ./bin/meshlens

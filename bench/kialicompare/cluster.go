@@ -20,16 +20,16 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// namespaces are the namespaces the cases' series name, which Kiali must
-// find in the cluster.
-var namespaces = []string{"istio-system", "bookinfo", "shop", "frontend"}
+// caseNamespaces are the namespaces the cases' series name, which Kiali
+// must find in the cluster.
+var caseNamespaces = []string{"istio-system", "bookinfo", "shop", "frontend"}
 
 var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // setup creates, in the cluster of kubeconfig, the custom resource
 // definitions of crds (Istio's, which Kiali watches) and the namespaces;
 // what exists already is left as it is.
-func setup(ctx context.Context, kubeconfig, crds string) error {
+func setup(ctx context.Context, kubeconfig, crds string, namespaces []string) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ func setup(ctx context.Context, kubeconfig, crds string) error {
 	return nil
 }
 
-// created is when the last of the namespaces was created.
+// created is when the last of the cases' namespaces was created.
 func created(ctx context.Context, kubeconfig string) (time.Time, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -81,7 +81,7 @@ func created(ctx context.Context, kubeconfig string) (time.Time, error) {
 		return time.Time{}, err
 	}
 	var last time.Time
-	for _, name := range namespaces {
+	for _, name := range caseNamespaces {
 		ns, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return time.Time{}, fmt.Errorf("namespace %s: %w (run kialicompare setup first)", name, err)

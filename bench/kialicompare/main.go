@@ -5,9 +5,9 @@
 // differs from the right one. bench/kiali.sh builds Kiali, etcd and the
 // Kubernetes API server, starts them and runs it.
 //
-//	kialicompare setup -kubeconfig FILE -crds FILE
+//	kialicompare setup -kubeconfig FILE -crds FILE [-namespaces A,B]
 //	    creates Istio's custom resource definitions (which Kiali watches)
-//	    and the cases' namespaces
+//	    and the cases' namespaces (and more)
 //	kialicompare compare -kubeconfig FILE [-kiali URL] [-prometheus ADDRESS] [-meshlens BIN]
 //	    asks both and prints the table
 //
@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,8 +56,13 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "setup":
 		crds := fs.String("crds", "", "Istio's custom resource definitions (istio.io/api's kubernetes/customresourcedefinitions.gen.yaml)")
+		more := fs.String("namespaces", "", "more namespaces to create, comma-separated (a synthetic mesh's)")
 		fs.Parse(args[1:])
-		return setup(ctx, *kubeconfig, *crds)
+		namespaces := caseNamespaces
+		if *more != "" {
+			namespaces = append(slices.Clone(namespaces), strings.Split(*more, ",")...)
+		}
+		return setup(ctx, *kubeconfig, *crds, namespaces)
 	case "compare":
 		kiali := fs.String("kiali", "http://127.0.0.1:20001/kiali", "Kiali's root URL")
 		prom := fs.String("prometheus", "127.0.0.1:19090", "address of the Prometheus that Kiali's configuration names")
