@@ -237,6 +237,22 @@ load 15s
 		Want:    `cart-v1 -> stock-v1 grpc grpc=10 mtls=100`,
 	},
 	{
+		// Two streams of one edge, one over mutual TLS and one not, a
+		// request each: with rateGrpc=sent the edge's rate is messages,
+		// and its mTLS share weighs them too (9 of 10 messages per
+		// second), as Kiali's does; by requests it would be half.
+		Name: "with rateGrpc=sent the mTLS share weighs the messages the rate counts",
+		Load: `
+load 15s
+  istio_requests_total{reporter="destination", src="shop/cart-v1", dst="shop/stock/stock-v1", request_protocol="grpc", grpc_response_status="0"} 0+15x40
+  istio_requests_total{reporter="destination", src="shop/cart-v1", dst="shop/stock/stock-v1", request_protocol="grpc", grpc_response_status="0", connection_security_policy="none"} 0+15x40
+  istio_request_messages_total{reporter="destination", src="shop/cart-v1", dst="shop/stock/stock-v1", request_protocol="grpc", grpc_response_status="0"} 0+135x40
+  istio_request_messages_total{reporter="destination", src="shop/cart-v1", dst="shop/stock/stock-v1", request_protocol="grpc", grpc_response_status="0", connection_security_policy="none"} 0+15x40
+`,
+		Options: graph.Options{Namespaces: []string{"shop"}, RateGRPC: graph.RateSent},
+		Want:    `cart-v1 -> stock-v1 grpc grpc=10 mtls=90`,
+	},
+	{
 		// Only the caller's bytes: a stream that sends and gets nothing
 		// back. rateTcp=sent (the default) reads what the destination
 		// received.
