@@ -88,9 +88,16 @@ func (w *cyWriter) str(s string) {
 	w.b = append(w.b, '"')
 }
 
-// key writes ,"key": ; key is a constant of this file, safe as it is.
+// key writes ,"key": (see name).
 func (w *cyWriter) key(key string) {
-	w.b = append(w.b, ',', '"')
+	w.b = append(w.b, ',')
+	w.name(key)
+}
+
+// name writes "key": , the start of a member; key is a constant of this
+// file, safe as it is.
+func (w *cyWriter) name(key string) {
+	w.b = append(w.b, '"')
 	w.b = append(w.b, key...)
 	w.b = append(w.b, '"', ':')
 }
@@ -153,9 +160,7 @@ func (r *ratesWriter) put(key string, v float64, decimals int) {
 		r.w.b = append(r.w.b, ',')
 	}
 	r.empty = false
-	r.w.b = append(r.w.b, '"')
-	r.w.b = append(r.w.b, key...)
-	r.w.b = append(r.w.b, '"', ':')
+	r.w.name(key)
 	r.w.decimal(v, decimals)
 }
 
