@@ -17,6 +17,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -30,15 +31,11 @@ var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Ver
 // definitions of crds (Istio's, which Kiali watches) and the namespaces;
 // what exists already is left as it is.
 func setup(ctx context.Context, kubeconfig, crds string, namespaces []string) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	cfg, kube, err := clients(kubeconfig)
 	if err != nil {
 		return err
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -72,11 +69,7 @@ func setup(ctx context.Context, kubeconfig, crds string, namespaces []string) er
 
 // created is when the last of the cases' namespaces was created.
 func created(ctx context.Context, kubeconfig string) (time.Time, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return time.Time{}, err
-	}
-	kube, err := kubernetes.NewForConfig(cfg)
+	_, kube, err := clients(kubeconfig)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -91,4 +84,14 @@ func created(ctx context.Context, kubeconfig string) (time.Time, error) {
 		}
 	}
 	return last, nil
+}
+
+// clients are the configuration and the clientset of kubeconfig's cluster.
+func clients(kubeconfig string) (*rest.Config, *kubernetes.Clientset, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	return cfg, kube, err
 }
