@@ -383,11 +383,11 @@ func (b *Builder) plan(ctx context.Context, o Options) (*plan, error) {
 	add := p.jobs.add
 	if p.responseTime {
 		if name := recordedResponseTime(o.ResponseTime); hasRecorded[name] {
-			p.recordedTimes = add("recordedDuration", recordedQuery(sc, p.recordedWindow, name, rules, telemetry.AvgOverTime))
-			// A rule evaluation late or skipped leaves an edge one sample
-			// short; two short is an edge absent from part of the window.
-			if every := float64(window / rulesInterval); every >= 3 {
-				p.partialTimes = add("partialDuration", parts(partialQuery(sc, window, name, rules, every-1)))
+			p.recordedTimes = add("recordedDuration", recordedTimesQuery(sc, p.recordedWindow, name, rules))
+			// Edges present in only part of a window of three evaluations
+			// or more: the first two and the last two apart.
+			if window >= 3*rulesInterval {
+				p.partialTimes = add("partialDuration", parts(partialQuery(sc, window, rulesInterval, name, rules)))
 			}
 		} else {
 			p.fromBuckets(add, sc)
@@ -396,7 +396,7 @@ func (b *Builder) plan(ctx context.Context, o Options) (*plan, error) {
 	p.requests = add("requests", requestsQuery(sc, window, p.security))
 	if p.throughputMetric != "" {
 		if name := recordedThroughput(p.throughputMetric); hasRecorded[name] {
-			p.recordedBytes = add("recordedThroughput", recordedQuery(sc, p.recordedWindow, name, rules, telemetry.SumOverTime))
+			p.recordedBytes = add("recordedThroughput", recordedRateQuery(sc, p.recordedWindow, rulesInterval, name, rules))
 			p.evaluations = add("ruleEvaluations", parts(evaluationsQuery(p.recordedWindow, rules)))
 		} else {
 			p.rawThroughput(add, sc)
@@ -455,9 +455,6 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 			edges, model.Duration(p.window), whose, values, what, model.Duration(p.rulesInterval), they))
 	}
 	if p.evaluations != nil {
-		// The recorded rates are summed over the window and divided by
-		// the evaluations that took place: an edge gone half way through
-		// the window then averages to half its rate, as its raw series do.
 		n := 0.0
 		for _, r := range p.evaluations.rows {
 			n += r.value
@@ -468,9 +465,6 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 		}
 		if n == 0 {
 			p.recordedBytes.rows = nil
-		}
-		for i := range p.recordedBytes.rows {
-			p.recordedBytes.rows[i].value /= n
 		}
 	}
 	// Edges with requests but no recorded series (the rules have not run

@@ -132,15 +132,15 @@ func TestThroughputFromRecordedSeries(t *testing.T) {
 		source string
 	}{
 		{"not listed: the raw sums straight away", "", nil, false, []string{"rate(istio_request_bytes_sum{"}, "raw"},
-		{"listed and answered: the recorded series alone", "", []string{requestBytes}, true, []string{"sum_over_time(" + requestBytes + "{"}, "recorded"},
-		{"listed but silent: the raw sums after", "", []string{requestBytes}, false, []string{"sum_over_time(" + requestBytes + "{", "rate(istio_request_bytes_sum{"}, "raw"},
-		{"response bytes read their own recorded series", "response", []string{requestBytes, responseBytes}, true, []string{"sum_over_time(" + responseBytes + "{"}, "recorded"},
+		{"listed and answered: the recorded series alone", "", []string{requestBytes}, true, []string{"avg_over_time(" + requestBytes + "{"}, "recorded"},
+		{"listed but silent: the raw sums after", "", []string{requestBytes}, false, []string{"avg_over_time(" + requestBytes + "{", "rate(istio_request_bytes_sum{"}, "raw"},
+		{"response bytes read their own recorded series", "response", []string{requestBytes, responseBytes}, true, []string{"avg_over_time(" + responseBytes + "{"}, "recorded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := &answering{listed: listed{values: map[string][]string{labels.MetricName: tc.listed, traffic.RulesLabel: {ours}}},
 				answers: map[string]promclient.Vector{requestsOfBookinfo: {oneRequest}}}
 			if tc.answer {
-				q.answers = map[string]promclient.Vector{"sum(count_over_time(" + ruleEvaluations: {{Metric: labels.EmptyLabels(), Value: 6}}, "sum_over_time(meshlens_edge:istio_re": {{Metric: labels.FromStrings(
+				q.answers = map[string]promclient.Vector{"sum(count_over_time(" + ruleEvaluations: {{Metric: labels.EmptyLabels(), Value: 6}}, "avg_over_time(meshlens_edge:istio_re": {{Metric: labels.FromStrings(
 					"reporter", "destination", "source_workload", "productpage-v1", "destination_workload", "reviews-v1"), Value: 10}}}
 			}
 			reg := prometheus.NewRegistry()
@@ -152,7 +152,7 @@ func TestThroughputFromRecordedSeries(t *testing.T) {
 			}
 			var got []string
 			for _, query := range q.queries {
-				for _, w := range []string{"sum_over_time(" + requestBytes + "{", "sum_over_time(" + responseBytes + "{", "rate(istio_request_bytes_sum{", "rate(istio_response_bytes_sum{"} {
+				for _, w := range []string{"avg_over_time(" + requestBytes + "{", "avg_over_time(" + responseBytes + "{", "rate(istio_request_bytes_sum{", "rate(istio_response_bytes_sum{"} {
 					// The two queries of one union count once.
 					if (strings.HasPrefix(query, w) || strings.Contains(query, "("+w)) && (len(got) == 0 || got[len(got)-1] != w) {
 						got = append(got, w)
@@ -185,12 +185,16 @@ type answering struct {
 
 func (a *answering) Query(ctx context.Context, q string, ts time.Time) (promclient.Vector, error) {
 	a.listed.Query(ctx, q, ts)
+	// The answer of the key found first: a query may hold another's
+	// query further on.
+	var answer promclient.Vector
+	at := len(q)
 	for key, v := range a.answers {
-		if strings.Contains(q, key) {
-			return v, nil
+		if i := strings.Index(q, key); i >= 0 && i < at {
+			answer, at = v, i
 		}
 	}
-	return nil, nil
+	return answer, nil
 }
 
 // listed answers LabelValues from values by label (or err) and every query

@@ -32,6 +32,7 @@ var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 type Selector struct {
 	metric   string
 	matchers []*labels.Matcher
+	offset   time.Duration
 	err      error
 }
 
@@ -101,6 +102,15 @@ func (s Selector) NotMatches(name, re string) Selector {
 	return s.with(labels.MatchNotRegexp, name, re)
 }
 
+// Offset is the selector read d earlier than the query's time (offset d).
+func (s Selector) Offset(d time.Duration) Selector {
+	if d < 0 && s.err == nil {
+		s.err = fmt.Errorf("%w: offset must not be negative, got %s", ErrInvalidQuery, d)
+	}
+	s.offset = d
+	return s
+}
+
 func alternation(values []string) string {
 	quoted := make([]string, len(values))
 	for i, v := range values {
@@ -140,8 +150,9 @@ func (s Selector) node() (*parser.VectorSelector, error) {
 		return nil, err
 	}
 	return &parser.VectorSelector{
-		Name:          s.metric,
-		LabelMatchers: append([]*labels.Matcher{name}, s.matchers...),
+		Name:           s.metric,
+		LabelMatchers:  append([]*labels.Matcher{name}, s.matchers...),
+		OriginalOffset: s.offset,
 	}, nil
 }
 
@@ -240,36 +251,74 @@ func Or(exprs ...Expr) Expr {
 	}
 	out := exprs[0]
 	for _, e := range exprs[1:] {
-		if out.err != nil {
-			return out
-		}
-		if e.err != nil {
-			return e
-		}
-		out = Expr{node: &parser.BinaryExpr{
-			Op: parser.LOR, LHS: out.node, RHS: e.node,
-			VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany},
-		}}
+		out = set(parser.LOR, out, e)
 	}
 	return out
 }
 
-// Unless is a unless on (on...) b: the series of a that no series of b
-// matches on those labels.
-func Unless(a, b Expr, on ...string) Expr {
+// And is a and b: the series of a that a series of b matches by all
+// their labels but the name.
+func And(a, b Expr) Expr { return set(parser.LAND, a, b) }
+
+// Scalar is scalar(e): e's one value as a number, NaN unless e has
+// exactly one series.
+func Scalar(e Expr) Expr {
+	if e.err != nil {
+		return e
+	}
+	return Expr{node: &parser.Call{Func: parser.Functions["scalar"], Args: parser.Expressions{e.node}}}
+}
+
+func set(op parser.ItemType, a, b Expr) Expr {
 	if a.err != nil {
 		return a
 	}
 	if b.err != nil {
 		return b
 	}
+	return Expr{node: &parser.BinaryExpr{Op: op, LHS: operand(op, a.node, false), RHS: operand(op, b.node, true),
+		VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany}}}
+}
+
+// precedence is how tightly PromQL binds the binary operators the builder
+// writes (^ and atan2 it does not).
+var precedence = map[parser.ItemType]int{
+	parser.LOR: 1, parser.LAND: 2, parser.LUNLESS: 2,
+	parser.EQLC: 3, parser.NEQ: 3, parser.LTE: 3, parser.LSS: 3, parser.GTE: 3, parser.GTR: 3,
+	parser.ADD: 4, parser.SUB: 4, parser.MUL: 5, parser.DIV: 5, parser.MOD: 5,
+}
+
+// operand is n as an operand of op, in parentheses where PromQL would
+// bind it differently without them: Prometheus's printer writes the tree
+// as built and adds none. The operators are left-associative: a right
+// operand of the same precedence needs them too.
+func operand(op parser.ItemType, n parser.Expr, right bool) parser.Expr {
+	b, ok := n.(*parser.BinaryExpr)
+	if !ok {
+		return n
+	}
+	if p, q := precedence[b.Op], precedence[op]; p < q || right && p == q {
+		return &parser.ParenExpr{Expr: n}
+	}
+	return n
+}
+
+// Unless is a unless on (on...) b: the series of a that no series of b
+// matches on those labels; with no labels, on all their labels but the
+// name.
+func Unless(a, b Expr, on ...string) Expr {
+	e := set(parser.LUNLESS, a, b)
+	if e.err != nil || len(on) == 0 {
+		return e
+	}
 	for _, l := range on {
 		if !nameRE.MatchString(l) {
 			return Expr{err: fmt.Errorf("%w: matching label %q", ErrInvalidQuery, l)}
 		}
 	}
-	return Expr{node: &parser.BinaryExpr{Op: parser.LUNLESS, LHS: a.node, RHS: b.node,
-		VectorMatching: &parser.VectorMatching{Card: parser.CardManyToMany, On: true, MatchingLabels: on}}}
+	m := e.node.(*parser.BinaryExpr).VectorMatching
+	m.On, m.MatchingLabels = true, on
+	return e
 }
 
 // Add is a + b, matching series by all their labels.
@@ -285,7 +334,7 @@ func binary(op parser.ItemType, a, b Expr) Expr {
 	if b.err != nil {
 		return b
 	}
-	return Expr{node: &parser.BinaryExpr{Op: op, LHS: a.node, RHS: b.node,
+	return Expr{node: &parser.BinaryExpr{Op: op, LHS: operand(op, a.node, false), RHS: operand(op, b.node, true),
 		VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne}}}
 }
 
@@ -300,5 +349,5 @@ func filter(op parser.ItemType, e Expr, v float64) Expr {
 	if e.err != nil {
 		return e
 	}
-	return Expr{node: &parser.BinaryExpr{Op: op, LHS: e.node, RHS: &parser.NumberLiteral{Val: v}}}
+	return Expr{node: &parser.BinaryExpr{Op: op, LHS: operand(op, e.node, false), RHS: &parser.NumberLiteral{Val: v}}}
 }

@@ -104,6 +104,7 @@ func TestRejectedInput(t *testing.T) {
 		{"a grouping label with a comma", Sum(Select(RequestsTotal).Instant(), "a,b")},
 		{"a zero rate window", Rate(Select(RequestsTotal), 0)},
 		{"a quantile above one", HistogramQuantile(1.5, Select(RequestDurationMilliseconds+"_bucket").Instant())},
+		{"a negative offset", CountOverTime(Select(RequestsTotal).Offset(-time.Minute), time.Minute)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+" is rejected", func(t *testing.T) {
@@ -141,6 +142,18 @@ func TestBuiltQueries(t *testing.T) {
 			"average of a recorded series over a window",
 			AvgOverTime(Select("meshlens_edge:x:p95").Eq(Reporter, ReporterSource), 10*time.Minute),
 			`avg_over_time(meshlens_edge:x:p95{reporter="source"}[10m])`,
+		},
+		{
+			"a recorded series' mean where it had samples at both ends of the window, else its sum over a count",
+			Or(And(AvgOverTime(Select("meshlens_edge:x:rate"), 90*time.Second),
+				CountOverTime(Select("meshlens_edge:x:rate").Offset(time.Minute), 30*time.Second)),
+				Div(SumOverTime(Select("meshlens_edge:x:rate"), 90*time.Second), Scalar(Sum(CountOverTime(Select("meshlens_rules:evaluations"), 90*time.Second))))),
+			`avg_over_time(meshlens_edge:x:rate[1m30s]) and count_over_time(meshlens_edge:x:rate[30s] offset 1m) or sum_over_time(meshlens_edge:x:rate[1m30s]) / scalar(sum(count_over_time(meshlens_rules:evaluations[1m30s])))`,
+		},
+		{
+			"an operand that binds less tightly than its operator in parentheses, and only that one",
+			Unless(Or(Select("a").Instant(), Select("b").Instant()), And(Select("c").Instant(), Div(Add(Select("d").Instant(), Select("e").Instant()), Select("f").Instant()))),
+			`(a or b) unless (c and (d + e) / f)`,
 		},
 	}
 	for _, tc := range cases {

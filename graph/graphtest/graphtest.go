@@ -65,6 +65,8 @@ type Case struct {
 	RecordedWarning, RecordedSource string
 	// Warning, when set, is in a warning of both paths' graphs.
 	Warning string
+	// Quiet says that neither path's graph has a warning.
+	Quiet bool
 }
 
 // GraphOptions are the case's options with their defaults, for a graph at
@@ -467,6 +469,27 @@ load 15s
 `,
 		Want:              `productpage-v1 -> details-v1 http http=0.625 tp=125 mtls=100`,
 		RecordedTolerance: 0.1,
+	},
+	{
+		// The scrape at 570 s was missed: every series of the edge lacks
+		// that sample. Raw: 555, 585 and 600 s in (540, 600], 45 requests
+		// in 45 s, extrapolated back to 540 s: 1 rps. Recorded: a rate over
+		// 30 s has one sample at the evaluations of 570 and 585 s, so the
+		// edge has no sample there; it has one at the first two and the
+		// last of the six evaluations the 90 s read holds, and lived
+		// through the window: the mean of its four samples, 200 B/s, not
+		// their sum over six (133 B/s, the answer before). Its p95 is the
+		// mean of four too, and no edge came or went.
+		Name: "a scrape missed inside the window leaves an edge's recorded throughput and response time as the raw series give them",
+		Load: `
+load 15s
+  istio_requests_total{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1"} 0+15x37 _ 585+15x1
+  istio_request_duration_milliseconds_bucket{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1", le="10"} 0+15x37 _ 585+15x1
+  istio_request_duration_milliseconds_bucket{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1", le="+Inf"} 0+15x37 _ 585+15x1
+  istio_request_bytes_sum{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1"} 0+3000x37 _ 117000+3000x1
+`,
+		Want:  `productpage-v1 -> details-v1 http http=1 rt=9.5 tp=200 mtls=100`,
+		Quiet: true,
 	},
 	{
 		// ratings's series begin at 525 s: of the eight evaluations of a
