@@ -310,9 +310,13 @@ type plan struct {
 	// recorded ones (or beside them, for the edges they lack).
 	quantile, durationSum, durationCount, throughput *job
 	recordedTimes, recordedBytes, evaluations        *job
-	// partialTimes counts the edges whose recorded response times cover
-	// only part of the window.
-	partialTimes       *job
+	// shortTimes and shortBytes are the edges whose recorded series have
+	// fewer samples than the rules' evaluations (shortQuery); the
+	// spanning jobs, asked of those edges only, which of them span the
+	// window all the same (spanningQuery).
+	shortTimes, shortBytes, spanningTimes, spanningBytes *job
+	// rules is the traffic.RulesLabel value of the recorded series read.
+	rules              string
 	requests, coverage *job
 	tcp, grpcMessages  []*job
 	// edges numbers the edge keys of the rows.
@@ -376,18 +380,18 @@ func (b *Builder) plan(ctx context.Context, o Options) (*plan, error) {
 	if !ok {
 		hasRecorded = map[string]bool{}
 	}
-	p.rulesInterval, p.recordedWindow = rulesInterval, window+2*rulesInterval
+	p.rulesInterval, p.recordedWindow, p.rules = rulesInterval, window+2*rulesInterval, rules
 
 	// Independent queries run in parallel, a few at a time, the slowest
 	// first.
 	add := p.jobs.add
 	if p.responseTime {
 		if name := recordedResponseTime(o.ResponseTime); hasRecorded[name] {
-			p.recordedTimes = add("recordedDuration", recordedTimesQuery(sc, p.recordedWindow, name, rules))
+			p.recordedTimes = add("recordedDuration", recordedQuery(sc, p.recordedWindow, name, rules, telemetry.AvgOverTime))
 			// Edges present in only part of a window of three evaluations
-			// or more: the first two and the last two apart.
+			// or more (the first two and the last two apart) get a word.
 			if window >= 3*rulesInterval {
-				p.partialTimes = add("partialDuration", parts(partialQuery(sc, window, rulesInterval, name, rules)))
+				p.shortTimes = add("shortDuration", shortQuery(sc, window, name, rules))
 			}
 		} else {
 			p.fromBuckets(add, sc)
@@ -396,8 +400,9 @@ func (b *Builder) plan(ctx context.Context, o Options) (*plan, error) {
 	p.requests = add("requests", requestsQuery(sc, window, p.security))
 	if p.throughputMetric != "" {
 		if name := recordedThroughput(p.throughputMetric); hasRecorded[name] {
-			p.recordedBytes = add("recordedThroughput", recordedRateQuery(sc, p.recordedWindow, rulesInterval, name, rules))
+			p.recordedBytes = add("recordedThroughput", recordedQuery(sc, p.recordedWindow, name, rules, telemetry.SumOverTime))
 			p.evaluations = add("ruleEvaluations", parts(evaluationsQuery(p.recordedWindow, rules)))
+			p.shortBytes = add("shortThroughput", shortQuery(sc, p.recordedWindow, name, rules))
 		} else {
 			p.rawThroughput(add, sc)
 		}
@@ -442,35 +447,24 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 	}
 	g.Queries = sent
 	g.warnCoverage(p.coverage.rows, p.window, p.interval, len(p.requests.rows) > 0)
-	if p.partialTimes != nil && len(p.partialTimes.rows) > 0 && p.partialTimes.rows[0].value > 0 {
-		what := "averages"
-		if name := recordedResponseTime(p.o.ResponseTime); name != recordedDuration+"avg" {
-			what = strings.TrimPrefix(name, recordedDuration) + "s" // p50s, p95s, p99s
-		}
-		edges, whose, values, they := fmt.Sprintf("%.0f edges", p.partialTimes.rows[0].value), "their", "times are", "they"
-		if p.partialTimes.rows[0].value == 1 {
-			edges, whose, values, they = "1 edge", "its", "time is", "it"
-		}
-		g.Warnings = append(g.Warnings, fmt.Sprintf("%s had requests in only part of the %s window: %s recorded response %s the mean of the %s of the %s intervals %s had requests in, not the value over the window",
-			edges, model.Duration(p.window), whose, values, what, model.Duration(p.rulesInterval), they))
-	}
+	evaluations := 0.0
 	if p.evaluations != nil {
-		n := 0.0
 		for _, r := range p.evaluations.rows {
-			n += r.value
+			evaluations += r.value
 		}
-		if want := p.recordedWindow / p.rulesInterval; n < float64(want)-1 && n > 0 {
+		if want := p.recordedWindow / p.rulesInterval; evaluations < float64(want)-1 && evaluations > 0 {
 			g.Warnings = append(g.Warnings, fmt.Sprintf("the recording rules were evaluated %.0f times of %d in the last %s: throughput is the mean over the intervals they covered",
-				n, want, model.Duration(p.recordedWindow)))
+				evaluations, want, model.Duration(p.recordedWindow)))
 		}
-		if n == 0 {
+		if evaluations == 0 {
 			p.recordedBytes.rows = nil
 		}
 	}
 	// Edges with requests but no recorded series (the rules have not run
 	// over them yet, or not at all): those take the raw series, asked of
 	// their callers and destinations only when they are a few; the others
-	// keep their recorded ones.
+	// keep their recorded ones. Edges short of recorded samples: whether
+	// they span the window, asked of them alone.
 	requestKeys := p.edgeKeys(p.requests, true)
 	var more jobList
 	var timesHave, bytesHave keySet
@@ -481,6 +475,7 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 			p.fromBuckets(more.add, narrowTo(p.sc, missing))
 			timesMissing = true
 		}
+		p.spanningTimes = p.spanning(&more, p.shortTimes, p.window, recordedResponseTime(p.o.ResponseTime))
 	}
 	if p.recordedBytes != nil {
 		bytesHave = p.edgeKeys(p.recordedBytes, false)
@@ -488,6 +483,7 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 			p.rawThroughput(more.add, narrowTo(p.sc, missing))
 			bytesMissing = true
 		}
+		p.spanningBytes = p.spanning(&more, p.shortBytes, p.recordedWindow, recordedThroughput(p.throughputMetric))
 	}
 	if len(more) > 0 {
 		sent, err := b.run(ctx, more, p.o.QueryTime)
@@ -495,6 +491,10 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 			return err
 		}
 		g.Queries += sent
+	}
+	p.warnPartialTimes()
+	if p.recordedBytes != nil {
+		p.averageRecordedBytes(evaluations)
 	}
 	timesSource := source(p.responseTime, p.recordedTimes, timesMissing, "buckets")
 	bytesSource := source(p.throughputMetric != "", p.recordedBytes, bytesMissing, "raw")
@@ -514,6 +514,88 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 	b.responseTimes.WithLabelValues(timesSource).Inc()
 	b.throughputs.WithLabelValues(bytesSource).Inc()
 	return nil
+}
+
+// spanning adds to more the query of which of short's edges span window
+// w (spanningQuery of the recorded series name, narrowed to them), and
+// returns its job; nil when no edge is short.
+func (p *plan) spanning(more *jobList, short *job, w time.Duration, name string) *job {
+	if short == nil || len(short.rows) == 0 {
+		return nil
+	}
+	edges := make([]*row, len(short.rows))
+	for i := range short.rows {
+		edges[i] = &short.rows[i]
+	}
+	return more.add("spanning "+name, spanningQuery(narrowTo(p.sc, edges), w, p.rulesInterval, name, p.rules))
+}
+
+// seriesKey tells a recorded series of an edge from the edge's others:
+// the rules record one per part (apart by reporter) and protocol.
+type seriesKey struct {
+	edge               int32
+	reporter, protocol string
+}
+
+// samples are the values of j's rows (a number of samples) by series;
+// none for a nil job.
+func (p *plan) samples(j *job) map[seriesKey]float64 {
+	out := map[seriesKey]float64{}
+	if j == nil {
+		return out
+	}
+	p.edges.number(j.rows)
+	for _, r := range j.rows {
+		out[seriesKey{r.edge, r.reporter, r.protocol}] = r.value
+	}
+	return out
+}
+
+// warnPartialTimes says how many edges had recorded response times in
+// only part of the window: short of samples, and not spanning it.
+func (p *plan) warnPartialTimes() {
+	if p.shortTimes == nil {
+		return
+	}
+	spanning := p.samples(p.spanningTimes)
+	partial := 0
+	for k := range p.samples(p.shortTimes) {
+		if _, ok := spanning[k]; !ok {
+			partial++
+		}
+	}
+	if partial == 0 {
+		return
+	}
+	what := "averages"
+	if name := recordedResponseTime(p.o.ResponseTime); name != recordedDuration+"avg" {
+		what = strings.TrimPrefix(name, recordedDuration) + "s" // p50s, p95s, p99s
+	}
+	edges, whose, values, they := fmt.Sprintf("%d edges", partial), "their", "times are", "they"
+	if partial == 1 {
+		edges, whose, values, they = "1 edge", "its", "time is", "it"
+	}
+	p.g.Warnings = append(p.g.Warnings, fmt.Sprintf("%s had requests in only part of the %s window: %s recorded response %s the mean of the %s of the %s intervals %s had requests in, not the value over the window",
+		edges, model.Duration(p.window), whose, values, what, model.Duration(p.rulesInterval), they))
+}
+
+// averageRecordedBytes turns the recorded rates summed over the window
+// into means. An edge that spans the window takes the mean of its
+// samples: one it lacks inside is a scrape missed, not a time without
+// traffic. Any other edge divides by the rules' evaluations in the
+// window, so that an edge gone half way through averages to half its
+// rate, as its raw series do.
+func (p *plan) averageRecordedBytes(evaluations float64) {
+	spanning := p.samples(p.spanningBytes)
+	p.edges.number(p.recordedBytes.rows)
+	for i := range p.recordedBytes.rows {
+		r := &p.recordedBytes.rows[i]
+		if n, ok := spanning[seriesKey{r.edge, r.reporter, r.protocol}]; ok {
+			r.value /= n
+		} else {
+			r.value /= evaluations
+		}
+	}
 }
 
 // assemble draws the fetched traffic: nodes and edges from the requests,

@@ -80,14 +80,13 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 		name string
 		q    *answering
 		// recorded are the queries of recorded series, queries all of them
-		// (two per union of scopes, one of the rules' evaluations, one of
-		// the edges whose recorded response times cover part of the
-		// window).
+		// (two per union of scopes; one of the edges short of samples per
+		// recorded series; one of the rules' evaluations).
 		recorded, queries int
 	}{
 		{"listed, but silent on an edge with requests: the buckets after", &answering{listed: listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}, traffic.RulesLabel: {ours}}}}, 3, 12},
 		// Throughput too is asked of its recorded series, then of the raw.
-		{"the store cannot list names: asked, then the buckets", &answering{listed: listed{err: errors.New("404")}}, 5, 15},
+		{"the store cannot list names: asked, then the buckets", &answering{listed: listed{err: errors.New("404")}}, 6, 16},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.answers = map[string]promclient.Vector{requestsOfBookinfo: {oneRequest}}
@@ -132,15 +131,15 @@ func TestThroughputFromRecordedSeries(t *testing.T) {
 		source string
 	}{
 		{"not listed: the raw sums straight away", "", nil, false, []string{"rate(istio_request_bytes_sum{"}, "raw"},
-		{"listed and answered: the recorded series alone", "", []string{requestBytes}, true, []string{"avg_over_time(" + requestBytes + "{"}, "recorded"},
-		{"listed but silent: the raw sums after", "", []string{requestBytes}, false, []string{"avg_over_time(" + requestBytes + "{", "rate(istio_request_bytes_sum{"}, "raw"},
-		{"response bytes read their own recorded series", "response", []string{requestBytes, responseBytes}, true, []string{"avg_over_time(" + responseBytes + "{"}, "recorded"},
+		{"listed and answered: the recorded series alone", "", []string{requestBytes}, true, []string{"sum_over_time(" + requestBytes + "{"}, "recorded"},
+		{"listed but silent: the raw sums after", "", []string{requestBytes}, false, []string{"sum_over_time(" + requestBytes + "{", "rate(istio_request_bytes_sum{"}, "raw"},
+		{"response bytes read their own recorded series", "response", []string{requestBytes, responseBytes}, true, []string{"sum_over_time(" + responseBytes + "{"}, "recorded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := &answering{listed: listed{values: map[string][]string{labels.MetricName: tc.listed, traffic.RulesLabel: {ours}}},
 				answers: map[string]promclient.Vector{requestsOfBookinfo: {oneRequest}}}
 			if tc.answer {
-				q.answers = map[string]promclient.Vector{"sum(count_over_time(" + ruleEvaluations: {{Metric: labels.EmptyLabels(), Value: 6}}, "avg_over_time(meshlens_edge:istio_re": {{Metric: labels.FromStrings(
+				q.answers = map[string]promclient.Vector{"sum(count_over_time(" + ruleEvaluations: {{Metric: labels.EmptyLabels(), Value: 6}}, "sum_over_time(meshlens_edge:istio_re": {{Metric: labels.FromStrings(
 					"reporter", "destination", "source_workload", "productpage-v1", "destination_workload", "reviews-v1"), Value: 10}}}
 			}
 			reg := prometheus.NewRegistry()
@@ -152,7 +151,7 @@ func TestThroughputFromRecordedSeries(t *testing.T) {
 			}
 			var got []string
 			for _, query := range q.queries {
-				for _, w := range []string{"avg_over_time(" + requestBytes + "{", "avg_over_time(" + responseBytes + "{", "rate(istio_request_bytes_sum{", "rate(istio_response_bytes_sum{"} {
+				for _, w := range []string{"sum_over_time(" + requestBytes + "{", "sum_over_time(" + responseBytes + "{", "rate(istio_request_bytes_sum{", "rate(istio_response_bytes_sum{"} {
 					// The two queries of one union count once.
 					if (strings.HasPrefix(query, w) || strings.Contains(query, "("+w)) && (len(got) == 0 || got[len(got)-1] != w) {
 						got = append(got, w)

@@ -148,52 +148,42 @@ func RecordingRules(interval time.Duration, recordedQuantiles ...string) ([]byte
 	return out.Bytes(), nil
 }
 
-// recordedTimesQuery is a recorded response time (name) of every edge
-// touching the namespaces, averaged over the window w: the series of the
-// rules whose traffic.RulesLabel is rules, which hold the parts already.
-func recordedTimesQuery(sc traffic.Scope, w time.Duration, name, rules string) union {
+// recordedQuery is a recorded series (name) of every edge touching the
+// namespaces, over the window (averaged, or summed to be divided by
+// evaluationsQuery's answer): the series of the rules whose
+// traffic.RulesLabel is rules, which hold the parts already.
+func recordedQuery(sc traffic.Scope, w time.Duration, name, rules string, overTime func(telemetry.Selector, time.Duration) telemetry.Expr) union {
 	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
-	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return telemetry.AvgOverTime(s, w) })...)
+	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return overTime(s, w) })...)
 }
 
-// recordedRateQuery is a recorded rate (name) of every edge touching the
-// namespaces over the window w, of rules evaluated every interval. An edge
-// that lived through the window (see spanning) takes the mean of its
-// samples: one it lacks inside is a scrape or an evaluation missed (a rate
-// over two intervals has one sample less where one scrape was), not a time
-// without traffic. Any other edge takes its samples' sum over the
-// evaluations in the window, so that an edge gone half way through
-// averages to half its rate, as its raw series do.
-func recordedRateQuery(sc traffic.Scope, w, interval time.Duration, name, rules string) union {
+// shortQuery is, of the edges of sc whose recorded series name has fewer
+// samples in the window w than the rules were evaluated there, that
+// number of samples: edges that came, went or missed a scrape inside the
+// window (a rate over two intervals has no sample at the two evaluations
+// after a missed scrape). In a steady mesh, none: one query for all the
+// parts.
+func shortQuery(sc traffic.Scope, w time.Duration, name, rules string) union {
 	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
 	evaluations := telemetry.Scalar(evaluationsQuery(w, rules))
-	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr {
-		return telemetry.Or(spanning(telemetry.AvgOverTime(s, w), s, w, interval),
-			telemetry.Div(telemetry.SumOverTime(s, w), evaluations))
-	})...)
-}
-
-// spanning keeps the series of e whose recorded series s has a sample at
-// one of the first two and at one of the last two evaluations (every
-// interval) of the window w: an edge that had traffic from the window's
-// start to its end, one missed scrape (two evaluations) at either end
-// allowed.
-func spanning(e telemetry.Expr, s telemetry.Selector, w, interval time.Duration) telemetry.Expr {
-	last := telemetry.CountOverTime(s, 2*interval)
-	first := telemetry.CountOverTime(s.Offset(w-2*interval), 2*interval)
-	return telemetry.And(telemetry.And(e, last), first)
-}
-
-// partialQuery counts the edges of sc whose recorded series name, of rules
-// evaluated every interval, has samples in the last w but not from its
-// start to its end (see spanning): edges that came or went inside the
-// window. The parts are disjoint edges, so their union counts each once.
-func partialQuery(sc traffic.Scope, w, interval time.Duration, name, rules string) telemetry.Expr {
-	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
-	return telemetry.Count(telemetry.Or(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr {
-		present := telemetry.CountOverTime(s, w)
-		return telemetry.Unless(present, spanning(present, s, w, interval))
+	return parts(telemetry.Or(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr {
+		return telemetry.BelowValueOf(telemetry.CountOverTime(s, w), evaluations)
 	})...))
+}
+
+// spanningQuery is, of the edges of sc whose recorded series name has a
+// sample at one of the first two and at one of the last two evaluations
+// (every interval) of the window w, the number of samples in it: edges
+// that had traffic from the window's start to its end, a missed scrape at
+// either end allowed. One short of samples (shortQuery) that spans the
+// window missed a scrape; one that does not came or went.
+func spanningQuery(sc traffic.Scope, w, interval time.Duration, name, rules string) union {
+	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
+	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr {
+		last := telemetry.CountOverTime(s, 2*interval)
+		first := telemetry.CountOverTime(s.Offset(w-2*interval), 2*interval)
+		return telemetry.And(telemetry.And(telemetry.CountOverTime(s, w), last), first)
+	})...)
 }
 
 // evaluationsQuery is how many times the rules whose traffic.RulesLabel is

@@ -65,8 +65,6 @@ type Case struct {
 	RecordedWarning, RecordedSource string
 	// Warning, when set, is in a warning of both paths' graphs.
 	Warning string
-	// Quiet says that neither path's graph has a warning.
-	Quiet bool
 }
 
 // GraphOptions are the case's options with their defaults, for a graph at
@@ -471,15 +469,17 @@ load 15s
 		RecordedTolerance: 0.1,
 	},
 	{
-		// The scrape at 570 s was missed: every series of the edge lacks
-		// that sample. Raw: 555, 585 and 600 s in (540, 600], 45 requests
-		// in 45 s, extrapolated back to 540 s: 1 rps. Recorded: a rate over
-		// 30 s has one sample at the evaluations of 570 and 585 s, so the
-		// edge has no sample there; it has one at the first two and the
-		// last of the six evaluations the 90 s read holds, and lived
+		// The scrape of details at 570 s was missed: each of its series
+		// lacks that sample. Raw: 555, 585 and 600 s in (540, 600], 45
+		// requests in 45 s, extrapolated back to 540 s: 1 rps. Recorded: a
+		// rate over 30 s has one sample at the evaluations of 570 and 585 s,
+		// so the edge has none there; it has one at the first two and the
+		// last of the six evaluations the 90 s read holds, so it lived
 		// through the window: the mean of its four samples, 200 B/s, not
-		// their sum over six (133 B/s, the answer before). Its p95 is the
-		// mean of four too, and no edge came or went.
+		// their sum over six (133 B/s, the answer before). ratings's
+		// series end at 570 s, as in the case above: it does not reach the
+		// window's end, and takes its sum over the six (133 B/s against the
+		// raw 125). Of the two, only ratings came or went.
 		Name: "a scrape missed inside the window leaves an edge's recorded throughput and response time as the raw series give them",
 		Load: `
 load 15s
@@ -487,9 +487,15 @@ load 15s
   istio_request_duration_milliseconds_bucket{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1", le="10"} 0+15x37 _ 585+15x1
   istio_request_duration_milliseconds_bucket{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1", le="+Inf"} 0+15x37 _ 585+15x1
   istio_request_bytes_sum{reporter="destination", src="bookinfo/productpage-v1", dst="bookinfo/details/details-v1"} 0+3000x37 _ 117000+3000x1
+  istio_requests_total{reporter="destination", src="bookinfo/reviews-v2", dst="bookinfo/ratings/ratings-v1"} 0+15x38
+  istio_request_duration_milliseconds_bucket{reporter="destination", src="bookinfo/reviews-v2", dst="bookinfo/ratings/ratings-v1", le="10"} 0+15x38
+  istio_request_duration_milliseconds_bucket{reporter="destination", src="bookinfo/reviews-v2", dst="bookinfo/ratings/ratings-v1", le="+Inf"} 0+15x38
+  istio_request_bytes_sum{reporter="destination", src="bookinfo/reviews-v2", dst="bookinfo/ratings/ratings-v1"} 0+3000x38
 `,
-		Want:  `productpage-v1 -> details-v1 http http=1 rt=9.5 tp=200 mtls=100`,
-		Quiet: true,
+		Want: `productpage-v1 -> details-v1 http http=1 rt=9.5 tp=200 mtls=100
+reviews-v2 -> ratings-v1 http http=0.625 rt=9.5 tp=125 mtls=100`,
+		RecordedTolerance: 0.1,
+		RecordedWarning:   "1 edge had requests in only part of the 1m window",
 	},
 	{
 		// ratings's series begin at 525 s: of the eight evaluations of a
