@@ -174,9 +174,11 @@ func shortQuery(sc traffic.Scope, w time.Duration, name, rules string) union {
 // spanningQuery is, of the edges of sc whose recorded series name has a
 // sample at one of the first two and at one of the last two evaluations
 // (every interval) of the window w, the number of samples in it: edges
-// that had traffic from the window's start to its end, a missed scrape at
-// either end allowed. One short of samples (shortQuery) that spans the
-// window missed a scrape; one that does not came or went.
+// that had traffic from the window's start to its end. One short of
+// samples (shortQuery) that spans the window missed a scrape; one that
+// does not came or went, or missed the scrape of the window's first or
+// last evaluation, which leaves no sample at two evaluations and looks
+// the same until the next.
 func spanningQuery(sc traffic.Scope, w, interval time.Duration, name, rules string) union {
 	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
 	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr {
