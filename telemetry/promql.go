@@ -338,9 +338,6 @@ func binary(op parser.ItemType, a, b Expr) Expr {
 		VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne}}}
 }
 
-// Below keeps the series of e whose value is < v; NaN is never kept.
-func Below(e Expr, v float64) Expr { return filter(parser.LSS, e, v) }
-
 // AtLeast keeps the series of e whose value is >= v; NaN is never kept.
 func AtLeast(e Expr, v float64) Expr { return filter(parser.GTE, e, v) }
 
