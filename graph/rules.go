@@ -153,7 +153,7 @@ func RecordingRules(interval time.Duration, recordedQuantiles ...string) ([]byte
 // evaluationsQuery's answer): the series of the rules whose
 // traffic.RulesLabel is rules, which hold the parts already.
 func recordedQuery(sc traffic.Scope, w time.Duration, name, rules string, overTime func(telemetry.Selector, time.Duration) telemetry.Expr) union {
-	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
+	sel := recordedSeries(name, rules)
 	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return overTime(s, w) })...)
 }
 
@@ -164,7 +164,7 @@ func recordedQuery(sc traffic.Scope, w time.Duration, name, rules string, overTi
 // after a missed scrape). In a steady mesh, none: one query for all the
 // parts.
 func shortQuery(sc traffic.Scope, w time.Duration, name, rules string) union {
-	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
+	sel := recordedSeries(name, rules)
 	evaluations := telemetry.Scalar(evaluationsQuery(w, rules))
 	return parts(telemetry.Or(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr {
 		return telemetry.BelowValueOf(telemetry.CountOverTime(s, w), evaluations)
@@ -180,7 +180,7 @@ func shortQuery(sc traffic.Scope, w time.Duration, name, rules string) union {
 // last evaluation, which leaves no sample at two evaluations and looks
 // the same until the next.
 func spanningQuery(sc traffic.Scope, w, interval time.Duration, name, rules string) union {
-	sel := telemetry.Select(name).Eq(traffic.RulesLabel, rules)
+	sel := recordedSeries(name, rules)
 	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr {
 		last := telemetry.CountOverTime(s, 2*interval)
 		first := telemetry.CountOverTime(s.Offset(w-2*interval), 2*interval)
@@ -191,7 +191,13 @@ func spanningQuery(sc traffic.Scope, w, interval time.Duration, name, rules stri
 // evaluationsQuery is how many times the rules whose traffic.RulesLabel is
 // rules were evaluated in the window.
 func evaluationsQuery(w time.Duration, rules string) telemetry.Expr {
-	return telemetry.Sum(telemetry.CountOverTime(telemetry.Select(ruleEvaluations).Eq(traffic.RulesLabel, rules), w))
+	return telemetry.Sum(telemetry.CountOverTime(recordedSeries(ruleEvaluations, rules), w))
+}
+
+// recordedSeries selects the series name recorded by the rules whose
+// traffic.RulesLabel is rules.
+func recordedSeries(name, rules string) telemetry.Selector {
+	return telemetry.Select(name).Eq(traffic.RulesLabel, rules)
 }
 
 // recordedResponseTime is the recorded series of a responseTime
