@@ -6,7 +6,9 @@
 # Environment: SIZES (services:namespaces ...), REQUESTS, INTERVAL, SIM_NICE,
 # STORE_KIND (meshlens or Debian's prometheus), STORE_FLAGS (see lib.sh), RULES (1: the store runs the
 # graph's recording rules; 0: raw series only), RULES_INTERVAL (see lib.sh),
-# DURATION (the graphs' window, default 60s) and
+# DURATION (the graphs' window, default 60s), PACE (seconds between two
+# graphs, as a page polling the graph: default 0, back to back, which
+# keeps the cores busy and measures the store saturated) and
 # BIN (another build to measure, e.g. an older commit's) and
 # WARMUP (seconds to wait before measuring, once every target has been
 # scraped three times and the rules have run; default 0: a store still
@@ -29,7 +31,7 @@ STORE=127.0.0.1:${STORE_PORT:-17090}
 WEB=127.0.0.1:${WEB_PORT:-17001}
 . bench/lib.sh
 
-echo "store: ${STORE_KIND:-meshlens}, rules: ${RULES:-1} (every ${RULES_INTERVAL:-$INTERVAL}), scrape interval: $INTERVAL, duration: ${DURATION:-60s}"
+echo "store: ${STORE_KIND:-meshlens}, rules: ${RULES:-1} (every ${RULES_INTERVAL:-$INTERVAL}), scrape interval: $INTERVAL, duration: ${DURATION:-60s}, graphs: $REQUESTS, ${PACE:-0}s apart"
 echo
 echo "| workloads | namespaces | nodes | edges | queries/graph | response times, throughput | p50 s | p95 s | cached p50 s | answer KiB (gzip KiB) | allocs/graph MiB | console peak RSS MiB | rule group s, median (p99) | recorded series |"
 echo "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -48,6 +50,7 @@ for size in $SIZES; do
     [ "$at" -gt "$last" ] || at=$(( last + 1 ))
     last=$at
     curl -fsS -o /dev/null -w '%{time_total}\n' "$url&queryTime=$at" >>"$work/times"
+    sleep "${PACE:-0}"
   done
   a1=$(metric "http://$WEB/metrics" go_memstats_alloc_bytes_total)
   : >"$work/cached"
