@@ -339,24 +339,22 @@ func binary(op parser.ItemType, a, b Expr) Expr {
 }
 
 // AtLeast keeps the series of e whose value is >= v; NaN is never kept.
-func AtLeast(e Expr, v float64) Expr { return filter(parser.GTE, e, v) }
+func AtLeast(e Expr, v float64) Expr {
+	return filter(parser.GTE, e, Expr{node: &parser.NumberLiteral{Val: v}})
+}
 
 // BelowValueOf keeps the series of e whose value is < the scalar
 // expression bound's (scalar(...), say).
-func BelowValueOf(e, bound Expr) Expr {
+func BelowValueOf(e, bound Expr) Expr { return filter(parser.LSS, e, bound) }
+
+// filter is "e op bound", a comparison with a number or a scalar
+// expression that keeps the series of e it holds for.
+func filter(op parser.ItemType, e, bound Expr) Expr {
 	if e.err != nil {
 		return e
 	}
 	if bound.err != nil {
 		return bound
 	}
-	return Expr{node: &parser.BinaryExpr{Op: parser.LSS, LHS: operand(parser.LSS, e.node, false), RHS: operand(parser.LSS, bound.node, true)}}
-}
-
-// filter is "e op v", a comparison that keeps the series of e it holds for.
-func filter(op parser.ItemType, e Expr, v float64) Expr {
-	if e.err != nil {
-		return e
-	}
-	return Expr{node: &parser.BinaryExpr{Op: op, LHS: operand(op, e.node, false), RHS: &parser.NumberLiteral{Val: v}}}
+	return Expr{node: &parser.BinaryExpr{Op: op, LHS: operand(op, e.node, false), RHS: operand(op, bound.node, true)}}
 }
