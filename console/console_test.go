@@ -181,7 +181,9 @@ func TestAShortDurationIsWidenedAndSaidSo(t *testing.T) {
 		t.Errorf("warnings %v, want one that says the window was widened", warnings)
 	}
 	for _, query := range q.queries {
-		if !strings.Contains(query, "[30s]") {
+		// Every windowed query reads the widened window (the rules' last
+		// evaluation is read at the graph's time, without one).
+		if strings.Contains(query, "[") && !strings.Contains(query, "[30s]") {
 			t.Errorf("query with another window: %s", query)
 		}
 	}

@@ -2,12 +2,14 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -214,6 +216,10 @@ type Builder struct {
 	rulesMismatch prometheus.Counter
 	// health is the tolerance configuration of the health appender.
 	health *health.Config
+	// noAt is set once the store refused PromQL's @ (Cortex before 1.14,
+	// or a store that disabled it): the recorded series are then read up
+	// to the graph's time.
+	noAt atomic.Bool
 }
 
 // WithHealth judges health (the health appender) by c's tolerances,
@@ -273,7 +279,14 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.fetch(ctx, p); err != nil {
+	err = b.fetch(ctx, p)
+	if err != nil && !p.rules.at.IsZero() && errors.Is(err, promclient.ErrBadQuery) && strings.Contains(err.Error(), "@ modifier") {
+		b.noAt.Store(true)
+		if p, err = b.plan(ctx, o); err == nil {
+			err = b.fetch(ctx, p)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	a := p.assemble()
@@ -315,8 +328,10 @@ type plan struct {
 	// spanning jobs, asked of those edges only, which of them span the
 	// window all the same (spanningQuery).
 	shortTimes, shortBytes, spanningTimes, spanningBytes *job
-	// rules is the traffic.RulesLabel value of the recorded series read.
-	rules              string
+	// rules are the recorded series read.
+	rules readRules
+	// indexQueries are the queries readIndex sent.
+	indexQueries       int
 	requests, coverage *job
 	tcp, grpcMessages  []*job
 	// edges numbers the edge keys of the rows.
@@ -380,18 +395,29 @@ func (b *Builder) plan(ctx context.Context, o Options) (*plan, error) {
 	if !ok {
 		hasRecorded = map[string]bool{}
 	}
-	p.rulesInterval, p.recordedWindow, p.rules = rulesInterval, window+2*rulesInterval, rules
+	p.rulesInterval, p.recordedWindow = rulesInterval, window+2*rulesInterval
+	// A ruler writes an evaluation's series over some seconds, the marker
+	// last (RecordingRules): a graph asked meanwhile reads the recorded
+	// series up to the last evaluation written whole, which in a steady
+	// store holds the same evaluations as its own time would, but none
+	// half written. A last marker two intervals old or more is a ruler
+	// behind or stopped: the graph reads up to its own time and counts
+	// the evaluations it finds (see fetch).
+	p.rules, p.indexQueries = readRules{label: rules}, idx.queries
+	if last, ok := idx.lastEvaluation[rules]; ok && !b.noAt.Load() && last.Before(o.QueryTime) && o.QueryTime.Sub(last) < 2*rulesInterval {
+		p.rules.at = last
+	}
 
 	// Independent queries run in parallel, a few at a time, the slowest
 	// first.
 	add := p.jobs.add
 	if p.responseTime {
 		if name := recordedResponseTime(o.ResponseTime); hasRecorded[name] {
-			p.recordedTimes = add("recordedDuration", recordedQuery(sc, p.recordedWindow, name, rules, telemetry.AvgOverTime))
+			p.recordedTimes = add("recordedDuration", recordedQuery(sc, p.recordedWindow, name, p.rules, telemetry.AvgOverTime))
 			// Edges present in only part of a window of three evaluations
 			// or more (the first two and the last two apart) get a word.
 			if window >= 3*rulesInterval {
-				p.shortTimes = add("shortDuration", shortQuery(sc, window, name, rules))
+				p.shortTimes = add("shortDuration", shortQuery(sc, window, name, p.rules))
 			}
 		} else {
 			p.fromBuckets(add, sc)
@@ -400,9 +426,9 @@ func (b *Builder) plan(ctx context.Context, o Options) (*plan, error) {
 	p.requests = add("requests", requestsQuery(sc, window, p.security))
 	if p.throughputMetric != "" {
 		if name := recordedThroughput(p.throughputMetric); hasRecorded[name] {
-			p.recordedBytes = add("recordedThroughput", recordedQuery(sc, p.recordedWindow, name, rules, telemetry.SumOverTime))
-			p.evaluations = add("ruleEvaluations", parts(evaluationsQuery(p.recordedWindow, rules)))
-			p.shortBytes = add("shortThroughput", shortQuery(sc, p.recordedWindow, name, rules))
+			p.recordedBytes = add("recordedThroughput", recordedQuery(sc, p.recordedWindow, name, p.rules, telemetry.SumOverTime))
+			p.evaluations = add("ruleEvaluations", parts(evaluationsQuery(p.recordedWindow, p.rules)))
+			p.shortBytes = add("shortThroughput", shortQuery(sc, p.recordedWindow, name, p.rules))
 		} else {
 			p.rawThroughput(add, sc)
 		}
@@ -445,7 +471,7 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 	if err != nil {
 		return err
 	}
-	g.Queries = sent
+	g.Queries = p.indexQueries + sent
 	g.warnCoverage(p.coverage.rows, p.window, p.interval, len(p.requests.rows) > 0)
 	evaluations := 0.0
 	if p.evaluations != nil {

@@ -67,10 +67,11 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 			t.Errorf("recorded series asked %d times, though the store has none", got)
 		}
 		// Each of the four (quantile, requests, throughput, TCP) in two
-		// queries: the first scope alone, the others in one; and how much
-		// of the window the store covers.
-		if got := q.count("histogram_quantile"); got != 2 || g.Queries != 9 || len(q.queries) != 9 {
-			t.Errorf("buckets asked %d times, %d queries in all (%d sent); want 2 and 9", got, g.Queries, len(q.queries))
+		// queries: the first scope alone, the others in one; how much of
+		// the window the store covers; and, beside the index, the rules'
+		// last evaluation (asked before the index says there are none).
+		if got := q.count("histogram_quantile"); got != 2 || g.Queries != 10 || len(q.queries) != 10 {
+			t.Errorf("buckets asked %d times, %d queries in all (%d sent); want 2 and 10", got, g.Queries, len(q.queries))
 		}
 		if got := testutil.ToFloat64(b.responseTimes.WithLabelValues("buckets")); got != 1 {
 			t.Errorf("meshlens_graph_response_times_total{source=\"buckets\"} = %v, want 1", got)
@@ -81,12 +82,13 @@ func TestResponseTimesFromBucketsWithoutRules(t *testing.T) {
 		q    *answering
 		// recorded are the queries of recorded series, queries all of them
 		// (two per union of scopes; one of the edges short of samples per
-		// recorded series; one of the rules' evaluations).
+		// recorded series; one of the rules' evaluations; one of their
+		// last evaluation).
 		recorded, queries int
 	}{
-		{"listed, but silent on an edge with requests: the buckets after", &answering{listed: listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}, traffic.RulesLabel: {ours}}}}, 3, 12},
+		{"listed, but silent on an edge with requests: the buckets after", &answering{listed: listed{values: map[string][]string{labels.MetricName: {recordedDuration + "p95"}, traffic.RulesLabel: {ours}}}}, 3, 13},
 		// Throughput too is asked of its recorded series, then of the raw.
-		{"the store cannot list names: asked, then the buckets", &answering{listed: listed{err: errors.New("404")}}, 6, 16},
+		{"the store cannot list names: asked, then the buckets", &answering{listed: listed{err: errors.New("404")}}, 6, 17},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.answers = map[string]promclient.Vector{requestsOfBookinfo: {oneRequest}}
@@ -423,8 +425,8 @@ func TestRawQuantilesAreSentInShares(t *testing.T) {
 			quantiles = append(quantiles, query)
 		}
 	}
-	if len(quantiles) != quantileSplit || g.Queries != 8+quantileSplit {
-		t.Fatalf("%d queries of the destinations' buckets alone (%d in all), want %d (%d): %q", len(quantiles), g.Queries, quantileSplit, 8+quantileSplit, quantiles)
+	if len(quantiles) != quantileSplit || g.Queries != 9+quantileSplit {
+		t.Fatalf("%d queries of the destinations' buckets alone (%d in all), want %d (%d): %q", len(quantiles), g.Queries, quantileSplit, 9+quantileSplit, quantiles)
 	}
 	// Each namespace in exactly one share.
 	shareOf := regexp.MustCompile(`destination_service_namespace=~?"([^"]*)"`)
@@ -442,5 +444,54 @@ func TestRawQuantilesAreSentInShares(t *testing.T) {
 		if seen[ns] != 1 {
 			t.Errorf("namespace %s is in %d shares, want 1: %q", ns, seen[ns], quantiles)
 		}
+	}
+}
+
+// refusingAt is answering, but refuses every query with PromQL's @ as a
+// store that disabled it does.
+type refusingAt struct {
+	answering
+	refused int
+}
+
+func (r *refusingAt) Query(ctx context.Context, q string, ts time.Time) (promclient.Vector, error) {
+	if strings.Contains(q, " @ ") {
+		r.mu.Lock()
+		r.refused++
+		r.mu.Unlock()
+		return nil, fmt.Errorf("%w: 1:40: parse error: @ modifier is disabled", promclient.ErrBadQuery)
+	}
+	return r.answering.Query(ctx, q, ts)
+}
+
+func TestAStoreThatRefusesAtIsReadUpToTheGraphsTime(t *testing.T) {
+	at := time.Unix(1_700_000_000, 0)
+	o := Options{Namespaces: []string{"bookinfo"}, Type: TypeWorkload, Duration: time.Minute, QueryTime: at}
+	recorded := promclient.Vector{{Metric: labels.FromStrings("reporter", "destination", "source_workload", "productpage-v1", "destination_workload", "reviews-v1"), Value: 10}}
+	q := &refusingAt{answering: answering{
+		listed: listed{values: map[string][]string{labels.MetricName: {recordedThroughput("istio_request_bytes")}, traffic.RulesLabel: {ours}}},
+		answers: map[string]promclient.Vector{
+			requestsOfBookinfo:                       {oneRequest},
+			"timestamp(" + ruleEvaluations:           {{Metric: labels.FromStrings(traffic.RulesLabel, ours), Value: float64(at.Unix() - 10)}},
+			"sum(count_over_time(" + ruleEvaluations: {{Metric: labels.EmptyLabels(), Value: 6}},
+			"sum_over_time(meshlens_edge:istio_re":   recorded,
+		}}}
+	b := NewBuilder(q, nil)
+	for i := range 2 {
+		g, err := b.Build(context.Background(), o)
+		if err != nil {
+			t.Fatalf("graph %d: %v", i, err)
+		}
+		if e := g.Edges(); len(e) != 1 || !e[0].HasThroughput {
+			t.Fatalf("graph %d: %d edges, want one with throughput", i, len(e))
+		}
+		if got := testutil.ToFloat64(b.throughputs.WithLabelValues("recorded")); got != float64(i+1) {
+			t.Errorf("graph %d: %v graphs with recorded throughput, want %d", i, got, i+1)
+		}
+	}
+	// The first graph tried @ once (its queries with it refused), the
+	// second did not.
+	if q.refused == 0 || q.count(" @ ") != 0 {
+		t.Errorf("queries with @ refused %d, sent %d; want some refused, then none sent", q.refused, q.count(" @ "))
 	}
 }

@@ -28,9 +28,10 @@ const (
 	RuleGroup = "meshlens-graph"
 	// recordedDuration + "p50", "p95", "p99" or "avg" is an edge's response time.
 	recordedDuration = "meshlens_edge:istio_request_duration_milliseconds:"
-	// ruleEvaluations is 1 at each evaluation of the group: how many
-	// evaluations a window holds tells a console how much of it the
-	// recorded series cover.
+	// ruleEvaluations is 1 at each evaluation of the group, written after
+	// every other rule's series: how many evaluations a window holds tells
+	// a console how much of it the recorded series cover, and the last one
+	// which evaluation is whole (see lastEvaluationQuery).
 	ruleEvaluations = "meshlens_rules:evaluations"
 )
 
@@ -92,7 +93,7 @@ func RecordingRules(interval time.Duration, recordedQuantiles ...string) ([]byte
 		labels map[string]string
 	}
 	version := traffic.RulesLabelValue(interval)
-	exprs := []recordingRule{{ruleEvaluations, telemetry.Vector(1), map[string]string{traffic.RulesLabel: version}}}
+	var exprs []recordingRule
 	// perScope records one rule per scope, all under one name: the scopes'
 	// series are apart (reporter and destination_workload are in every
 	// grouping), and their union in one expression ("or") cost Prometheus
@@ -128,6 +129,21 @@ func RecordingRules(interval time.Duration, recordedQuantiles ...string) ([]byte
 		})
 	}
 
+	// The marker comes last and reads every recorded series (and drops
+	// what it read: "or" keeps vector(1), whose labels are the same), so
+	// that a ruler writes it once the others are written: one evaluating
+	// the rules in turn by their order in the file, and one evaluating
+	// them at once (Prometheus's and Mimir's concurrent evaluation) by
+	// their dependencies. A console then reads up to the last marker and
+	// never meets an evaluation half written.
+	marker := []telemetry.Expr{telemetry.Vector(1)}
+	for i, e := range exprs {
+		if i == 0 || exprs[i-1].record != e.record {
+			marker = append(marker, telemetry.Count(recordedSeries(e.record, version).Instant()))
+		}
+	}
+	exprs = append(exprs, recordingRule{ruleEvaluations, telemetry.Or(marker...), map[string]string{traffic.RulesLabel: version}})
+
 	g := ruleGroup{Name: RuleGroup, Interval: model.Duration(interval)}
 	for _, e := range exprs {
 		q, err := e.expr.Query()
@@ -148,12 +164,29 @@ func RecordingRules(interval time.Duration, recordedQuantiles ...string) ([]byte
 	return out.Bytes(), nil
 }
 
+// readRules are the recorded series a graph reads: those of the rules
+// whose traffic.RulesLabel is label, up to their evaluation at when it is
+// set (@ at), else up to the graph's time.
+type readRules struct {
+	label string
+	at    time.Time
+}
+
+// series selects the recorded series name.
+func (r readRules) series(name string) telemetry.Selector {
+	s := recordedSeries(name, r.label)
+	if !r.at.IsZero() {
+		s = s.At(r.at)
+	}
+	return s
+}
+
 // recordedQuery is a recorded series (name) of every edge touching the
 // namespaces, over the window (averaged, or summed to be divided by
-// evaluationsQuery's answer): the series of the rules whose
-// traffic.RulesLabel is rules, which hold the parts already.
-func recordedQuery(sc traffic.Scope, w time.Duration, name, rules string, overTime func(telemetry.Selector, time.Duration) telemetry.Expr) union {
-	sel := recordedSeries(name, rules)
+// evaluationsQuery's answer): the series of the rules r, which hold the
+// parts already.
+func recordedQuery(sc traffic.Scope, w time.Duration, name string, r readRules, overTime func(telemetry.Selector, time.Duration) telemetry.Expr) union {
+	sel := r.series(name)
 	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr { return overTime(s, w) })...)
 }
 
@@ -163,9 +196,9 @@ func recordedQuery(sc traffic.Scope, w time.Duration, name, rules string, overTi
 // window (a rate over two intervals has no sample at the two evaluations
 // after a missed scrape). In a steady mesh, none: one query for all the
 // parts.
-func shortQuery(sc traffic.Scope, w time.Duration, name, rules string) union {
-	sel := recordedSeries(name, rules)
-	evaluations := telemetry.Scalar(evaluationsQuery(w, rules))
+func shortQuery(sc traffic.Scope, w time.Duration, name string, r readRules) union {
+	sel := r.series(name)
+	evaluations := telemetry.Scalar(evaluationsQuery(w, r))
 	return parts(telemetry.Or(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr {
 		return telemetry.BelowValueOf(telemetry.CountOverTime(s, w), evaluations)
 	})...))
@@ -179,8 +212,8 @@ func shortQuery(sc traffic.Scope, w time.Duration, name, rules string) union {
 // does not came or went, or missed the scrape of the window's first or
 // last evaluation, which leaves no sample at two evaluations and looks
 // the same until the next.
-func spanningQuery(sc traffic.Scope, w, interval time.Duration, name, rules string) union {
-	sel := recordedSeries(name, rules)
+func spanningQuery(sc traffic.Scope, w, interval time.Duration, name string, r readRules) union {
+	sel := r.series(name)
 	return parts(sc.Select(sel, func(s telemetry.Selector) telemetry.Expr {
 		last := telemetry.CountOverTime(s, 2*interval)
 		first := telemetry.CountOverTime(s.Offset(w-2*interval), 2*interval)
@@ -188,10 +221,16 @@ func spanningQuery(sc traffic.Scope, w, interval time.Duration, name, rules stri
 	})...)
 }
 
-// evaluationsQuery is how many times the rules whose traffic.RulesLabel is
-// rules were evaluated in the window.
-func evaluationsQuery(w time.Duration, rules string) telemetry.Expr {
-	return telemetry.Sum(telemetry.CountOverTime(recordedSeries(ruleEvaluations, rules), w))
+// evaluationsQuery is how many times the rules r were evaluated in the
+// window.
+func evaluationsQuery(w time.Duration, r readRules) telemetry.Expr {
+	return telemetry.Sum(telemetry.CountOverTime(r.series(ruleEvaluations), w))
+}
+
+// lastEvaluationQuery is, by traffic.RulesLabel value, the time of the
+// rules' last marker: their last evaluation written whole.
+func lastEvaluationQuery() telemetry.Expr {
+	return telemetry.Max(telemetry.Timestamp(telemetry.Select(ruleEvaluations).Instant()), traffic.RulesLabel)
 }
 
 // recordedSeries selects the series name recorded by the rules whose

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -27,6 +28,11 @@ type index struct {
 	// rules are the values of traffic.RulesLabel in the store: which
 	// rules wrote the recorded series (nil when it could not say).
 	rules []string
+	// lastEvaluation is, by traffic.RulesLabel value, the time of the
+	// rules' last whole evaluation at or before the graph's time.
+	lastEvaluation map[string]time.Time
+	// queries is how many PromQL queries reading the index took.
+	queries int
 }
 
 // readIndex reads from the store's index what the queries depend on: the
@@ -64,6 +70,10 @@ func (b *Builder) readIndex(ctx context.Context, namespaces []string, start, rec
 				idx.rules = v
 			}
 		})
+		idx.queries++
+		wg.Go(func() {
+			idx.lastEvaluation = b.lastEvaluations(ctx, end)
+		})
 	}
 	wg.Wait()
 	if idx.listed && idx.rules == nil {
@@ -71,4 +81,26 @@ func (b *Builder) readIndex(ctx context.Context, namespaces []string, start, rec
 		idx.rules = []string{}
 	}
 	return sc, idx
+}
+
+// lastEvaluations are, by traffic.RulesLabel value, the times of the
+// rules' last markers at or before end (lastEvaluationQuery); none when
+// the store cannot say.
+func (b *Builder) lastEvaluations(ctx context.Context, end time.Time) map[string]time.Time {
+	q, err := lastEvaluationQuery().Query()
+	if err != nil {
+		return nil
+	}
+	v, err := b.querier.Query(ctx, q, end)
+	if err != nil {
+		return nil
+	}
+	last := map[string]time.Time{}
+	for _, s := range v {
+		if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
+			continue
+		}
+		last[s.Metric.Get(traffic.RulesLabel)] = time.UnixMilli(int64(math.Round(s.Value * 1000)))
+	}
+	return last
 }

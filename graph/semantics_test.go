@@ -20,6 +20,7 @@ import (
 	"github.com/meshlens/meshlens/graph"
 	"github.com/meshlens/meshlens/graph/graphtest"
 	"github.com/meshlens/meshlens/promclient"
+	"github.com/meshlens/meshlens/traffic"
 	"github.com/meshlens/meshlens/traffic/traffictest"
 )
 
@@ -162,5 +163,75 @@ func evaluateRules(t *testing.T, st *teststorage.TestStorage, engine *promql.Eng
 		for _, g := range groups {
 			g.Eval(context.Background(), time.Unix(0, 0).Add(ts))
 		}
+	}
+}
+
+// TestAGraphAskedWhileTheRulesWriteReadsTheLastWholeEvaluation: a ruler
+// writes an evaluation's series one rule after another, the marker last.
+// A graph asked in between (every recorded series of the evaluation at
+// its time written, ten times too large, the marker not yet) answers what
+// it answered before the evaluation began, in as many queries and with
+// the same warnings; once the marker is written, it reads that evaluation.
+func TestAGraphAskedWhileTheRulesWriteReadsTheLastWholeEvaluation(t *testing.T) {
+	var tc graphtest.Case
+	for _, c := range graphtest.Cases {
+		if c.Name == "response times and throughput from the destination's histograms" {
+			tc = c
+		}
+	}
+	want, err := graphtest.ParseEdges(tc.Want)
+	if err != nil || !want.Has("rt") || !want.Has("tp") {
+		t.Fatalf("the case: %v, %q", err, tc.Want)
+	}
+	ctx := context.Background()
+	o := tc.GraphOptions()
+	st := promqltest.LoadedStorage(t, expand(t, tc.Load))
+	engine := promqltest.NewTestEngine(t, false, 0, promqltest.DefaultMaxSamplesPerQuery)
+	querier := promclient.NewEngine(engine, st, graphtest.Interval)
+	step := int64(graphtest.Interval / time.Second)
+	evaluateRules(t, st, engine, graphtest.Interval, step, graphtest.At-step)
+	before, err := graph.NewBuilder(querier, nil).Build(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report(t, "whole evaluations", graphtest.Compare(graphtest.Of(before), want, graphtest.Relative(1e-6)))
+
+	// Half of the evaluation at the graph's time.
+	last, err := querier.Query(ctx, `{__name__=~"meshlens_edge:.+"}`, time.Unix(graphtest.At-step, 0))
+	if err != nil || len(last) == 0 {
+		t.Fatalf("recorded series: %v, %d", err, len(last))
+	}
+	app := st.Appender(ctx)
+	for _, s := range last {
+		if _, err := app.Append(0, s.Metric, graphtest.At*1000, 10*s.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	during, err := graph.NewBuilder(querier, nil).Build(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report(t, "an evaluation half written", graphtest.Compare(graphtest.Of(during), graphtest.Of(before), graphtest.Relative(1e-9)))
+	if during.Queries != before.Queries || strings.Join(during.Warnings, "\n") != strings.Join(before.Warnings, "\n") {
+		t.Errorf("an evaluation half written: %d queries, warnings %q; before it began: %d, %q", during.Queries, during.Warnings, before.Queries, before.Warnings)
+	}
+
+	// The marker: the evaluation is whole, and read.
+	app = st.Appender(ctx)
+	if _, err := app.Append(0, labels.FromStrings(labels.MetricName, "meshlens_rules:evaluations", traffic.RulesLabel, traffic.RulesLabelValue(graphtest.Interval)), graphtest.At*1000, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := graph.NewBuilder(querier, nil).Build(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems := graphtest.Compare(graphtest.Of(after), graphtest.Of(before), graphtest.Relative(1e-3)); len(problems) == 0 {
+		t.Error("the evaluation written whole is not read: the graph is the same as before it")
 	}
 }

@@ -33,6 +33,7 @@ type Selector struct {
 	metric   string
 	matchers []*labels.Matcher
 	offset   time.Duration
+	at       *int64
 	err      error
 }
 
@@ -111,6 +112,14 @@ func (s Selector) Offset(d time.Duration) Selector {
 	return s
 }
 
+// At is the selector read at t whatever the query's time (@ t): a window
+// that ends at a moment the caller knows, inside a query about another.
+func (s Selector) At(t time.Time) Selector {
+	ms := t.UnixMilli()
+	s.at = &ms
+	return s
+}
+
 func alternation(values []string) string {
 	quoted := make([]string, len(values))
 	for i, v := range values {
@@ -153,6 +162,7 @@ func (s Selector) node() (*parser.VectorSelector, error) {
 		Name:           s.metric,
 		LabelMatchers:  append([]*labels.Matcher{name}, s.matchers...),
 		OriginalOffset: s.offset,
+		Timestamp:      s.at,
 	}, nil
 }
 
@@ -203,6 +213,14 @@ func CountOverTime(s Selector, window time.Duration) Expr {
 // Vector is vector(v): one series without labels.
 func Vector(v float64) Expr {
 	return Expr{node: &parser.Call{Func: parser.Functions["vector"], Args: parser.Expressions{&parser.NumberLiteral{Val: v}}}}
+}
+
+// Timestamp is timestamp(e): the time of each series' sample, in seconds.
+func Timestamp(e Expr) Expr {
+	if e.err != nil {
+		return e
+	}
+	return Expr{node: &parser.Call{Func: parser.Functions["timestamp"], Args: parser.Expressions{e.node}}}
 }
 
 // AvgOverTime is avg_over_time(selector[window]).

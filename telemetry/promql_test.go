@@ -151,6 +151,16 @@ func TestBuiltQueries(t *testing.T) {
 			`avg_over_time(meshlens_edge:x:rate[1m30s]) and count_over_time(meshlens_edge:x:rate[30s] offset 1m) or sum_over_time(meshlens_edge:x:rate[1m30s]) / scalar(sum(count_over_time(meshlens_rules:evaluations[1m30s])))`,
 		},
 		{
+			"a recorded series read at a known evaluation, whatever the query's time, and a window before it",
+			Sum(CountOverTime(Select("meshlens_edge:x:rate").At(time.Unix(1700000010, 500e6)).Offset(30*time.Second), time.Minute)),
+			`sum(count_over_time(meshlens_edge:x:rate[1m] @ 1700000010.500 offset 30s))`,
+		},
+		{
+			"the last evaluation of each rule file",
+			Max(Timestamp(Select("meshlens_rules:evaluations").Instant()), "meshlens_rules"),
+			`max by (meshlens_rules) (timestamp(meshlens_rules:evaluations))`,
+		},
+		{
 			"an operand that binds less tightly than its operator in parentheses, and only that one",
 			Unless(Or(Select("a").Instant(), Select("b").Instant()), And(Select("c").Instant(), Div(Add(Select("d").Instant(), Select("e").Instant()), Select("f").Instant()))),
 			`(a or b) unless (c and (d + e) / f)`,
