@@ -280,6 +280,9 @@ func (b *Builder) Build(ctx context.Context, o Options) (*Graph, error) {
 		return nil, err
 	}
 	err = b.fetch(ctx, p)
+	// A store that refuses PromQL's @ answers 400 to the recorded
+	// queries: the graph is planned again without it, and so are the
+	// next ones.
 	if err != nil && !p.rules.at.IsZero() && errors.Is(err, promclient.ErrBadQuery) && strings.Contains(err.Error(), "@ modifier") {
 		b.noAt.Store(true)
 		if p, err = b.plan(ctx, o); err == nil {

@@ -201,15 +201,10 @@ func TestAGraphAskedWhileTheRulesWriteReadsTheLastWholeEvaluation(t *testing.T) 
 	if err != nil || len(last) == 0 {
 		t.Fatalf("recorded series: %v, %d", err, len(last))
 	}
-	app := st.Appender(ctx)
-	for _, s := range last {
-		if _, err := app.Append(0, s.Metric, graphtest.At*1000, 10*s.Value); err != nil {
-			t.Fatal(err)
-		}
+	for i := range last {
+		last[i].Value *= 10
 	}
-	if err := app.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	write(t, st, graphtest.At, last)
 	during, err := graph.NewBuilder(querier, nil).Build(ctx, o)
 	if err != nil {
 		t.Fatal(err)
@@ -220,18 +215,27 @@ func TestAGraphAskedWhileTheRulesWriteReadsTheLastWholeEvaluation(t *testing.T) 
 	}
 
 	// The marker: the evaluation is whole, and read.
-	app = st.Appender(ctx)
-	if _, err := app.Append(0, labels.FromStrings(labels.MetricName, "meshlens_rules:evaluations", traffic.RulesLabel, traffic.RulesLabelValue(graphtest.Interval)), graphtest.At*1000, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	write(t, st, graphtest.At, promclient.Vector{{Metric: labels.FromStrings(labels.MetricName, "meshlens_rules:evaluations",
+		traffic.RulesLabel, traffic.RulesLabelValue(graphtest.Interval)), Value: 1}})
 	after, err := graph.NewBuilder(querier, nil).Build(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if problems := graphtest.Compare(graphtest.Of(after), graphtest.Of(before), graphtest.Relative(1e-3)); len(problems) == 0 {
 		t.Error("the evaluation written whole is not read: the graph is the same as before it")
+	}
+}
+
+// write appends v's samples to st at the time at (Unix seconds).
+func write(t *testing.T, st *teststorage.TestStorage, at int64, v promclient.Vector) {
+	t.Helper()
+	app := st.Appender(context.Background())
+	for _, s := range v {
+		if _, err := app.Append(0, s.Metric, at*1000, s.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
 	}
 }
