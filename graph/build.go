@@ -332,9 +332,7 @@ type plan struct {
 	// window all the same (spanningQuery).
 	shortTimes, shortBytes, spanningTimes, spanningBytes *job
 	// rules are the recorded series read.
-	rules readRules
-	// indexQueries are the queries readIndex sent.
-	indexQueries       int
+	rules              readRules
 	requests, coverage *job
 	tcp, grpcMessages  []*job
 	// edges numbers the edge keys of the rows.
@@ -406,7 +404,7 @@ func (b *Builder) plan(ctx context.Context, o Options) (*plan, error) {
 	// half written. A last marker two intervals old or more is a ruler
 	// behind or stopped: the graph reads up to its own time and counts
 	// the evaluations it finds (see fetch).
-	p.rules, p.indexQueries = readRules{label: rules}, idx.queries
+	p.rules, g.Queries = readRules{label: rules}, idx.queries
 	if last, ok := idx.lastEvaluation[rules]; ok && !b.noAt.Load() && last.Before(o.QueryTime) && o.QueryTime.Sub(last) < 2*rulesInterval {
 		p.rules.at = last
 	}
@@ -474,7 +472,7 @@ func (b *Builder) fetch(ctx context.Context, p *plan) error {
 	if err != nil {
 		return err
 	}
-	g.Queries = p.indexQueries + sent
+	g.Queries += sent
 	g.warnCoverage(p.coverage.rows, p.window, p.interval, len(p.requests.rows) > 0)
 	evaluations := 0.0
 	if p.evaluations != nil {

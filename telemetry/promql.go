@@ -216,11 +216,14 @@ func Vector(v float64) Expr {
 }
 
 // Timestamp is timestamp(e): the time of each series' sample, in seconds.
-func Timestamp(e Expr) Expr {
+func Timestamp(e Expr) Expr { return callOn("timestamp", e) }
+
+// callOn is fn(e), for the functions of one instant vector.
+func callOn(fn string, e Expr) Expr {
 	if e.err != nil {
 		return e
 	}
-	return Expr{node: &parser.Call{Func: parser.Functions["timestamp"], Args: parser.Expressions{e.node}}}
+	return Expr{node: &parser.Call{Func: parser.Functions[fn], Args: parser.Expressions{e.node}}}
 }
 
 // AvgOverTime is avg_over_time(selector[window]).
@@ -280,12 +283,7 @@ func And(a, b Expr) Expr { return set(parser.LAND, a, b) }
 
 // Scalar is scalar(e): e's one value as a number, NaN unless e has
 // exactly one series.
-func Scalar(e Expr) Expr {
-	if e.err != nil {
-		return e
-	}
-	return Expr{node: &parser.Call{Func: parser.Functions["scalar"], Args: parser.Expressions{e.node}}}
-}
+func Scalar(e Expr) Expr { return callOn("scalar", e) }
 
 func set(op parser.ItemType, a, b Expr) Expr {
 	if a.err != nil {
