@@ -69,7 +69,9 @@ func decodeData(it *jsoniter.Iterator, a *answer) {
 				it.Skip()
 				continue
 			}
-			var b labels.ScratchBuilder
+			// Not the zero ScratchBuilder: built with -tags dedupelabels, a
+			// builder needs the symbol table NewScratchBuilder gives it.
+			b := labels.NewScratchBuilder(0)
 			for it.ReadArray() {
 				if next := it.WhatIsNext(); next != jsoniter.ObjectValue {
 					it.ReportError("sample", fmt.Sprintf("want an object, got a JSON value of type %d", next))
