@@ -15,10 +15,11 @@ import (
 // Shared is a Querier in front of another, for a console that many
 // browser tabs poll: at most limit queries in flight process-wide; a query
 // asked again while it runs is sent once and its answer shared; and an
-// answer about "now" is kept for a scrape interval, in which the store's
-// data cannot have changed. A query about now is evaluated at now rounded
-// down to the scrape interval, so that tabs polling a second apart ask
-// the same question.
+// answer about "now" is kept for a scrape interval. A query about now is
+// evaluated at now rounded down to the scrape interval, so that tabs
+// polling a second apart ask the same question: its answer is exact for
+// that time, and at most one interval old (scrapes are not aligned to the
+// rounding, so a scrape in between is read by the next interval's answer).
 type Shared struct {
 	q        RangeQuerier
 	slots    chan struct{}
