@@ -195,8 +195,12 @@ func rangeCall(fn string, s Selector, window time.Duration) Expr {
 	if window <= 0 {
 		return Expr{err: fmt.Errorf("%w: %s window must be positive, got %s", ErrInvalidQuery, fn, window)}
 	}
-	m := &parser.MatrixSelector{VectorSelector: n, Range: window}
-	return Expr{node: &parser.Call{Func: parser.Functions[fn], Args: parser.Expressions{m}}}
+	return call(fn, &parser.MatrixSelector{VectorSelector: n, Range: window})
+}
+
+// call is fn(arg), for the functions of one argument.
+func call(fn string, arg parser.Expr) Expr {
+	return Expr{node: &parser.Call{Func: parser.Functions[fn], Args: parser.Expressions{arg}}}
 }
 
 // Rate is rate(selector[window]).
@@ -211,9 +215,7 @@ func CountOverTime(s Selector, window time.Duration) Expr {
 }
 
 // Vector is vector(v): one series without labels.
-func Vector(v float64) Expr {
-	return Expr{node: &parser.Call{Func: parser.Functions["vector"], Args: parser.Expressions{&parser.NumberLiteral{Val: v}}}}
-}
+func Vector(v float64) Expr { return call("vector", &parser.NumberLiteral{Val: v}) }
 
 // Timestamp is timestamp(e): the time of each series' sample, in seconds.
 func Timestamp(e Expr) Expr { return callOn("timestamp", e) }
@@ -223,7 +225,7 @@ func callOn(fn string, e Expr) Expr {
 	if e.err != nil {
 		return e
 	}
-	return Expr{node: &parser.Call{Func: parser.Functions[fn], Args: parser.Expressions{e.node}}}
+	return call(fn, e.node)
 }
 
 // AvgOverTime is avg_over_time(selector[window]).
