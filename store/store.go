@@ -84,6 +84,8 @@ type Store struct {
 	started time.Time
 	ready   atomic.Bool
 	handler http.Handler
+	// answers lends the API's answers their buffers.
+	answers answerBuffers
 
 	closeOnce sync.Once
 }
@@ -240,11 +242,13 @@ func (s *Store) Gatherer() prometheus.Gatherer {
 
 func (s *Store) newHandler() http.Handler {
 	api := newAPI(s, s.apiMetrics)
+	api.ClearCodecs()
+	api.InstallCodec(s.answers.codec())
 	router := route.New()
 	api.Register(router.WithPrefix("/api/v1"))
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", router)
+	mux.Handle("/api/v1/", s.answers.handler(router))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "meshlens store is Healthy.")
 	})

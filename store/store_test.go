@@ -30,6 +30,13 @@ func startStore(t *testing.T, yml string, reg prometheus.Registerer) string {
 // configuration and remote write receiver set here).
 func startStoreWith(t *testing.T, yml string, o Options) string {
 	t.Helper()
+	_, base := openStore(t, yml, o)
+	return base
+}
+
+// openStore is startStoreWith, the store returned too.
+func openStore(t *testing.T, yml string, o Options) (*Store, string) {
+	t.Helper()
 	cfg, err := config.Load(yml, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +60,7 @@ func startStoreWith(t *testing.T, yml string, o Options) string {
 			t.Errorf("store close: %v", err)
 		}
 	})
-	return srv.URL
+	return s, srv.URL
 }
 
 type apiResponse struct {
